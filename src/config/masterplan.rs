@@ -1,0 +1,694 @@
+//! Parses `masterplan.toml` into a validated `Masterplan`: departments, dimensions, programs,
+//! indicators and feeds, with every broken reference, duplicate id, bad target, bad schedule or
+//! URL and unknown key reported at once.
+
+use super::Problem;
+use super::table::FieldReader;
+use crate::domain::{
+    Cadence, Department, DepartmentId, Dimension, DimensionId, Direction, FeedId, Horizon, IdError,
+    Indicator, IndicatorId, Kind, Masterplan, Program, ProgramId, Target,
+};
+use crate::feeds::{FeedFormat, FeedSpec, HeaderValue, Schedule};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const SECTIONS: &[&str] = &["department", "dimension", "program", "indicator", "feed"];
+
+/// Parses masterplan text; problems go to `problems`; `None` when any were found in this file.
+pub fn parse_masterplan(text: &str, file: &str, problems: &mut Vec<Problem>) -> Option<Masterplan> {
+    let before = problems.len();
+    let table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem {
+                file: file.to_string(),
+                item: "file".into(),
+                field: String::new(),
+                message: format!("is not valid TOML: {}", e.to_string().trim()),
+            });
+            return None;
+        }
+    };
+    for key in table.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            let hint = super::table::closest(key, SECTIONS)
+                .map(|k| format!("did you mean `[[{k}]]`? "))
+                .unwrap_or_default();
+            problems.push(Problem {
+                file: file.into(),
+                item: "top level".into(),
+                field: key.clone(),
+                message: format!(
+                    "is not a known section; {hint}the sections are [[department]], [[dimension]], [[program]], [[indicator]] and [[feed]]"
+                ),
+            });
+        }
+    }
+    let items = |name: &str, problems: &mut Vec<Problem>| -> Vec<toml::Table> {
+        match table.get(name) {
+            None => Vec::new(),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| match v {
+                    toml::Value::Table(t) => Some(t.clone()),
+                    _ => {
+                        problems.push(Problem {
+                            file: file.into(),
+                            item: format!("{name} #{}", i + 1),
+                            field: String::new(),
+                            message: format!(
+                                "must be a table; write it as `[[{name}]]` followed by its keys"
+                            ),
+                        });
+                        None
+                    }
+                })
+                .collect(),
+            Some(_) => {
+                problems.push(Problem {
+                    file: file.into(),
+                    item: name.into(),
+                    field: String::new(),
+                    message: format!("must be a list of tables; write each entry as `[[{name}]]`"),
+                });
+                Vec::new()
+            }
+        }
+    };
+    let departments_t = items("department", problems);
+    let dimensions_t = items("dimension", problems);
+    let programs_t = items("program", problems);
+    let indicators_t = items("indicator", problems);
+    let feeds_t = items("feed", problems);
+
+    let mut plan = Masterplan::default();
+    let mut seen = Seen::default();
+
+    for (i, t) in departments_t.iter().enumerate() {
+        let mut r = reader(file, "department", i, t, problems);
+        let id = read_id(&mut r, &mut seen.departments, DepartmentId::parse);
+        let name = r.string("name", "\"Dinas Kesehatan\"");
+        r.finish();
+        if let (Some(id), Some(name)) = (id, name) {
+            plan.departments.push(Department { id, name });
+        }
+    }
+    if departments_t.is_empty() {
+        problems.push(Problem {
+            file: file.into(),
+            item: "[[department]]".into(),
+            field: String::new(),
+            message:
+                "no departments are defined; add at least one `[[department]]` with `id` and `name`"
+                    .into(),
+        });
+    }
+    let department_ids: HashSet<String> = seen.departments.clone();
+
+    for (i, t) in dimensions_t.iter().enumerate() {
+        let mut r = reader(file, "dimension", i, t, problems);
+        let id = read_id(&mut r, &mut seen.dimensions, DimensionId::parse);
+        let name = r.string("name", "\"Smart Governance\"");
+        let elements = r
+            .opt_array("elements")
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let weight = read_weight(&mut r);
+        r.finish();
+        if let (Some(id), Some(name)) = (id, name) {
+            plan.dimensions.push(Dimension {
+                id,
+                name,
+                elements,
+                weight,
+            });
+        }
+    }
+
+    let mut program_departments: HashMap<String, DepartmentId> = HashMap::new();
+    for (i, t) in programs_t.iter().enumerate() {
+        let mut r = reader(file, "program", i, t, problems);
+        let id = read_id(&mut r, &mut seen.programs, ProgramId::parse);
+        let dimension = read_ref(&mut r, "dimension", &seen.dimensions, "\"governance\"")
+            .and_then(|s| DimensionId::parse(&s).ok());
+        let name = r.string("name", "\"Mal Pelayanan Publik\"");
+        let department = read_ref(&mut r, "department", &department_ids, "\"dpmptsp\"")
+            .and_then(|s| DepartmentId::parse(&s).ok());
+        let quick_win = r.opt_bool("quick_win").unwrap_or(false);
+        let horizon = match r.opt_string("horizon") {
+            Some(h) => match Horizon::parse(&h) {
+                Some(h) => Some(h),
+                None => {
+                    r.problem(
+                        "horizon",
+                        format!(
+                            "`{h}` is not a horizon; use one of: {}",
+                            Horizon::NAMES.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            None if quick_win => Some(Horizon::QuickWin),
+            None => {
+                r.problem("horizon", "is missing; add it, e.g. `horizon = \"medium\"` (quick_win, short, medium or long)");
+                None
+            }
+        };
+        let start = r.date("start");
+        let due = r.date("due");
+        if let (Some(s), Some(d)) = (start, due) {
+            if d < s {
+                r.problem(
+                    "due",
+                    format!(
+                        "{d} is before the start date {s}; the due date must come after the start"
+                    ),
+                );
+            }
+        }
+        let weight = read_weight(&mut r);
+        r.finish();
+        if let (
+            Some(id),
+            Some(dimension),
+            Some(name),
+            Some(department),
+            Some(horizon),
+            Some(start),
+            Some(due),
+        ) = (id, dimension, name, department, horizon, start, due)
+        {
+            program_departments.insert(id.to_string(), department.clone());
+            plan.programs.push(Program {
+                id,
+                dimension,
+                name,
+                department,
+                quick_win,
+                horizon,
+                start,
+                due,
+                weight,
+            });
+        }
+    }
+
+    for (i, t) in indicators_t.iter().enumerate() {
+        let mut r = reader(file, "indicator", i, t, problems);
+        if let Some(ind) = read_indicator(&mut r, &mut seen, &department_ids, &program_departments)
+        {
+            plan.indicators.push(ind);
+        }
+        r.finish();
+    }
+
+    let indicator_departments: HashMap<String, DepartmentId> = plan
+        .indicators
+        .iter()
+        .map(|i| (i.id.to_string(), i.department.clone()))
+        .collect();
+    for (i, t) in feeds_t.iter().enumerate() {
+        let mut r = reader(file, "feed", i, t, problems);
+        if let Some(feed) = read_feed(&mut r, &mut seen, &department_ids, &indicator_departments) {
+            plan.feeds.push(feed);
+        }
+        r.finish();
+    }
+
+    for program in &plan.programs {
+        if !plan.indicators.iter().any(|i| i.program == program.id) {
+            problems.push(Problem {
+                file: file.into(),
+                item: format!("program {}", program.id),
+                field: String::new(),
+                message: "has no indicators; add at least one `[[indicator]]` with this program, or remove the program".into(),
+            });
+        }
+    }
+
+    if problems.len() > before {
+        None
+    } else {
+        Some(plan)
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    departments: HashSet<String>,
+    dimensions: HashSet<String>,
+    programs: HashSet<String>,
+    indicators: HashSet<String>,
+    feeds: HashSet<String>,
+}
+
+fn reader<'a>(
+    file: &'a str,
+    kind: &str,
+    index: usize,
+    t: &'a toml::Table,
+    problems: &'a mut Vec<Problem>,
+) -> FieldReader<'a> {
+    let item = match t.get("id").and_then(|v| v.as_str()) {
+        Some(id) => format!("{kind} {id}"),
+        None => format!("{kind} #{}", index + 1),
+    };
+    FieldReader::new(file, item, t, problems)
+}
+
+fn read_id<T>(
+    r: &mut FieldReader<'_>,
+    seen: &mut HashSet<String>,
+    parse: fn(&str) -> Result<T, IdError>,
+) -> Option<T> {
+    let text = r.string("id", "\"dinkes\"")?;
+    match parse(&text) {
+        Err(e) => {
+            r.problem("id", e.to_string());
+            None
+        }
+        Ok(id) => {
+            if !seen.insert(text.clone()) {
+                r.problem(
+                    "id",
+                    format!("`{text}` is used twice; give each entry its own id"),
+                );
+                None
+            } else {
+                Some(id)
+            }
+        }
+    }
+}
+
+fn read_ref(
+    r: &mut FieldReader<'_>,
+    key: &'static str,
+    known: &HashSet<String>,
+    example: &str,
+) -> Option<String> {
+    let value = r.string(key, example)?;
+    if known.contains(&value) {
+        Some(value)
+    } else {
+        let mut ids: Vec<&str> = known.iter().map(String::as_str).collect();
+        ids.sort();
+        let hint = super::table::closest(&value, &ids)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        r.problem(
+            key,
+            format!(
+                "refers to unknown {key} `{value}`; {hint}define it first or use one of: {}",
+                ids.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+fn read_weight(r: &mut FieldReader<'_>) -> f64 {
+    match r.opt_number("weight") {
+        None => 1.0,
+        Some(w) if w >= 0.0 => w,
+        Some(w) => {
+            r.problem(
+                "weight",
+                format!("is {w}; a weight must be 0 or more (default 1)"),
+            );
+            1.0
+        }
+    }
+}
+
+fn read_target(r: &mut FieldReader<'_>, field: &str, v: &toml::Value) -> Option<Target> {
+    let Some(t) = v.as_table() else {
+        r.problem(
+            field,
+            "must be a table such as `{ date = 2023-12-31, value = 40.0 }`",
+        );
+        return None;
+    };
+    for key in t.keys() {
+        if key != "date" && key != "value" {
+            r.problem(
+                &format!("{field}.{key}"),
+                "is not a known key; a target has only `date` and `value`",
+            );
+        }
+    }
+    let date = match t.get("date") {
+        Some(d) => r.as_date(&format!("{field}.date"), d),
+        None => {
+            r.problem(
+                &format!("{field}.date"),
+                "is missing; add e.g. `date = 2023-12-31`",
+            );
+            None
+        }
+    };
+    let value = match t.get("value") {
+        Some(v) => r.as_number(&format!("{field}.value"), v),
+        None => {
+            r.problem(
+                &format!("{field}.value"),
+                "is missing; add e.g. `value = 40.0`",
+            );
+            None
+        }
+    };
+    Some(Target {
+        date: date?,
+        value: value?,
+    })
+}
+
+fn read_indicator(
+    r: &mut FieldReader<'_>,
+    seen: &mut Seen,
+    departments: &HashSet<String>,
+    program_departments: &HashMap<String, DepartmentId>,
+) -> Option<Indicator> {
+    let id = read_id(r, &mut seen.indicators, IndicatorId::parse);
+    let program = read_ref(r, "program", &seen.programs, "\"gov.spbe\"");
+    let name = r.string("name", "\"Indeks SPBE\"");
+    let unit = r.string("unit", "\"persen\"");
+    let department = match r.opt_string("department") {
+        Some(d) if departments.contains(&d) => DepartmentId::parse(&d).ok(),
+        Some(d) => {
+            r.problem("department", format!("refers to unknown department `{d}`; define it in a `[[department]]` or remove the key to use the program's"));
+            None
+        }
+        None => program
+            .as_ref()
+            .and_then(|p| program_departments.get(p).cloned()),
+    };
+    let direction = r.string("direction", "\"increase\"").and_then(|d| {
+        let parsed = Direction::parse(&d);
+        if parsed.is_none() {
+            r.problem(
+                "direction",
+                format!(
+                    "`{d}` is not a direction; use one of: {}",
+                    Direction::NAMES.join(", ")
+                ),
+            );
+        }
+        parsed
+    });
+    let kind = match r.opt_string("kind") {
+        None => Some(Kind::Level),
+        Some(k) => {
+            let parsed = Kind::parse(&k);
+            if parsed.is_none() {
+                r.problem("kind", format!("`{k}` is not a kind; use `level` (latest value counts) or `cumulative` (values add up)"));
+            }
+            parsed
+        }
+    };
+    let tolerance = r.opt_number("tolerance");
+    match (direction, tolerance) {
+        (Some(Direction::Maintain), None) => r.problem(
+            "tolerance",
+            "is missing; a `maintain` indicator needs how far from its target still counts as on track, e.g. `tolerance = 0.5`",
+        ),
+        (Some(Direction::Maintain), Some(t)) if t < 0.0 => {
+            r.problem("tolerance", "must be 0 or more")
+        }
+        (Some(Direction::Increase | Direction::Decrease), Some(_)) => r.problem(
+            "tolerance",
+            "only applies to `direction = \"maintain\"`; remove it or change the direction",
+        ),
+        _ => {}
+    }
+    let baseline = match r.opt_value("baseline") {
+        Some(v) => read_target(r, "baseline", v),
+        None => {
+            r.problem(
+                "baseline",
+                "is missing; add e.g. `baseline = { date = 2022-12-31, value = 12.5 }`",
+            );
+            None
+        }
+    };
+    let mut targets = Vec::new();
+    let mut targets_ok = true;
+    match r.opt_array("targets") {
+        Some(list) if !list.is_empty() => {
+            for (i, v) in list.iter().enumerate() {
+                match read_target(r, &format!("targets[{i}]"), v) {
+                    Some(t) => targets.push(t),
+                    None => targets_ok = false,
+                }
+            }
+        }
+        Some(_) | None => {
+            r.problem("targets", "needs at least one target; add e.g. `targets = [{ date = 2027-12-31, value = 90.0 }]`");
+            targets_ok = false;
+        }
+    }
+    if let Some(b) = baseline {
+        let mut previous = b.date;
+        for (i, t) in targets.iter().enumerate() {
+            if t.date <= previous {
+                let what = if i == 0 {
+                    "the baseline date"
+                } else {
+                    "the previous target's date"
+                };
+                r.problem(
+                    &format!("targets[{i}].date"),
+                    format!("{} is not after {what} {previous}; list targets in date order, each after the one before", t.date),
+                );
+                targets_ok = false;
+            }
+            previous = previous.max(t.date);
+        }
+        if let (Some(dir), Some(last)) = (direction, targets.last()) {
+            let n = targets.len() - 1;
+            match dir {
+                Direction::Increase | Direction::Decrease if last.value == b.value => {
+                    r.problem(&format!("targets[{n}].value"), format!("the final target equals the baseline value {}; progress cannot be measured, so set a different target or use `direction = \"maintain\"`", b.value));
+                    targets_ok = false;
+                }
+                Direction::Increase if last.value < b.value => {
+                    r.problem(&format!("targets[{n}].value"), format!("the final target {} is below the baseline {} but the direction is `increase`; use `decrease` or fix the values", last.value, b.value));
+                    targets_ok = false;
+                }
+                Direction::Decrease if last.value > b.value => {
+                    r.problem(&format!("targets[{n}].value"), format!("the final target {} is above the baseline {} but the direction is `decrease`; use `increase` or fix the values", last.value, b.value));
+                    targets_ok = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    let update_every = match r.string("update_every", "\"1mo\"") {
+        Some(text) => match Cadence::parse(&text) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                r.problem("update_every", e);
+                None
+            }
+        },
+        None => None,
+    };
+    let weight = read_weight(r);
+    let min = r.opt_number("min");
+    let max = r.opt_number("max");
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            r.problem(
+                "min",
+                format!("min {lo} is greater than max {hi}; swap them"),
+            );
+        }
+    }
+    Some(Indicator {
+        id: id?,
+        program: ProgramId::parse(&program?).ok()?,
+        name: name?,
+        unit: unit?,
+        department: department?,
+        direction: direction?,
+        tolerance: tolerance.unwrap_or(0.0).max(0.0),
+        kind: kind?,
+        baseline: baseline?,
+        targets: if targets_ok { targets } else { return None },
+        update_every: update_every?,
+        weight,
+        min,
+        max,
+    })
+}
+
+/// Parses `10s`, `2m`, `500ms` style durations.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{t}` is not a duration; write e.g. `10s`, `500ms` or `2m`"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => {
+            return Err(format!(
+                "`{t}` has no known unit; write e.g. `10s`, `500ms` or `2m`"
+            ));
+        }
+    };
+    if d.is_zero() {
+        return Err(format!(
+            "`{t}` is zero; give a positive duration such as `10s`"
+        ));
+    }
+    Ok(d)
+}
+
+fn read_feed(
+    r: &mut FieldReader<'_>,
+    seen: &mut Seen,
+    departments: &HashSet<String>,
+    indicator_departments: &HashMap<String, DepartmentId>,
+) -> Option<FeedSpec> {
+    let id = read_id(r, &mut seen.feeds, FeedId::parse);
+    let department = read_ref(r, "department", departments, "\"dlh\"")
+        .and_then(|d| DepartmentId::parse(&d).ok());
+    let url = r.string("url", "\"https://data.example.go.id/api/ispu\"").and_then(|u| {
+        match reqwest::Url::parse(&u) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+            Ok(url) => {
+                r.problem("url", format!("`{u}` uses `{}`; only http:// and https:// URLs with a host can be polled", url.scheme()));
+                None
+            }
+            Err(e) => {
+                r.problem("url", format!("`{u}` is not a URL ({e}); write the full address, e.g. `https://data.example.go.id/api/ispu`"));
+                None
+            }
+        }
+    });
+    let schedule =
+        r.string("schedule", "\"*/5 * * * *\"")
+            .and_then(|s| match Schedule::parse(&s) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    r.problem("schedule", e);
+                    None
+                }
+            });
+    let timeout = match r.opt_string("timeout") {
+        None => Some(Duration::from_secs(30)),
+        Some(t) => match parse_duration(&t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                r.problem("timeout", e);
+                None
+            }
+        },
+    };
+    let run_at_start = r.opt_bool("run_at_start").unwrap_or(true);
+    let max_bytes = match r.opt_integer("max_bytes") {
+        None => 16 * 1024 * 1024,
+        Some(n) if n > 0 => n as u64,
+        Some(n) => {
+            r.problem(
+                "max_bytes",
+                format!("must be a positive number of bytes, found {n}"),
+            );
+            1
+        }
+    };
+    let retries = match r.opt_integer("retries") {
+        None => 2,
+        Some(n) if (0..=10).contains(&n) => n as u32,
+        Some(n) => {
+            r.problem("retries", format!("must be between 0 and 10, found {n}"));
+            0
+        }
+    };
+    let mut headers = Vec::new();
+    if let Some(t) = r.opt_table("headers") {
+        for (name, v) in t {
+            match v.as_str() {
+                Some(s) => {
+                    let value = match s.strip_prefix("env:") {
+                        Some(var) => HeaderValue::Env(var.to_string()),
+                        None => HeaderValue::Literal(s.to_string()),
+                    };
+                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                        r.problem(
+                            &format!("headers.{name}"),
+                            "is not a valid HTTP header name",
+                        );
+                    }
+                    headers.push((name.clone(), value));
+                }
+                None => r.problem(
+                    &format!("headers.{name}"),
+                    "must be a string (or `env:NAME` to read an environment variable)",
+                ),
+            }
+        }
+    }
+    let format_name = r.string("format", "\"json\"");
+    let mut sub_tables = Vec::new();
+    for name in FeedFormat::NAMES {
+        if let Some(v) = r.opt_value(name) {
+            sub_tables.push((*name, v.clone()));
+        }
+    }
+    let format = format_name.and_then(|f| {
+        if !FeedFormat::NAMES.contains(&f.as_str()) {
+            r.problem("format", format!("`{f}` is not a feed format; use one of: {}", FeedFormat::NAMES.join(", ")));
+            return None;
+        }
+        for (name, _) in &sub_tables {
+            if *name != f {
+                r.problem(name, format!("is a `{name}` mapping but the feed's format is `{f}`; remove it or change `format`"));
+            }
+        }
+        let table = sub_tables.iter().find(|(n, _)| *n == f).map(|(_, v)| v.clone());
+        match FeedFormat::from_config(&f, table) {
+            Ok(format) => Some(format),
+            Err(list) => {
+                for (field, message) in list {
+                    r.problem(&field, message);
+                }
+                None
+            }
+        }
+    });
+    if let (Some(format), Some(dept)) = (&format, &department) {
+        for ind in format.indicators() {
+            match indicator_departments.get(&ind) {
+                None => r.problem(crate::feeds::poller::format_name(format), format!("maps to unknown indicator `{ind}`; define it in an `[[indicator]]` or fix the id")),
+                Some(owner) if owner != dept => r.problem(
+                    crate::feeds::poller::format_name(format),
+                    format!("maps to indicator `{ind}`, which belongs to department `{owner}`, not to this feed's department `{dept}`; a feed may only write its own department's indicators"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    Some(FeedSpec {
+        id: id?,
+        department: department?,
+        url: url?,
+        format: format?,
+        schedule: schedule?,
+        timeout: timeout?,
+        run_at_start,
+        headers,
+        max_bytes,
+        retries,
+    })
+}

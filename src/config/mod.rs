@@ -1,0 +1,209 @@
+//! Configuration: `pantau.toml` (daemon settings) and `masterplan.toml` (the city's plan), read,
+//! overridden from `PANTAU_...` environment variables, and validated into domain types.
+//!
+//! Validation reports every problem at once, each naming the file, the item, the field, what is
+//! wrong and how to fix it. `pantau check` prints them; `pantau run` refuses to start with them.
+//! The example Mojokerto files in `config/` are embedded so that pantau runs with no files at all.
+
+mod masterplan;
+mod settings;
+mod table;
+
+pub use masterplan::parse_masterplan;
+pub use settings::{
+    AuthSettings, CitySettings, Locale, ProgressSettings, ServerSettings, Settings,
+};
+
+use crate::domain::Masterplan;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The example settings shipped in `config/pantau.toml`, embedded in the binary.
+pub const EMBEDDED_SETTINGS: &str = include_str!("../../config/pantau.toml");
+/// The example Kota Mojokerto masterplan shipped in `config/masterplan.toml`, embedded in the binary.
+pub const EMBEDDED_MASTERPLAN: &str = include_str!("../../config/masterplan.toml");
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file (or `environment`) the problem is in.
+    pub file: String,
+    /// The item, e.g. `indicator gov.spbe.index` or `[server]`.
+    pub item: String,
+    /// The field, e.g. `targets[2].date`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.item)?;
+        if !self.field.is_empty() {
+            write!(f, ", field `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one validation run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the configuration has {} problem{}:",
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// The example files embedded in the binary.
+    Embedded,
+    /// A settings file on disk (the masterplan path is relative to its folder).
+    File(PathBuf),
+}
+
+/// A validated configuration: settings and masterplan.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub masterplan: Masterplan,
+    pub origin: ConfigOrigin,
+}
+
+impl Config {
+    /// Loads the configuration: `path` if given, else `config/pantau.toml` when it exists, else
+    /// the embedded example. Environment variables `PANTAU_<SECTION>__<KEY>` override settings.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        match path {
+            Some(p) => Self::load_file(p, &env),
+            None => {
+                let default = Path::new("config/pantau.toml");
+                if default.exists() {
+                    Self::load_file(default, &env)
+                } else {
+                    Self::from_texts(
+                        EMBEDDED_SETTINGS,
+                        "pantau.toml (embedded)",
+                        |_| {
+                            Ok((
+                                EMBEDDED_MASTERPLAN.to_string(),
+                                "masterplan.toml (embedded)".into(),
+                            ))
+                        },
+                        &env,
+                        ConfigOrigin::Embedded,
+                    )
+                }
+            }
+        }
+    }
+
+    /// Loads the embedded example configuration (with environment overrides).
+    pub fn embedded() -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::from_texts(
+            EMBEDDED_SETTINGS,
+            "pantau.toml (embedded)",
+            |_| {
+                Ok((
+                    EMBEDDED_MASTERPLAN.to_string(),
+                    "masterplan.toml (embedded)".into(),
+                ))
+            },
+            &env,
+            ConfigOrigin::Embedded,
+        )
+    }
+
+    fn load_file(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut config = Self::load_file_as_written(path, env)?;
+        // A relative database path is relative to the settings file, like the masterplan.
+        if config.settings.database.is_relative() {
+            if let Some(dir) = path.parent() {
+                config.settings.database = dir.join(&config.settings.database);
+            }
+        }
+        Ok(config)
+    }
+
+    fn load_file_as_written(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            problems: vec![Problem {
+                file: name.clone(),
+                item: "file".into(),
+                field: String::new(),
+                message: format!(
+                    "cannot read the settings file ({e}); check the path given with --config"
+                ),
+            }],
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_texts(
+            &text,
+            &name,
+            |masterplan: &Path| {
+                let full = dir.join(masterplan);
+                let shown = full.display().to_string();
+                std::fs::read_to_string(&full)
+                    .map(|t| (t, shown.clone()))
+                    .map_err(|e| {
+                        format!("cannot read the masterplan file `{shown}` ({e}); fix the `masterplan` path (relative to the settings file)")
+                    })
+            },
+            env,
+            ConfigOrigin::File(path.to_path_buf()),
+        )
+    }
+
+    /// Validates settings text and the masterplan it names, collecting every problem.
+    pub fn from_texts(
+        settings_text: &str,
+        settings_name: &str,
+        read_masterplan: impl FnOnce(&Path) -> Result<(String, String), String>,
+        env: &[(String, String)],
+        origin: ConfigOrigin,
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let settings = settings::parse_settings(settings_text, settings_name, env, &mut problems);
+        let masterplan_path = settings
+            .as_ref()
+            .map(|s| s.masterplan.clone())
+            .unwrap_or_else(|| PathBuf::from("masterplan.toml"));
+        let masterplan = match read_masterplan(&masterplan_path) {
+            Ok((text, name)) => parse_masterplan(&text, &name, &mut problems),
+            Err(message) => {
+                problems.push(Problem {
+                    file: settings_name.to_string(),
+                    item: "top level".into(),
+                    field: "masterplan".into(),
+                    message,
+                });
+                None
+            }
+        };
+        match (settings, masterplan) {
+            (Some(settings), Some(masterplan)) if problems.is_empty() => Ok(Config {
+                settings,
+                masterplan,
+                origin,
+            }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! `Settings`: the daemon's own settings from `pantau.toml`, with `PANTAU_<SECTION>__<KEY>`
+//! environment overrides. Secrets (the admin token) are never printed.
+
+use super::Problem;
+use super::table::FieldReader;
+use crate::progress::Thresholds;
+use chrono_tz::Tz;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The language of screens and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    /// Bahasa Indonesia (the default).
+    Id,
+    En,
+}
+
+/// `[server]`: where and how pantau listens.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes (413 beyond it).
+    pub max_body_bytes: u64,
+    /// Most observations accepted in one post.
+    pub max_rows_per_request: usize,
+    /// Write requests one token may make per minute (429 beyond it).
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed to open websockets from a browser; empty = same host only.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `[city]`: the city, its zone and language.
+#[derive(Debug, Clone)]
+pub struct CitySettings {
+    pub name: String,
+    pub time_zone: Tz,
+    pub locale: Locale,
+}
+
+/// `[progress]`: thresholds and clocks of the progress method.
+#[derive(Debug, Clone)]
+pub struct ProgressSettings {
+    pub thresholds: Thresholds,
+    /// Seconds between re-evaluations of staleness and expected progress.
+    pub tick_seconds: u64,
+}
+
+/// A secret that never appears in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+/// `[auth]`: the admin token, which may write any indicator and reload the config.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub admin_token: Option<Secret>,
+}
+
+/// All daemon settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The masterplan file, relative to the settings file.
+    pub masterplan: PathBuf,
+    pub server: ServerSettings,
+    pub database: PathBuf,
+    pub city: CitySettings,
+    pub progress: ProgressSettings,
+    pub auth: AuthSettings,
+}
+
+/// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table. A value
+/// replaces a string as a string; for other keys it is read as a TOML value (`0.9`, `true`, `[..]`).
+fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut Vec<Problem>) {
+    let defaults: toml::Table = toml::from_str(super::EMBEDDED_SETTINGS).unwrap_or_default();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("PANTAU_") else {
+            continue;
+        };
+        let (section, key) = match rest.split_once("__") {
+            Some((s, k)) => (Some(s.to_ascii_lowercase()), k.to_ascii_lowercase()),
+            None if rest == "MASTERPLAN" => (None, "masterplan".to_string()),
+            None => continue, // PANTAU_CONFIG and friends belong to the command line
+        };
+        let default = match &section {
+            Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
+            None => defaults.get(&key),
+        };
+        let parsed = if matches!(default, Some(toml::Value::String(_))) {
+            toml::Value::String(value.clone())
+        } else {
+            toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()))
+        };
+        let target = match &section {
+            Some(s) => match table
+                .entry(s.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            {
+                toml::Value::Table(t) => t,
+                _ => {
+                    problems.push(Problem {
+                        file: "environment".into(),
+                        item: name.clone(),
+                        field: s.clone(),
+                        message: format!(
+                            "`{s}` is not a section of pantau.toml; check the variable name"
+                        ),
+                    });
+                    continue;
+                }
+            },
+            None => &mut *table,
+        };
+        target.insert(key, parsed);
+    }
+}
+
+/// Parses and validates settings text; `None` when a problem makes them unusable.
+pub(super) fn parse_settings(
+    text: &str,
+    file: &str,
+    env: &[(String, String)],
+    problems: &mut Vec<Problem>,
+) -> Option<Settings> {
+    let before = problems.len();
+    let mut table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(Problem {
+                file: file.to_string(),
+                item: "file".into(),
+                field: String::new(),
+                message: format!("is not valid TOML: {}", e.to_string().trim()),
+            });
+            return None;
+        }
+    };
+    apply_env(&mut table, env, problems);
+
+    let empty = toml::Table::new();
+    let section = |name: &str, problems: &mut Vec<Problem>| -> toml::Table {
+        match table.get(name) {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t.clone(),
+            Some(_) => {
+                problems.push(Problem {
+                    file: file.to_string(),
+                    item: format!("[{name}]"),
+                    field: String::new(),
+                    message: format!("must be a table; write `[{name}]` on its own line"),
+                });
+                toml::Table::new()
+            }
+        }
+    };
+    let server_t = section("server", problems);
+    let storage_t = section("storage", problems);
+    let city_t = section("city", problems);
+    let progress_t = section("progress", problems);
+    let auth_t = section("auth", problems);
+
+    let mut top = FieldReader::new(file, "top level".into(), &table, problems);
+    let masterplan = top
+        .opt_string("masterplan")
+        .unwrap_or_else(|| "masterplan.toml".into());
+    for key in ["server", "storage", "city", "progress", "auth"] {
+        let _ = top.opt_value(key);
+    }
+    top.finish();
+
+    let mut r = FieldReader::new(file, "[server]".into(), &server_t, problems);
+    let listen_text = r
+        .opt_string("listen")
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_text.parse::<SocketAddr>().ok();
+    if listen.is_none() {
+        r.problem(
+            "listen",
+            format!("`{listen_text}` is not an address and port; write e.g. `127.0.0.1:8080` or `0.0.0.0:8080`"),
+        );
+    }
+    let max_body_bytes = positive_int(&mut r, "max_body_bytes", 8 * 1024 * 1024);
+    let max_rows_per_request = positive_int(&mut r, "max_rows_per_request", 10_000);
+    let rate_limit_per_minute = positive_int(&mut r, "rate_limit_per_minute", 600);
+    let allowed_origins = r
+        .opt_array("allowed_origins")
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    r.finish();
+
+    let mut r = FieldReader::new(file, "[storage]".into(), &storage_t, problems);
+    let database = PathBuf::from(
+        r.opt_string("database")
+            .unwrap_or_else(|| "pantau.db".into()),
+    );
+    r.finish();
+
+    let mut r = FieldReader::new(file, "[city]".into(), &city_t, problems);
+    let name = r
+        .opt_string("name")
+        .unwrap_or_else(|| "Kota Mojokerto".into());
+    let zone_text = r
+        .opt_string("time_zone")
+        .unwrap_or_else(|| "Asia/Jakarta".into());
+    let time_zone = zone_text.parse::<Tz>().ok();
+    if time_zone.is_none() {
+        r.problem(
+            "time_zone",
+            format!("`{zone_text}` is not an IANA time zone; use `Asia/Jakarta` (WIB), `Asia/Makassar` (WITA) or `Asia/Jayapura` (WIT)"),
+        );
+    }
+    let locale = match r.opt_string("locale").as_deref() {
+        None | Some("id") => Some(Locale::Id),
+        Some("en") => Some(Locale::En),
+        Some(other) => {
+            r.problem(
+                "locale",
+                format!(
+                    "`{other}` is not a supported language; use `id` (Bahasa Indonesia) or `en`"
+                ),
+            );
+            None
+        }
+    };
+    r.finish();
+
+    let mut r = FieldReader::new(file, "[progress]".into(), &progress_t, problems);
+    let d = Thresholds::default();
+    let on_track = r.opt_number("on_track").unwrap_or(d.on_track);
+    let at_risk = r.opt_number("at_risk").unwrap_or(d.at_risk);
+    let stale_grace = r.opt_number("stale_grace").unwrap_or(d.stale_grace);
+    let forecast_window_days = r
+        .opt_number("forecast_window_days")
+        .unwrap_or(d.forecast_window_days);
+    let tick_seconds = positive_int(&mut r, "tick_seconds", 30);
+    if !(0.0 < at_risk && at_risk <= on_track && on_track <= 1.0) {
+        r.problem(
+            "on_track",
+            format!("the thresholds must satisfy 0 < at_risk <= on_track <= 1 (found at_risk = {at_risk}, on_track = {on_track}); e.g. on_track = 0.95, at_risk = 0.85"),
+        );
+    }
+    if stale_grace < 0.0 {
+        r.problem(
+            "stale_grace",
+            "must be 0 or more (a fraction of update_every, e.g. 0.5)",
+        );
+    }
+    if forecast_window_days < 1.0 {
+        r.problem("forecast_window_days", "must be at least 1 day, e.g. 180");
+    }
+    r.finish();
+
+    let mut r = FieldReader::new(file, "[auth]".into(), &auth_t, problems);
+    let admin_token = match r.get_admin_token() {
+        Some(t) if t.len() < 16 => {
+            r.problem(
+                "admin_token",
+                "is shorter than 16 characters; use a long random value (e.g. from `openssl rand -hex 24`), or leave it empty to disable the admin token",
+            );
+            None
+        }
+        Some(t) => Some(Secret(t)),
+        None => None,
+    };
+    r.finish();
+    let _ = &empty;
+
+    if problems.len() > before {
+        return None;
+    }
+    Some(Settings {
+        masterplan: PathBuf::from(masterplan),
+        server: ServerSettings {
+            listen: listen?,
+            max_body_bytes,
+            max_rows_per_request: max_rows_per_request as usize,
+            rate_limit_per_minute: rate_limit_per_minute as u32,
+            allowed_origins,
+        },
+        database,
+        city: CitySettings {
+            name,
+            time_zone: time_zone?,
+            locale: locale?,
+        },
+        progress: ProgressSettings {
+            thresholds: Thresholds {
+                on_track,
+                at_risk,
+                stale_grace,
+                forecast_window_days,
+            },
+            tick_seconds,
+        },
+        auth: AuthSettings { admin_token },
+    })
+}
+
+fn positive_int(r: &mut FieldReader<'_>, key: &'static str, default: u64) -> u64 {
+    match r.opt_integer(key) {
+        None => default,
+        Some(n) if n > 0 => n as u64,
+        Some(n) => {
+            r.problem(key, format!("must be a positive whole number, found {n}"));
+            default
+        }
+    }
+}
+
+impl FieldReader<'_> {
+    /// The admin token: empty means none.
+    fn get_admin_token(&mut self) -> Option<String> {
+        match self.opt_value("admin_token") {
+            Some(toml::Value::String(s)) if s.is_empty() => None,
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.problem("admin_token", "must be a string in quotes");
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> (Option<Settings>, Vec<Problem>) {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let mut problems = Vec::new();
+        let s = parse_settings(text, "pantau.toml", &env, &mut problems);
+        (s, problems)
+    }
+
+    #[test]
+    fn embedded_settings_are_valid() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        let s = s.unwrap();
+        assert_eq!(s.city.time_zone, chrono_tz::Asia::Jakarta);
+        assert_eq!(s.progress.thresholds.on_track, 0.95);
+    }
+
+    #[test]
+    fn environment_overrides_settings() {
+        let (s, p) = parse(
+            super::super::EMBEDDED_SETTINGS,
+            &[
+                ("PANTAU_SERVER__LISTEN", "127.0.0.1:0"),
+                ("PANTAU_PROGRESS__ON_TRACK", "0.9"),
+                ("PANTAU_AUTH__ADMIN_TOKEN", "12345678901234567890"),
+                ("PANTAU_CONFIG", "ignored.toml"),
+            ],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let s = s.unwrap();
+        assert_eq!(s.server.listen.port(), 0);
+        assert_eq!(s.progress.thresholds.on_track, 0.9);
+        assert_eq!(s.auth.admin_token.unwrap().expose(), "12345678901234567890");
+    }
+
+    #[test]
+    fn reports_every_problem() {
+        let (s, p) = parse(
+            "[server]\nlisten = \"nowhere\"\nlistn = 1\n[city]\ntime_zone = \"Asia/Mojokerto\"\nlocale = \"jv\"\n[progress]\nat_risk = 0.99\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["listen", "listn", "time_zone", "locale", "on_track"],
+            "{p:?}"
+        );
+        assert!(p[1].message.contains("did you mean `listen`"));
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let (s, _) = parse(
+            "[auth]\nadmin_token = \"abcdefghijklmnopqrstuvwxyz\"\n",
+            &[],
+        );
+        let shown = format!("{:?}", s.unwrap());
+        assert!(!shown.contains("abcdefghijklmnop"));
+    }
+}
