@@ -1,0 +1,786 @@
+//! The progress state: every indicator's series in memory, its evaluation, and the roll-ups.
+//!
+//! Rebuilt from the database at start-up; after each commit only the touched indicators and
+//! what they roll up into (program, dimension, masterplan) are recomputed. Each change publishes
+//! a new immutable `ProgressSnapshot` that readers share without locking the state, so serving
+//! `/api/v1/progress` never scans the database.
+
+use super::math::{self, IndicatorEvaluation, RollUp, RollUpPart, Status, Thresholds, Trajectory};
+use crate::domain::{Indicator, Masterplan, Millis, format_instant, local_date};
+use crate::store::AppliedObservation;
+use crate::store::read::NoteRow;
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// How many recent values each indicator carries for sparklines.
+pub const SPARKLINE_POINTS: usize = 30;
+
+/// A target or baseline as shown in the API.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TargetView {
+    pub date: String,
+    pub value: f64,
+}
+
+/// The forecast as shown in the API: the trend's value at the final target date and the date
+/// (in the city's zone) it reaches the target.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ForecastView {
+    pub projected_value: f64,
+    pub reach_date: Option<String>,
+}
+
+/// The latest note a department left on an indicator.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NoteView {
+    pub kendala: String,
+    pub rencana_tindak_lanjut: String,
+    pub department: Option<String>,
+    pub created: String,
+}
+
+/// One indicator's progress, as served by `/api/v1/progress` and pushed to screens.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndicatorProgress {
+    pub id: String,
+    pub name: String,
+    pub program: String,
+    pub dimension: String,
+    pub department: String,
+    pub quick_win: bool,
+    pub unit: String,
+    pub direction: crate::domain::Direction,
+    pub kind: crate::domain::Kind,
+    pub update_every: String,
+    pub status: Status,
+    pub progress: Option<f64>,
+    pub expected: f64,
+    pub expected_value: f64,
+    pub current: Option<f64>,
+    pub capaian: Option<f64>,
+    pub stale: bool,
+    pub last_update: Option<String>,
+    pub baseline: TargetView,
+    pub target: TargetView,
+    pub forecast: Option<ForecastView>,
+    pub sparkline: Vec<f64>,
+    pub note: Option<NoteView>,
+}
+
+/// A program, a dimension or the masterplan, rolled up.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RollUpProgress {
+    pub id: String,
+    pub name: String,
+    pub status: Status,
+    pub progress: Option<f64>,
+    pub expected: Option<f64>,
+    pub stale: bool,
+    pub counts: math::Counts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quick_win: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<crate::domain::Horizon>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+}
+
+/// Which items a reader or a screen wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub dimension: Option<String>,
+    pub department: Option<String>,
+    pub quick_win: bool,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.dimension.is_none() && self.department.is_none() && !self.quick_win
+    }
+
+    pub fn indicator(&self, i: &IndicatorProgress) -> bool {
+        self.dimension.as_ref().is_none_or(|d| *d == i.dimension)
+            && self.department.as_ref().is_none_or(|d| *d == i.department)
+            && (!self.quick_win || i.quick_win)
+    }
+
+    /// A program matches when it is in the dimension, is a quick win (if asked), and is owned
+    /// by the department or has one of its indicators.
+    pub fn program(&self, p: &RollUpProgress, owns_indicator: impl Fn(&str) -> bool) -> bool {
+        self.dimension
+            .as_ref()
+            .is_none_or(|d| Some(d) == p.dimension.as_ref())
+            && (!self.quick_win || p.quick_win == Some(true))
+            && self
+                .department
+                .as_ref()
+                .is_none_or(|d| Some(d) == p.department.as_ref() || owns_indicator(d))
+    }
+}
+
+/// An immutable view of all progress at one moment, shared by readers.
+#[derive(Debug)]
+pub struct ProgressSnapshot {
+    pub as_of: Millis,
+    pub tz: Tz,
+    pub masterplan: Arc<RollUpProgress>,
+    pub dimensions: Vec<Arc<RollUpProgress>>,
+    pub programs: Vec<Arc<RollUpProgress>>,
+    pub indicators: Vec<Arc<IndicatorProgress>>,
+    /// For each program (by position), the departments of its indicators.
+    program_departments: Arc<Vec<Vec<String>>>,
+    json: OnceLock<bytes::Bytes>,
+}
+
+/// The body of `/api/v1/progress` (and of a screen's snapshot).
+#[derive(Serialize)]
+pub struct ProgressView<'a> {
+    pub as_of: String,
+    pub masterplan: &'a RollUpProgress,
+    pub dimensions: Vec<&'a RollUpProgress>,
+    pub programs: Vec<&'a RollUpProgress>,
+    pub indicators: Vec<&'a IndicatorProgress>,
+}
+
+impl ProgressSnapshot {
+    /// The items a filter selects.
+    pub fn view(&self, filter: &Filter) -> ProgressView<'_> {
+        let programs: Vec<&RollUpProgress> = self
+            .programs
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                filter.program(p, |d| self.program_departments[*i].iter().any(|x| x == d))
+            })
+            .map(|(_, p)| p.as_ref())
+            .collect();
+        let dimensions = self
+            .dimensions
+            .iter()
+            .filter(|d| {
+                if filter.is_empty() {
+                    return true;
+                }
+                if let Some(want) = &filter.dimension {
+                    return *want == d.id;
+                }
+                programs
+                    .iter()
+                    .any(|p| p.dimension.as_deref() == Some(&d.id))
+            })
+            .map(|d| d.as_ref())
+            .collect();
+        ProgressView {
+            as_of: format_instant(self.as_of, self.tz),
+            masterplan: &self.masterplan,
+            dimensions,
+            programs,
+            indicators: self
+                .indicators
+                .iter()
+                .filter(|i| filter.indicator(i))
+                .map(|i| i.as_ref())
+                .collect(),
+        }
+    }
+
+    /// The unfiltered view serialized once per snapshot.
+    pub fn json(&self) -> bytes::Bytes {
+        self.json
+            .get_or_init(|| {
+                serde_json::to_vec(&self.view(&Filter::default()))
+                    .map(bytes::Bytes::from)
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    pub fn indicator(&self, id: &str) -> Option<&Arc<IndicatorProgress>> {
+        self.indicators.iter().find(|i| i.id == id)
+    }
+}
+
+/// A status transition or freshness change worth telling the wall about.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusEvent {
+    pub time: String,
+    /// `status_changed`, `became_stale` or `fresh_again`.
+    pub kind: &'static str,
+    /// `indicator`, `program`, `dimension` or `masterplan`.
+    pub item_type: &'static str,
+    pub id: String,
+    pub name: String,
+    pub from: Option<Status>,
+    pub to: Option<Status>,
+}
+
+/// What one update changed: positions of changed items, and events.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub indicators: Vec<usize>,
+    pub programs: Vec<usize>,
+    pub dimensions: Vec<usize>,
+    pub masterplan: bool,
+    pub events: Vec<StatusEvent>,
+}
+
+impl Change {
+    pub fn is_empty(&self) -> bool {
+        self.indicators.is_empty()
+            && self.programs.is_empty()
+            && self.dimensions.is_empty()
+            && !self.masterplan
+            && self.events.is_empty()
+    }
+}
+
+/// The mutable state behind the snapshots. Owned behind one mutex; see module docs.
+pub struct ProgressState {
+    plan: Arc<Masterplan>,
+    tz: Tz,
+    th: Thresholds,
+    trajectories: Vec<Trajectory>,
+    index: HashMap<String, usize>,
+    indicator_program: Vec<usize>,
+    program_dimension: Vec<usize>,
+    program_indicators: Vec<Vec<usize>>,
+    dimension_programs: Vec<Vec<usize>>,
+    program_departments: Arc<Vec<Vec<String>>>,
+    series: Vec<Vec<(Millis, f64)>>,
+    evaluations: Vec<IndicatorEvaluation>,
+    program_rollups: Vec<RollUp>,
+    dimension_rollups: Vec<RollUp>,
+    masterplan_rollup: RollUp,
+    notes: Vec<Option<NoteView>>,
+    snapshot: Arc<ProgressSnapshot>,
+}
+
+impl ProgressState {
+    /// Builds the state from the stored series and notes.
+    pub fn new(
+        plan: Arc<Masterplan>,
+        tz: Tz,
+        th: Thresholds,
+        mut stored: HashMap<String, Vec<(Millis, f64)>>,
+        stored_notes: HashMap<String, NoteRow>,
+        now: Millis,
+    ) -> Self {
+        let index: HashMap<String, usize> = plan
+            .indicators
+            .iter()
+            .enumerate()
+            .map(|(i, ind)| (ind.id.to_string(), i))
+            .collect();
+        let program_index: HashMap<&str, usize> = plan
+            .programs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        let dimension_index: HashMap<&str, usize> = plan
+            .dimensions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i))
+            .collect();
+        let indicator_program: Vec<usize> = plan
+            .indicators
+            .iter()
+            .map(|i| program_index.get(i.program.as_str()).copied().unwrap_or(0))
+            .collect();
+        let program_dimension: Vec<usize> = plan
+            .programs
+            .iter()
+            .map(|p| {
+                dimension_index
+                    .get(p.dimension.as_str())
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut program_indicators = vec![Vec::new(); plan.programs.len()];
+        for (i, p) in indicator_program.iter().enumerate() {
+            program_indicators[*p].push(i);
+        }
+        let mut dimension_programs = vec![Vec::new(); plan.dimensions.len()];
+        for (p, d) in program_dimension.iter().enumerate() {
+            dimension_programs[*d].push(p);
+        }
+        let program_departments: Vec<Vec<String>> = program_indicators
+            .iter()
+            .map(|inds| {
+                let mut d: Vec<String> = inds
+                    .iter()
+                    .map(|i| plan.indicators[*i].department.to_string())
+                    .collect();
+                d.sort();
+                d.dedup();
+                d
+            })
+            .collect();
+        let trajectories = plan
+            .indicators
+            .iter()
+            .map(|i| Trajectory::new(i, tz))
+            .collect();
+        let series: Vec<Vec<(Millis, f64)>> = plan
+            .indicators
+            .iter()
+            .map(|i| stored.remove(i.id.as_str()).unwrap_or_default())
+            .collect();
+        let notes = plan
+            .indicators
+            .iter()
+            .map(|i| stored_notes.get(i.id.as_str()).map(|n| note_view(n, tz)))
+            .collect();
+        let empty_rollup = math::roll_up(&[], &th);
+        let mut state = ProgressState {
+            plan: plan.clone(),
+            tz,
+            th,
+            trajectories,
+            index,
+            indicator_program,
+            program_dimension,
+            program_indicators,
+            dimension_programs,
+            program_departments: Arc::new(program_departments),
+            series,
+            evaluations: Vec::new(),
+            program_rollups: vec![empty_rollup; plan.programs.len()],
+            dimension_rollups: vec![empty_rollup; plan.dimensions.len()],
+            masterplan_rollup: empty_rollup,
+            notes,
+            snapshot: Arc::new(ProgressSnapshot {
+                as_of: now,
+                tz,
+                masterplan: Arc::new(rollup_view("masterplan", "Masterplan", &empty_rollup)),
+                dimensions: Vec::new(),
+                programs: Vec::new(),
+                indicators: Vec::new(),
+                program_departments: Arc::new(Vec::new()),
+                json: OnceLock::new(),
+            }),
+        };
+        state.evaluations = (0..plan.indicators.len())
+            .map(|i| state.evaluate(i, now))
+            .collect();
+        for p in 0..plan.programs.len() {
+            state.program_rollups[p] = state.roll_program(p);
+        }
+        for d in 0..plan.dimensions.len() {
+            state.dimension_rollups[d] = state.roll_dimension(d);
+        }
+        state.masterplan_rollup = state.roll_masterplan();
+        let all = Change {
+            indicators: (0..plan.indicators.len()).collect(),
+            programs: (0..plan.programs.len()).collect(),
+            dimensions: (0..plan.dimensions.len()).collect(),
+            masterplan: true,
+            events: Vec::new(),
+        };
+        state.publish(&all, now, true);
+        state
+    }
+
+    pub fn plan(&self) -> &Arc<Masterplan> {
+        &self.plan
+    }
+
+    pub fn snapshot(&self) -> Arc<ProgressSnapshot> {
+        self.snapshot.clone()
+    }
+
+    /// The indicator's position, if it is in the plan.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Observations of masterplan indicators held in memory.
+    pub fn stored_points(&self) -> usize {
+        self.series.iter().map(Vec::len).sum()
+    }
+
+    /// The indicator's in-memory series (time order).
+    pub fn series(&self, position: usize) -> &[(Millis, f64)] {
+        &self.series[position]
+    }
+
+    fn evaluate(&self, i: usize, now: Millis) -> IndicatorEvaluation {
+        math::evaluate(
+            &self.plan.indicators[i],
+            &self.trajectories[i],
+            &self.series[i],
+            now,
+            &self.th,
+        )
+    }
+
+    fn roll_program(&self, p: usize) -> RollUp {
+        let parts: Vec<RollUpPart> = self.program_indicators[p]
+            .iter()
+            .map(|i| {
+                RollUpPart::from_indicator(&self.evaluations[*i], self.plan.indicators[*i].weight)
+            })
+            .collect();
+        math::roll_up(&parts, &self.th)
+    }
+
+    fn roll_dimension(&self, d: usize) -> RollUp {
+        let parts: Vec<RollUpPart> = self.dimension_programs[d]
+            .iter()
+            .map(|p| {
+                RollUpPart::from_roll_up(&self.program_rollups[*p], self.plan.programs[*p].weight)
+            })
+            .collect();
+        math::roll_up(&parts, &self.th)
+    }
+
+    fn roll_masterplan(&self) -> RollUp {
+        let parts: Vec<RollUpPart> = self
+            .dimension_rollups
+            .iter()
+            .zip(&self.plan.dimensions)
+            .map(|(r, d)| RollUpPart::from_roll_up(r, d.weight))
+            .collect();
+        math::roll_up(&parts, &self.th)
+    }
+
+    /// Applies committed observations: updates the series, recomputes what they touch.
+    pub fn apply(&mut self, applied: &[AppliedObservation], now: Millis) -> Change {
+        let mut touched: Vec<usize> = Vec::new();
+        for a in applied {
+            let Some(&i) = self.index.get(a.indicator.as_str()) else {
+                continue;
+            };
+            let s = &mut self.series[i];
+            match s.binary_search_by_key(&a.time, |(t, _)| *t) {
+                Ok(k) => s[k].1 = a.value,
+                Err(k) => s.insert(k, (a.time, a.value)),
+            }
+            touched.push(i);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        self.recompute(touched, now, true)
+    }
+
+    /// Records a new latest note for an indicator.
+    pub fn set_note(&mut self, note: &NoteRow, now: Millis) -> Change {
+        let Some(&i) = self.index.get(note.indicator.as_str()) else {
+            return Change::default();
+        };
+        self.notes[i] = Some(note_view(note, self.tz));
+        self.recompute(vec![i], now, true)
+    }
+
+    /// Re-evaluates every indicator at `now` (staleness and expected progress move with time);
+    /// reports only what visibly changed.
+    pub fn tick(&mut self, now: Millis) -> Change {
+        let all: Vec<usize> = (0..self.evaluations.len()).collect();
+        self.recompute(all, now, false)
+    }
+
+    fn recompute(&mut self, candidates: Vec<usize>, now: Millis, always: bool) -> Change {
+        let mut change = Change::default();
+        let time = format_instant(now, self.tz);
+        for i in candidates {
+            let new = self.evaluate(i, now);
+            let old = std::mem::replace(&mut self.evaluations[i], new);
+            let new = &self.evaluations[i];
+            let visible = always
+                || old.status != new.status
+                || old.stale != new.stale
+                || (old.expected - new.expected).abs() > 1e-4
+                || old.forecast.map(|f| f.reach_time) != new.forecast.map(|f| f.reach_time);
+            if visible {
+                change.indicators.push(i);
+            }
+            let ind = &self.plan.indicators[i];
+            push_events(
+                &mut change.events,
+                &time,
+                "indicator",
+                ind.id.as_str(),
+                &ind.name,
+                (old.status, old.stale),
+                (new.status, new.stale),
+            );
+        }
+        let mut programs: Vec<usize> = change
+            .indicators
+            .iter()
+            .map(|i| self.indicator_program[*i])
+            .collect();
+        programs.sort_unstable();
+        programs.dedup();
+        for p in programs {
+            let new = self.roll_program(p);
+            let old = std::mem::replace(&mut self.program_rollups[p], new);
+            if old != new {
+                change.programs.push(p);
+                let prog = &self.plan.programs[p];
+                push_events(
+                    &mut change.events,
+                    &time,
+                    "program",
+                    prog.id.as_str(),
+                    &prog.name,
+                    (old.status, old.stale),
+                    (new.status, new.stale),
+                );
+            }
+        }
+        let mut dims: Vec<usize> = change
+            .programs
+            .iter()
+            .map(|p| self.program_dimension[*p])
+            .collect();
+        dims.sort_unstable();
+        dims.dedup();
+        for d in dims {
+            let new = self.roll_dimension(d);
+            let old = std::mem::replace(&mut self.dimension_rollups[d], new);
+            if old != new {
+                change.dimensions.push(d);
+                let dim = &self.plan.dimensions[d];
+                push_events(
+                    &mut change.events,
+                    &time,
+                    "dimension",
+                    dim.id.as_str(),
+                    &dim.name,
+                    (old.status, old.stale),
+                    (new.status, new.stale),
+                );
+            }
+        }
+        if !change.dimensions.is_empty() {
+            let new = self.roll_masterplan();
+            let old = std::mem::replace(&mut self.masterplan_rollup, new);
+            if old != new {
+                change.masterplan = true;
+                push_events(
+                    &mut change.events,
+                    &time,
+                    "masterplan",
+                    "masterplan",
+                    "Masterplan",
+                    (old.status, old.stale),
+                    (new.status, new.stale),
+                );
+            }
+        }
+        self.publish(&change, now, false);
+        change
+    }
+
+    /// Builds the next snapshot, re-rendering only the changed items.
+    fn publish(&mut self, change: &Change, now: Millis, full: bool) {
+        let prev = self.snapshot.clone();
+        let mut indicators = if full {
+            Vec::new()
+        } else {
+            prev.indicators.clone()
+        };
+        let mut programs = if full {
+            Vec::new()
+        } else {
+            prev.programs.clone()
+        };
+        let mut dimensions = if full {
+            Vec::new()
+        } else {
+            prev.dimensions.clone()
+        };
+        if full {
+            indicators = (0..self.plan.indicators.len())
+                .map(|i| Arc::new(self.indicator_view(i)))
+                .collect();
+            programs = (0..self.plan.programs.len())
+                .map(|p| Arc::new(self.program_view(p)))
+                .collect();
+            dimensions = (0..self.plan.dimensions.len())
+                .map(|d| Arc::new(self.dimension_view(d)))
+                .collect();
+        } else {
+            for &i in &change.indicators {
+                indicators[i] = Arc::new(self.indicator_view(i));
+            }
+            for &p in &change.programs {
+                programs[p] = Arc::new(self.program_view(p));
+            }
+            for &d in &change.dimensions {
+                dimensions[d] = Arc::new(self.dimension_view(d));
+            }
+        }
+        let masterplan = if full || change.masterplan {
+            Arc::new(rollup_view(
+                "masterplan",
+                "Masterplan",
+                &self.masterplan_rollup,
+            ))
+        } else {
+            prev.masterplan.clone()
+        };
+        self.snapshot = Arc::new(ProgressSnapshot {
+            as_of: now,
+            tz: self.tz,
+            masterplan,
+            dimensions,
+            programs,
+            indicators,
+            program_departments: self.program_departments.clone(),
+            json: OnceLock::new(),
+        });
+    }
+
+    fn indicator_view(&self, i: usize) -> IndicatorProgress {
+        let ind: &Indicator = &self.plan.indicators[i];
+        let e = &self.evaluations[i];
+        let program = &self.plan.programs[self.indicator_program[i]];
+        let tz = self.tz;
+        let final_target = ind.final_target();
+        let series = &self.series[i];
+        let baseline_t = crate::domain::date_start_millis(ind.baseline.date, tz);
+        let start = series.partition_point(|(t, _)| *t < baseline_t);
+        let sparkline = match ind.kind {
+            crate::domain::Kind::Level => series[start..]
+                .iter()
+                .rev()
+                .take(SPARKLINE_POINTS)
+                .rev()
+                .map(|(_, v)| *v)
+                .collect(),
+            crate::domain::Kind::Cumulative => {
+                let mut sum = 0.0;
+                let running: Vec<f64> = series[start..]
+                    .iter()
+                    .map(|(_, v)| {
+                        sum += v;
+                        sum
+                    })
+                    .collect();
+                running[running.len().saturating_sub(SPARKLINE_POINTS)..].to_vec()
+            }
+        };
+        IndicatorProgress {
+            id: ind.id.to_string(),
+            name: ind.name.clone(),
+            program: ind.program.to_string(),
+            dimension: program.dimension.to_string(),
+            department: ind.department.to_string(),
+            quick_win: program.quick_win,
+            unit: ind.unit.clone(),
+            direction: ind.direction,
+            kind: ind.kind,
+            update_every: ind.update_every.to_string(),
+            status: e.status,
+            progress: e.progress,
+            expected: e.expected,
+            expected_value: e.expected_value,
+            current: e.current,
+            capaian: e.capaian,
+            stale: e.stale,
+            last_update: e.last_update.map(|t| format_instant(t, tz)),
+            baseline: TargetView {
+                date: ind.baseline.date.to_string(),
+                value: ind.baseline.value,
+            },
+            target: TargetView {
+                date: final_target.date.to_string(),
+                value: final_target.value,
+            },
+            forecast: e.forecast.map(|f| ForecastView {
+                projected_value: f.projected_value,
+                reach_date: f
+                    .reach_time
+                    .and_then(|t| local_date(t, tz))
+                    .map(|d| d.to_string()),
+            }),
+            sparkline,
+            note: self.notes[i].clone(),
+        }
+    }
+
+    fn program_view(&self, p: usize) -> RollUpProgress {
+        let prog = &self.plan.programs[p];
+        let mut v = rollup_view(prog.id.as_str(), &prog.name, &self.program_rollups[p]);
+        v.dimension = Some(prog.dimension.to_string());
+        v.department = Some(prog.department.to_string());
+        v.quick_win = Some(prog.quick_win);
+        v.horizon = Some(prog.horizon);
+        v.due = Some(prog.due.to_string());
+        v
+    }
+
+    fn dimension_view(&self, d: usize) -> RollUpProgress {
+        let dim = &self.plan.dimensions[d];
+        rollup_view(dim.id.as_str(), &dim.name, &self.dimension_rollups[d])
+    }
+}
+
+fn rollup_view(id: &str, name: &str, r: &RollUp) -> RollUpProgress {
+    RollUpProgress {
+        id: id.to_string(),
+        name: name.to_string(),
+        status: r.status,
+        progress: r.progress,
+        expected: r.expected,
+        stale: r.stale,
+        counts: r.counts,
+        dimension: None,
+        department: None,
+        quick_win: None,
+        horizon: None,
+        due: None,
+    }
+}
+
+fn note_view(n: &NoteRow, tz: Tz) -> NoteView {
+    NoteView {
+        kendala: n.kendala.clone(),
+        rencana_tindak_lanjut: n.rencana_tindak_lanjut.clone(),
+        department: n.department.clone(),
+        created: format_instant(n.created, tz),
+    }
+}
+
+fn push_events(
+    events: &mut Vec<StatusEvent>,
+    time: &str,
+    item_type: &'static str,
+    id: &str,
+    name: &str,
+    old: (Status, bool),
+    new: (Status, bool),
+) {
+    if old.0 != new.0 {
+        events.push(StatusEvent {
+            time: time.to_string(),
+            kind: "status_changed",
+            item_type,
+            id: id.to_string(),
+            name: name.to_string(),
+            from: Some(old.0),
+            to: Some(new.0),
+        });
+    }
+    if item_type == "indicator" && old.1 != new.1 {
+        events.push(StatusEvent {
+            time: time.to_string(),
+            kind: if new.1 { "became_stale" } else { "fresh_again" },
+            item_type,
+            id: id.to_string(),
+            name: name.to_string(),
+            from: None,
+            to: None,
+        });
+    }
+}
