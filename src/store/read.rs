@@ -1,0 +1,251 @@
+//! Read-only queries: a small pool of read-only connections and the queries the API needs.
+//!
+//! Queries run on tokio's blocking threads so they never stall the async workers, and on WAL
+//! readers so they never block the writer.
+
+use super::{StoreError, open_reader};
+use crate::domain::Millis;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A pool of read-only connections to one database file.
+#[derive(Clone)]
+pub struct ReadPool {
+    path: Arc<PathBuf>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl ReadPool {
+    pub fn new(path: &Path) -> Self {
+        ReadPool {
+            path: Arc::new(path.to_path_buf()),
+            idle: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread.
+    pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || pool.run_blocking(f))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `f` with a read-only connection on the current thread.
+    pub fn run_blocking<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < 8 {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+/// One stored observation with where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesRow {
+    pub time: Millis,
+    pub value: f64,
+    pub source: String,
+    pub department: Option<String>,
+    pub note: Option<String>,
+    pub received: Millis,
+}
+
+pub fn series(
+    conn: &Connection,
+    indicator: &str,
+    from: Millis,
+    to: Millis,
+    limit: usize,
+) -> Result<Vec<SeriesRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t, value, source, department, note, received FROM observation
+         WHERE indicator = ?1 AND t >= ?2 AND t < ?3 ORDER BY t LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(params![indicator, from, to, limit as i64], |r| {
+            Ok(SeriesRow {
+                time: r.get(0)?,
+                value: r.get(1)?,
+                source: r.get(2)?,
+                department: r.get(3)?,
+                note: r.get(4)?,
+                received: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A correction: the value at (indicator, time) changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionRow {
+    pub id: i64,
+    pub time: Millis,
+    pub previous_value: f64,
+    pub previous_source: String,
+    pub previous_received: Millis,
+    pub value: f64,
+    pub source: String,
+    pub department: Option<String>,
+    pub token_id: Option<i64>,
+    pub received: Millis,
+}
+
+pub fn revisions(
+    conn: &Connection,
+    indicator: &str,
+    limit: usize,
+) -> Result<Vec<RevisionRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, t, previous_value, previous_source, previous_received, value, source, department, token_id, received
+         FROM revision WHERE indicator = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![indicator, limit as i64], |r| {
+            Ok(RevisionRow {
+                id: r.get(0)?,
+                time: r.get(1)?,
+                previous_value: r.get(2)?,
+                previous_source: r.get(3)?,
+                previous_received: r.get(4)?,
+                value: r.get(5)?,
+                source: r.get(6)?,
+                department: r.get(7)?,
+                token_id: r.get(8)?,
+                received: r.get(9)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A department's note on an indicator.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NoteRow {
+    pub id: i64,
+    pub indicator: String,
+    pub kendala: String,
+    pub rencana_tindak_lanjut: String,
+    pub department: Option<String>,
+    pub created: Millis,
+}
+
+pub fn notes(conn: &Connection, indicator: &str) -> Result<Vec<NoteRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
+         WHERE indicator = ?1 ORDER BY id DESC LIMIT 200",
+    )?;
+    let rows = stmt
+        .query_map(params![indicator], note_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn note_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
+    Ok(NoteRow {
+        id: r.get(0)?,
+        indicator: r.get(1)?,
+        kendala: r.get(2)?,
+        rencana_tindak_lanjut: r.get(3)?,
+        department: r.get(4)?,
+        created: r.get(5)?,
+    })
+}
+
+/// The newest note of every indicator that has one.
+pub fn latest_notes(conn: &Connection) -> Result<HashMap<String, NoteRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
+         WHERE id IN (SELECT max(id) FROM note GROUP BY indicator)",
+    )?;
+    let rows = stmt
+        .query_map([], note_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows.into_iter().map(|n| (n.indicator.clone(), n)).collect())
+}
+
+/// Every indicator's series, in (indicator, time) order: the progress state is rebuilt from it.
+pub fn all_series(conn: &Connection) -> Result<HashMap<String, Vec<(Millis, f64)>>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT indicator, t, value FROM observation ORDER BY indicator, t")?;
+    let mut rows = stmt.query([])?;
+    let mut out: HashMap<String, Vec<(Millis, f64)>> = HashMap::new();
+    let mut current: Option<(String, Vec<(Millis, f64)>)> = None;
+    while let Some(r) = rows.next()? {
+        let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let point = (r.get::<_, i64>(1)?, r.get::<_, f64>(2)?);
+        match &mut current {
+            Some((cur, list)) if cur == id => list.push(point),
+            _ => {
+                if let Some((k, v)) = current.take() {
+                    out.insert(k, v);
+                }
+                current = Some((id.to_string(), vec![point]));
+            }
+        }
+    }
+    if let Some((k, v)) = current {
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// One recorded poll of a feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedRunRow {
+    pub started: Millis,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub points: i64,
+    pub new: i64,
+    pub corrected: i64,
+    pub error: Option<String>,
+}
+
+pub fn feed_runs(
+    conn: &Connection,
+    feed: &str,
+    limit: usize,
+) -> Result<Vec<FeedRunRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT started, duration_ms, http_status, points, new, corrected, error FROM feed_run
+         WHERE feed = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![feed, limit as i64], |r| {
+            Ok(FeedRunRow {
+                started: r.get(0)?,
+                duration_ms: r.get(1)?,
+                http_status: r.get(2)?,
+                points: r.get(3)?,
+                new: r.get(4)?,
+                corrected: r.get(5)?,
+                error: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn observation_count(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM observation", [], |r| r.get(0))?)
+}

@@ -1,0 +1,493 @@
+//! The one writer: a thread that owns the only read-write SQLite connection.
+//!
+//! Every source (posts, uploads, imports, feeds) sends `WriteCommand`s over one bounded channel.
+//! The writer takes everything waiting (group commit), applies each command inside its own
+//! savepoint (so one failing command never takes the others down), commits once, tells the
+//! `CommitListener` (progress state and hub) what changed, and only then answers each sender.
+//! A value is acknowledged only after it is durable.
+
+use super::StoreError;
+use crate::domain::{DepartmentId, FeedId, IndicatorId, Millis, Observation, Source};
+use rusqlite::{Connection, params};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+/// Who wrote a batch: kept with each stored value and revision.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub source: Source,
+    pub department: Option<DepartmentId>,
+    pub token_id: Option<i64>,
+}
+
+/// Validated observations to store together (all or nothing).
+#[derive(Debug, Clone)]
+pub struct ObservationBatch {
+    pub origin: Origin,
+    pub rows: Vec<Observation>,
+}
+
+/// A department's explanation of an indicator.
+#[derive(Debug, Clone)]
+pub struct NoteRecord {
+    pub indicator: IndicatorId,
+    pub kendala: String,
+    pub rencana_tindak_lanjut: String,
+    pub department: Option<DepartmentId>,
+    pub token_id: Option<i64>,
+}
+
+/// One finished poll of a feed.
+#[derive(Debug, Clone)]
+pub struct FeedRunRecord {
+    pub feed: FeedId,
+    pub started: Millis,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub points: u64,
+    pub new: u64,
+    pub corrected: u64,
+    pub error: Option<String>,
+}
+
+/// What the writer can be asked to do.
+#[derive(Debug, Clone)]
+pub enum WriteCommand {
+    Observations(ObservationBatch),
+    Note(NoteRecord),
+    FeedRun(FeedRunRecord),
+}
+
+/// The answer to a command, sent after its commit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum WriteOutcome {
+    Observations {
+        new: u64,
+        corrected: u64,
+        unchanged: u64,
+    },
+    Note {
+        id: i64,
+        created: Millis,
+    },
+    FeedRun {
+        id: i64,
+    },
+}
+
+/// An observation that changed what is stored (new, or a corrected value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedObservation {
+    pub indicator: IndicatorId,
+    pub time: Millis,
+    pub value: f64,
+    pub previous: Option<f64>,
+}
+
+/// One committed command with its outcome and the observations it changed.
+pub struct Committed<'a> {
+    pub command: &'a WriteCommand,
+    pub outcome: &'a WriteOutcome,
+    pub applied: &'a [AppliedObservation],
+}
+
+/// Told about every commit before any sender of it is answered.
+pub trait CommitListener: Send + 'static {
+    fn committed(&mut self, commits: &[Committed<'_>], committed_at: Millis);
+}
+
+/// Counters the writer keeps for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterMetrics {
+    pub queue_depth: AtomicI64,
+    pub commits: AtomicU64,
+    pub commands: AtomicU64,
+    pub failed_commits: AtomicU64,
+    pub observations_new: AtomicU64,
+    pub observations_corrected: AtomicU64,
+}
+
+struct WriteRequest {
+    command: WriteCommand,
+    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+}
+
+/// A cheap handle for sending commands to the writer.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<WriteRequest>,
+    metrics: Arc<WriterMetrics>,
+}
+
+impl WriterHandle {
+    /// Sends a command and waits until it is committed (or failed).
+    pub async fn submit(&self, command: WriteCommand) -> Result<WriteOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(WriteRequest { command, reply }).await.is_err() {
+            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::Closed);
+        }
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Like `submit`, from a thread that is not a tokio worker (the CLI importer).
+    pub fn submit_blocking(&self, command: WriteCommand) -> Result<WriteOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if self
+            .tx
+            .blocking_send(WriteRequest { command, reply })
+            .is_err()
+        {
+            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::Closed);
+        }
+        answer.blocking_recv().unwrap_or(Err(StoreError::Closed))
+    }
+
+    pub fn metrics(&self) -> &Arc<WriterMetrics> {
+        &self.metrics
+    }
+}
+
+/// Most commands and rows taken into one transaction.
+const MAX_GROUP_COMMANDS: usize = 512;
+const MAX_GROUP_ROWS: usize = 200_000;
+
+/// Starts the writer thread. It stops when every `WriterHandle` is dropped, after committing what
+/// it already took.
+pub fn spawn_writer(
+    conn: Connection,
+    mut listener: Box<dyn CommitListener>,
+    capacity: usize,
+) -> (WriterHandle, std::thread::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<WriteRequest>(capacity);
+    let metrics = Arc::new(WriterMetrics::default());
+    let m = metrics.clone();
+    let thread = std::thread::Builder::new()
+        .name("pantau-writer".into())
+        .spawn(move || {
+            let mut conn = conn;
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                let mut rows = group[0].rows();
+                while group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
+                    match rx.try_recv() {
+                        Ok(req) => {
+                            rows += req.rows();
+                            group.push(req);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                m.queue_depth
+                    .fetch_sub(group.len() as i64, Ordering::Relaxed);
+                commit_group(&mut conn, group, listener.as_mut(), &m);
+            }
+            tracing::debug!("writer stopped: every sender is gone");
+        })
+        .expect("spawn writer thread");
+    (WriterHandle { tx, metrics }, thread)
+}
+
+impl WriteRequest {
+    fn rows(&self) -> usize {
+        match &self.command {
+            WriteCommand::Observations(b) => b.rows.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<WriteRequest>,
+    listener: &mut dyn CommitListener,
+    m: &WriterMetrics,
+) {
+    let received = now_millis();
+    let mut results: Vec<Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>> =
+        Vec::with_capacity(group.len());
+    let began = conn.execute_batch("BEGIN IMMEDIATE");
+    if let Err(e) = began {
+        let e = StoreError::from(e);
+        tracing::error!(error = %e, "cannot begin a write transaction");
+        m.failed_commits.fetch_add(1, Ordering::Relaxed);
+        for req in group {
+            let _ = req.reply.send(Err(StoreError::Unavailable(e.to_string())));
+        }
+        return;
+    }
+    for req in &group {
+        let r = conn
+            .execute_batch("SAVEPOINT command")
+            .and_then(|_| apply(conn, &req.command, received));
+        match r {
+            Ok(done) => {
+                let _ = conn.execute_batch("RELEASE command");
+                results.push(Ok(done));
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK TO command; RELEASE command");
+                results.push(Err(StoreError::from(e)));
+            }
+        }
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        let e = StoreError::from(e);
+        tracing::error!(error = %e, "commit failed; nothing of this group was stored");
+        m.failed_commits.fetch_add(1, Ordering::Relaxed);
+        for req in group {
+            let _ = req.reply.send(Err(StoreError::Unavailable(e.to_string())));
+        }
+        return;
+    }
+    m.commits.fetch_add(1, Ordering::Relaxed);
+    m.commands.fetch_add(group.len() as u64, Ordering::Relaxed);
+    let commits: Vec<Committed<'_>> = group
+        .iter()
+        .zip(&results)
+        .filter_map(|(req, r)| {
+            r.as_ref().ok().map(|(outcome, applied)| Committed {
+                command: &req.command,
+                outcome,
+                applied,
+            })
+        })
+        .collect();
+    for c in &commits {
+        if let WriteOutcome::Observations { new, corrected, .. } = c.outcome {
+            m.observations_new.fetch_add(*new, Ordering::Relaxed);
+            m.observations_corrected
+                .fetch_add(*corrected, Ordering::Relaxed);
+        }
+    }
+    listener.committed(&commits, received);
+    drop(commits);
+    for (req, r) in group.into_iter().zip(results) {
+        let _ = req.reply.send(r.map(|(outcome, _)| outcome));
+    }
+}
+
+fn apply(
+    conn: &Connection,
+    command: &WriteCommand,
+    received: Millis,
+) -> Result<(WriteOutcome, Vec<AppliedObservation>), rusqlite::Error> {
+    match command {
+        WriteCommand::Observations(batch) => apply_observations(conn, batch, received),
+        WriteCommand::Note(n) => {
+            conn.prepare_cached(
+                "INSERT INTO note (indicator, kendala, rencana_tindak_lanjut, department, token_id, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                n.indicator.as_str(),
+                n.kendala,
+                n.rencana_tindak_lanjut,
+                n.department.as_ref().map(|d| d.as_str()),
+                n.token_id,
+                received
+            ])?;
+            Ok((
+                WriteOutcome::Note {
+                    id: conn.last_insert_rowid(),
+                    created: received,
+                },
+                Vec::new(),
+            ))
+        }
+        WriteCommand::FeedRun(r) => {
+            conn.prepare_cached(
+                "INSERT INTO feed_run (feed, started, duration_ms, http_status, points, new, corrected, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                r.feed.as_str(),
+                r.started,
+                r.duration_ms,
+                r.http_status,
+                r.points as i64,
+                r.new as i64,
+                r.corrected as i64,
+                r.error
+            ])?;
+            Ok((
+                WriteOutcome::FeedRun {
+                    id: conn.last_insert_rowid(),
+                },
+                Vec::new(),
+            ))
+        }
+    }
+}
+
+fn apply_observations(
+    conn: &Connection,
+    batch: &ObservationBatch,
+    received: Millis,
+) -> Result<(WriteOutcome, Vec<AppliedObservation>), rusqlite::Error> {
+    let source = batch.origin.source.as_string();
+    let department = batch.origin.department.as_ref().map(|d| d.as_str());
+    let token = batch.origin.token_id;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO observation (indicator, t, value, source, department, token_id, note, received)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (indicator, t) DO NOTHING",
+    )?;
+    let mut existing = conn.prepare_cached(
+        "SELECT value, source, received FROM observation WHERE indicator = ?1 AND t = ?2",
+    )?;
+    let mut revise = conn.prepare_cached(
+        "INSERT INTO revision (indicator, t, previous_value, previous_source, previous_received, value, source, department, token_id, received)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let mut update = conn.prepare_cached(
+        "UPDATE observation SET value = ?3, source = ?4, department = ?5, token_id = ?6, note = ?7, received = ?8
+         WHERE indicator = ?1 AND t = ?2",
+    )?;
+    let (mut new, mut corrected, mut unchanged) = (0u64, 0u64, 0u64);
+    let mut applied = Vec::new();
+    for o in &batch.rows {
+        let id = o.indicator.as_str();
+        let inserted = insert.execute(params![
+            id, o.time, o.value, source, department, token, o.note, received
+        ])?;
+        if inserted == 1 {
+            new += 1;
+            applied.push(AppliedObservation {
+                indicator: o.indicator.clone(),
+                time: o.time,
+                value: o.value,
+                previous: None,
+            });
+            continue;
+        }
+        let (old, old_source, old_received): (f64, String, i64) = existing
+            .query_row(params![id, o.time], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if old == o.value {
+            unchanged += 1;
+            continue;
+        }
+        revise.execute(params![
+            id,
+            o.time,
+            old,
+            old_source,
+            old_received,
+            o.value,
+            source,
+            department,
+            token,
+            received
+        ])?;
+        update.execute(params![
+            id, o.time, o.value, source, department, token, o.note, received
+        ])?;
+        corrected += 1;
+        applied.push(AppliedObservation {
+            indicator: o.indicator.clone(),
+            time: o.time,
+            value: o.value,
+            previous: Some(old),
+        });
+    }
+    Ok((
+        WriteOutcome::Observations {
+            new,
+            corrected,
+            unchanged,
+        },
+        applied,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct Recorder(Arc<Mutex<Vec<AppliedObservation>>>);
+    impl CommitListener for Recorder {
+        fn committed(&mut self, commits: &[Committed<'_>], _at: Millis) {
+            let mut v = self.0.lock().unwrap();
+            for c in commits {
+                v.extend_from_slice(c.applied);
+            }
+        }
+    }
+
+    fn obs(ind: &str, t: Millis, v: f64) -> Observation {
+        Observation {
+            indicator: IndicatorId::parse(ind).unwrap(),
+            time: t,
+            value: v,
+            note: None,
+        }
+    }
+
+    fn batch(rows: Vec<Observation>) -> WriteCommand {
+        WriteCommand::Observations(ObservationBatch {
+            origin: Origin {
+                source: Source::Post,
+                department: Some(DepartmentId::parse("dinkes").unwrap()),
+                token_id: Some(7),
+            },
+            rows,
+        })
+    }
+
+    #[test]
+    fn new_unchanged_and_corrected_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let conn = super::super::open_writer(&path).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (w, thread) = spawn_writer(conn, Box::new(Recorder(seen.clone())), 16);
+        let r = w
+            .submit_blocking(batch(vec![obs("a", 1, 1.0), obs("a", 2, 2.0)]))
+            .unwrap();
+        assert_eq!(
+            r,
+            WriteOutcome::Observations {
+                new: 2,
+                corrected: 0,
+                unchanged: 0
+            }
+        );
+        let r = w
+            .submit_blocking(batch(vec![obs("a", 1, 1.0), obs("a", 2, 2.5)]))
+            .unwrap();
+        assert_eq!(
+            r,
+            WriteOutcome::Observations {
+                new: 0,
+                corrected: 1,
+                unchanged: 1
+            }
+        );
+        drop(w);
+        thread.join().unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[2].previous, Some(2.0));
+        let c = super::super::open_reader(&path).unwrap();
+        let (prev, val, src): (f64, f64, String) = c
+            .query_row(
+                "SELECT previous_value, value, source FROM revision",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((prev, val, src.as_str()), (2.0, 2.5, "post"));
+    }
+}
