@@ -1,0 +1,606 @@
+//! The poller: one engine for every feed format. It sleeps until each feed's next cron fire
+//! (plus a fixed per-feed offset so feeds sharing a schedule are spread), fetches with a timeout
+//! and a size limit, retries with backoff inside the tick, extracts points with the feed's
+//! format, validates them like department posts, and sends them to the writer as `feed:<id>`.
+//!
+//! A failing feed never delays the others: each feed has its own task; at most
+//! `MAX_CONCURRENT_POLLS` polls run at once; a tick that finds the last run still going is
+//! skipped and recorded. Every run is recorded in the database and in `FeedHealth`.
+
+use super::{ExtractContext, FeedFormat, FeedSpec, HeaderValue};
+use crate::domain::{Millis, Source, format_instant};
+use crate::ingest::{RawRow, RawTime, RawValue, Rejection, validate};
+use crate::server::App;
+use crate::store::{FeedRunRecord, ObservationBatch, Origin, WriteCommand, WriteOutcome};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+
+/// Polls running at the same time, across all feeds.
+pub const MAX_CONCURRENT_POLLS: usize = 32;
+/// Pages one poll may follow (CKAN paging).
+pub const MAX_PAGES: usize = 1000;
+
+pub fn format_name(f: &FeedFormat) -> &'static str {
+    match f {
+        FeedFormat::Json(_) => "json",
+        FeedFormat::Csv(_) => "csv",
+        FeedFormat::Prometheus(_) => "prometheus",
+        FeedFormat::Ckan(_) => "ckan",
+    }
+}
+
+/// The last run of a feed, as `/api/v1/feeds` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub started: String,
+    pub duration_ms: i64,
+    pub http_status: Option<u16>,
+    pub points: u64,
+    pub new: u64,
+    pub corrected: u64,
+    pub rejected: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FeedState {
+    department: String,
+    url: String,
+    format: &'static str,
+    schedule: String,
+    last_run: Option<(Millis, RunView)>,
+    last_success: Option<Millis>,
+    last_error: Option<(Millis, String)>,
+    next_run: Option<Millis>,
+    consecutive_failures: u64,
+    running: bool,
+    polls_total: u64,
+    errors_total: u64,
+    skipped_total: u64,
+}
+
+/// One feed's health, as `/metrics` reads it.
+pub struct FeedMetric {
+    pub id: String,
+    pub up: bool,
+    pub last_duration_ms: i64,
+    pub errors_total: u64,
+    pub polls_total: u64,
+}
+
+/// Every feed's health, shared between the poller and the API.
+#[derive(Clone, Default)]
+pub struct FeedHealth {
+    feeds: Arc<Mutex<HashMap<String, FeedState>>>,
+}
+
+impl FeedHealth {
+    fn with<R>(&self, id: &str, f: impl FnOnce(&mut FeedState) -> R) -> Option<R> {
+        self.feeds
+            .lock()
+            .ok()
+            .and_then(|mut m| m.get_mut(id).map(f))
+    }
+
+    /// Resets to the given feeds, keeping what is known of feeds that stay.
+    fn configure(&self, specs: &[FeedSpec]) {
+        if let Ok(mut m) = self.feeds.lock() {
+            let mut next = HashMap::new();
+            for s in specs {
+                let mut st = m.remove(s.id.as_str()).unwrap_or_default();
+                let mut url = s.url.clone();
+                let _ = url.set_password(None);
+                st.department = s.department.to_string();
+                st.url = url.to_string();
+                st.format = format_name(&s.format);
+                st.schedule = s.schedule.as_str().to_string();
+                st.running = false;
+                next.insert(s.id.to_string(), st);
+            }
+            *m = next;
+        }
+    }
+
+    pub fn list(&self) -> Vec<FeedMetric> {
+        let Ok(m) = self.feeds.lock() else {
+            return Vec::new();
+        };
+        let mut v: Vec<FeedMetric> = m
+            .iter()
+            .map(|(id, s)| FeedMetric {
+                id: id.clone(),
+                up: s.last_run.as_ref().is_some_and(|(_, r)| r.error.is_none()),
+                last_duration_ms: s.last_run.as_ref().map_or(0, |(_, r)| r.duration_ms),
+                errors_total: s.errors_total,
+                polls_total: s.polls_total,
+            })
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// The body of `/api/v1/feeds`.
+    pub fn views(&self, tz: chrono_tz::Tz) -> Vec<serde_json::Value> {
+        let Ok(m) = self.feeds.lock() else {
+            return Vec::new();
+        };
+        let mut ids: Vec<&String> = m.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let s = &m[id];
+                serde_json::json!({
+                    "id": id,
+                    "department": s.department,
+                    "url": s.url,
+                    "format": s.format,
+                    "schedule": s.schedule,
+                    "up": s.last_run.as_ref().is_some_and(|(_, r)| r.error.is_none()),
+                    "running": s.running,
+                    "last_run": s.last_run.as_ref().map(|(_, r)| r),
+                    "last_success": s.last_success.map(|t| format_instant(t, tz)),
+                    "last_error": s.last_error.as_ref().map(|(t, e)| serde_json::json!({"time": format_instant(*t, tz), "message": e})),
+                    "next_run": s.next_run.map(|t| format_instant(t, tz)),
+                    "consecutive_failures": s.consecutive_failures,
+                    "polls_total": s.polls_total,
+                    "errors_total": s.errors_total,
+                    "skipped_total": s.skipped_total,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs every configured feed until shutdown; restarts the schedules after a reload.
+pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .user_agent(concat!("pantau/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the HTTP client; feeds are not polled");
+            return;
+        }
+    };
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_POLLS));
+    loop {
+        let config = app.config();
+        app.feeds.configure(&config.masterplan.feeds);
+        let (feed_stop_tx, feed_stop_rx) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for spec in config.masterplan.feeds.iter().cloned() {
+            tasks.spawn(feed_loop(
+                app.clone(),
+                client.clone(),
+                spec,
+                permits.clone(),
+                feed_stop_rx.clone(),
+            ));
+        }
+        let reload = app.reload.clone();
+        let reloaded = tokio::select! {
+            _ = reload.notified() => true,
+            _ = stop.wait_for(|s| *s) => false,
+        };
+        let _ = feed_stop_tx.send(true);
+        // Runs in flight finish (each is bounded by its timeout) so nothing half-written is lost.
+        while tasks.join_next().await.is_some() {}
+        if !reloaded {
+            return;
+        }
+    }
+}
+
+/// A fixed offset in [0, window) from the feed id, so feeds sharing a schedule do not all fire
+/// at the same instant.
+pub fn spread_offset(id: &str, window: Duration) -> Duration {
+    let ms = window.as_millis() as u64;
+    if ms == 0 {
+        return Duration::ZERO;
+    }
+    // FNV-1a: stable across runs and builds.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    Duration::from_millis(h % ms)
+}
+
+async fn feed_loop(
+    app: App,
+    client: reqwest::Client,
+    spec: FeedSpec,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let id = spec.id.to_string();
+    let spec = Arc::new(spec);
+    let mut running: Option<tokio::task::JoinHandle<()>> = None;
+    let mut first = spec.run_at_start;
+    loop {
+        let tz = app.tz();
+        let now = chrono::Utc::now();
+        let wait = if first {
+            first = false;
+            app.feeds
+                .with(&id, |s| s.next_run = Some(now.timestamp_millis()));
+            Duration::ZERO
+        } else {
+            let Some(next) = spec.schedule.next_after(now, tz) else {
+                app.feeds.with(&id, |s| s.next_run = None);
+                let _ = stop.wait_for(|s| *s).await;
+                break;
+            };
+            let period = spec
+                .schedule
+                .next_after(next, tz)
+                .map(|n2| (n2 - next).to_std().unwrap_or_default())
+                .unwrap_or_default();
+            let offset = spread_offset(&id, (period / 4).min(Duration::from_secs(30)));
+            let at = next + chrono::Duration::from_std(offset).unwrap_or_default();
+            app.feeds
+                .with(&id, |s| s.next_run = Some(at.timestamp_millis()));
+            (at - now).to_std().unwrap_or_default()
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        if running.as_ref().is_some_and(|h| !h.is_finished()) {
+            tracing::warn!(feed = %id, "previous poll still running; this tick is skipped");
+            app.feeds.with(&id, |s| s.skipped_total += 1);
+            continue;
+        }
+        let (app2, client2, spec2, permits2) =
+            (app.clone(), client.clone(), spec.clone(), permits.clone());
+        running = Some(tokio::spawn(async move {
+            let Ok(_permit) = permits2.acquire_owned().await else {
+                return;
+            };
+            poll_and_record(&app2, &client2, &spec2).await;
+        }));
+    }
+    if let Some(h) = running {
+        let _ = h.await;
+    }
+}
+
+/// What one poll produced before it was written.
+struct Fetched {
+    http_status: Option<u16>,
+    points: Vec<super::FeedPoint>,
+}
+
+/// Polls once, writes the points, records the run.
+pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpec) {
+    let id = spec.id.to_string();
+    app.feeds.with(&id, |s| s.running = true);
+    let started = chrono::Utc::now().timestamp_millis();
+    let clock = std::time::Instant::now();
+    let tz = app.tz();
+    let result = fetch_with_retries(client, spec, tz).await;
+    let (mut points_read, mut new, mut corrected, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+    let http_status;
+    let error: Option<String> = match result {
+        Err((status, e)) => {
+            http_status = status;
+            Some(e)
+        }
+        Ok(f) => {
+            http_status = f.http_status;
+            points_read = f.points.len() as u64;
+            match write_points(app, spec, f.points).await {
+                Ok((n, c, r)) => {
+                    new = n;
+                    corrected = c;
+                    rejected = r;
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        }
+    };
+    let duration_ms = clock.elapsed().as_millis() as i64;
+    if let Some(e) = &error {
+        tracing::warn!(feed = %id, error = %e, "feed poll failed");
+    } else {
+        tracing::debug!(feed = %id, points_read, new, corrected, "feed polled");
+    }
+    let record = FeedRunRecord {
+        feed: spec.id.clone(),
+        started,
+        duration_ms,
+        http_status,
+        points: points_read,
+        new,
+        corrected,
+        error: error.clone(),
+    };
+    if let Err(e) = app.writer.submit(WriteCommand::FeedRun(record)).await {
+        tracing::warn!(feed = %id, error = %e, "cannot record the feed run");
+    }
+    let view = RunView {
+        started: format_instant(started, tz),
+        duration_ms,
+        http_status,
+        points: points_read,
+        new,
+        corrected,
+        rejected,
+        error: error.clone(),
+    };
+    app.feeds.with(&id, |s| {
+        s.running = false;
+        s.polls_total += 1;
+        s.last_run = Some((started, view));
+        match &error {
+            None => {
+                s.last_success = Some(started);
+                s.consecutive_failures = 0;
+            }
+            Some(e) => {
+                s.last_error = Some((started, e.clone()));
+                s.consecutive_failures += 1;
+                s.errors_total += 1;
+            }
+        }
+    });
+}
+
+/// Validates points like a department post (dropping, and counting, the invalid ones) and
+/// writes them. Returns (new, corrected, rejected).
+async fn write_points(
+    app: &App,
+    spec: &FeedSpec,
+    points: Vec<super::FeedPoint>,
+) -> Result<(u64, u64, u64), String> {
+    if points.is_empty() {
+        return Ok((0, 0, 0));
+    }
+    let config = app.config();
+    let tz = config.settings.city.time_zone;
+    let now = chrono::Utc::now().timestamp_millis();
+    let rows: Vec<RawRow> = points
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| RawRow {
+            line: i + 1,
+            indicator: Some(p.indicator),
+            time: Some(RawTime::Instant(p.time.unwrap_or(now))),
+            value: Some(RawValue::Number(p.value)),
+            note: None,
+        })
+        .collect();
+    let total = rows.len() as u64;
+    // First pass finds the bad rows; the feed keeps the good ones (a single out-of-range value in
+    // a portal's history must not stop the whole feed).
+    let observations = match validate(
+        &config.masterplan,
+        tz,
+        now,
+        Some(&spec.department),
+        rows.clone(),
+    ) {
+        Ok(o) => o,
+        Err(Rejection::NotOwner(e)) | Err(Rejection::Invalid(e)) => {
+            let bad: std::collections::HashSet<usize> = e.iter().map(|r| r.row).collect();
+            let good: Vec<RawRow> = rows
+                .into_iter()
+                .filter(|r| !bad.contains(&r.line))
+                .collect();
+            if good.is_empty() {
+                let first = &e[0];
+                return Err(format!(
+                    "no valid points: {} ({}: {}); {}",
+                    e.len(),
+                    first.field,
+                    first.reason,
+                    first.fix
+                ));
+            }
+            match validate(&config.masterplan, tz, now, Some(&spec.department), good) {
+                Ok(o) => o,
+                Err(_) => return Err("points could not be validated".into()),
+            }
+        }
+    };
+    let kept = observations.len() as u64;
+    let outcome = app
+        .writer
+        .submit(WriteCommand::Observations(ObservationBatch {
+            origin: Origin {
+                source: Source::Feed(spec.id.clone()),
+                department: Some(spec.department.clone()),
+                token_id: None,
+            },
+            rows: observations,
+        }))
+        .await
+        .map_err(|e| e.to_string())?;
+    match outcome {
+        WriteOutcome::Observations { new, corrected, .. } => Ok((new, corrected, total - kept)),
+        _ => Ok((0, 0, total - kept)),
+    }
+}
+
+fn retryable(status: Option<u16>) -> bool {
+    status.is_none_or(|s| s >= 500 || s == 429)
+}
+
+async fn fetch_with_retries(
+    client: &reqwest::Client,
+    spec: &FeedSpec,
+    tz: chrono_tz::Tz,
+) -> Result<Fetched, (Option<u16>, String)> {
+    let mut attempt = 0;
+    loop {
+        let r = tokio::time::timeout(spec.timeout, fetch_all_pages(client, spec, tz)).await;
+        let r = match r {
+            Ok(r) => r,
+            Err(_) => Err((None, format!("timed out after {:?}", spec.timeout), true)),
+        };
+        match r {
+            Ok(f) => return Ok(f),
+            Err((status, e, transport)) => {
+                if attempt >= spec.retries || !(transport && retryable(status)) {
+                    let tries = attempt + 1;
+                    return Err((
+                        status,
+                        if tries > 1 {
+                            format!("{e} (after {tries} attempts)")
+                        } else {
+                            e
+                        },
+                    ));
+                }
+                let backoff = Duration::from_millis(250 * (1 << attempt.min(6)));
+                tokio::time::sleep(backoff).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Fetches every page. Err = (status, message, retryable transport-level failure?).
+async fn fetch_all_pages(
+    client: &reqwest::Client,
+    spec: &FeedSpec,
+    tz: chrono_tz::Tz,
+) -> Result<Fetched, (Option<u16>, String, bool)> {
+    let mut url = spec.format.first_url(&spec.url);
+    let mut points = Vec::new();
+    let mut status = None;
+    for _ in 0..MAX_PAGES {
+        let mut req = client.get(url.clone());
+        for (name, value) in &spec.headers {
+            let v = match value {
+                HeaderValue::Literal(s) => s.clone(),
+                HeaderValue::Env(var) => std::env::var(var).map_err(|_| {
+                    (
+                        None,
+                        format!(
+                            "header `{name}` names environment variable `{var}`, which is not set"
+                        ),
+                        false,
+                    )
+                })?,
+            };
+            req = req.header(name.as_str(), v);
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| (None, describe_reqwest(&e), true))?;
+        let code = resp.status().as_u16();
+        status = Some(code);
+        if !resp.status().is_success() {
+            return Err((status, format!("HTTP {code} from {}", redact(&url)), true));
+        }
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| (status, describe_reqwest(&e), true))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > spec.max_bytes {
+                return Err((
+                    status,
+                    format!(
+                        "the response is larger than max_bytes = {}; raise it or fetch less",
+                        spec.max_bytes
+                    ),
+                    false,
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let ctx = ExtractContext {
+            tz,
+            now: chrono::Utc::now().timestamp_millis(),
+        };
+        let page = spec.format.extract(&body, &spec.url, &url, &ctx).map_err(|e| {
+            let expected = spec.format.expected_content_types();
+            let hint = if !content_type.is_empty() && !expected.iter().any(|x| content_type.contains(x)) {
+                format!(" (the response's content type `{content_type}` is not what a {} feed sends)", format_name(&spec.format))
+            } else {
+                String::new()
+            };
+            (status, format!("{e}{hint}"), false)
+        })?;
+        points.extend(page.points);
+        match page.next {
+            Some(next) if next != url => url = next,
+            _ => {
+                return Ok(Fetched {
+                    http_status: status,
+                    points,
+                });
+            }
+        }
+    }
+    Err((
+        status,
+        format!("more than {MAX_PAGES} pages; narrow the query with filters"),
+        false,
+    ))
+}
+
+fn redact(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.to_string()
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "the response body broke off"
+    } else {
+        "request failed"
+    };
+    let url = e.url().map(redact).unwrap_or_default();
+    let mut source = String::new();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        source = s.to_string();
+        cur = s.source();
+    }
+    if source.is_empty() {
+        format!("{what}: {url}")
+    } else {
+        format!("{what}: {url} ({source})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stable_and_bounded() {
+        let w = Duration::from_secs(15);
+        assert_eq!(spread_offset("dlh-ispu", w), spread_offset("dlh-ispu", w));
+        assert!(spread_offset("a", w) < w);
+        assert_ne!(spread_offset("a", w), spread_offset("b", w));
+        assert_eq!(spread_offset("a", Duration::ZERO), Duration::ZERO);
+    }
+}
