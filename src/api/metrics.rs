@@ -1,0 +1,225 @@
+//! `/metrics` in Prometheus text format: writer queue and commits, observations, HTTP requests
+//! by route and status, connected screens, and each feed's health.
+
+use crate::server::App;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+/// Requests counted by (route template, status).
+#[derive(Default)]
+pub struct HttpMetrics {
+    counts: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+impl HttpMetrics {
+    pub fn record(&self, path: &str, status: u16) {
+        let route = route_of(path);
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry((route, status)).or_insert(0) += 1;
+        }
+    }
+}
+
+/// A path reduced to its route template so that ids do not explode the label set.
+pub fn route_of(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["", "api", "v1", "indicators", _] => "/api/v1/indicators/{id}".into(),
+        ["", "api", "v1", "indicators", _, rest] => {
+            format!("/api/v1/indicators/{{id}}/{}", sanitize(rest))
+        }
+        ["", "department", _] => "/department/{id}".into(),
+        ["", "api", "v1", rest @ ..] if rest.len() <= 2 => format!(
+            "/api/v1/{}",
+            rest.iter()
+                .map(|r| sanitize(r))
+                .collect::<Vec<_>>()
+                .join("/")
+        ),
+        [""] => "/".into(),
+        ["", "healthz" | "metrics" | "wall" | "quick-wins"] => path.to_string(),
+        ["", "assets", ..] => "/assets/*".into(),
+        _ => "other".into(),
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    if s.len() <= 24
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        s.to_string()
+    } else {
+        "other".into()
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Renders every metric.
+pub fn render(app: &App) -> String {
+    let mut out = String::new();
+    let m = app.writer.metrics();
+    let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    };
+    gauge(
+        &mut out,
+        "pantau_writer_queue_depth",
+        "Write commands waiting for the writer.",
+        "gauge",
+        m.queue_depth.load(Ordering::Relaxed).max(0) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_writer_commits_total",
+        "Transactions committed by the writer.",
+        "counter",
+        m.commits.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_writer_commands_total",
+        "Write commands committed.",
+        "counter",
+        m.commands.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_writer_failed_commits_total",
+        "Transactions that could not be committed.",
+        "counter",
+        m.failed_commits.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_observations_new_total",
+        "New observations stored since start.",
+        "counter",
+        m.observations_new.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_observations_corrected_total",
+        "Observations corrected since start.",
+        "counter",
+        m.observations_corrected.load(Ordering::Relaxed) as f64,
+    );
+    let stored = app
+        .progress
+        .lock()
+        .map(|s| s.stored_points() as f64)
+        .unwrap_or(0.0);
+    gauge(
+        &mut out,
+        "pantau_observations_stored",
+        "Observations of masterplan indicators held in the progress state.",
+        "gauge",
+        stored,
+    );
+    gauge(
+        &mut out,
+        "pantau_screens_connected",
+        "Websocket screens connected.",
+        "gauge",
+        app.screens.count() as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_live_seq",
+        "Sequence number of the last live delta.",
+        "gauge",
+        app.hub.seq() as f64,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP pantau_http_requests_total HTTP requests by route and status.\n# TYPE pantau_http_requests_total counter"
+    );
+    if let Ok(c) = app.http.counts.lock() {
+        for ((route, status), n) in c.iter() {
+            let _ = writeln!(
+                out,
+                "pantau_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+    }
+    let feeds = app.feeds.list();
+    let _ = writeln!(
+        out,
+        "# HELP pantau_feed_up Whether the feed's last poll succeeded.\n# TYPE pantau_feed_up gauge"
+    );
+    for f in &feeds {
+        let _ = writeln!(
+            out,
+            "pantau_feed_up{{feed=\"{}\"}} {}",
+            escape(&f.id),
+            u8::from(f.up)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP pantau_feed_last_duration_seconds Duration of the feed's last poll.\n# TYPE pantau_feed_last_duration_seconds gauge"
+    );
+    for f in &feeds {
+        let _ = writeln!(
+            out,
+            "pantau_feed_last_duration_seconds{{feed=\"{}\"}} {}",
+            escape(&f.id),
+            f.last_duration_ms as f64 / 1000.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP pantau_feed_errors_total Failed polls of the feed since start.\n# TYPE pantau_feed_errors_total counter"
+    );
+    for f in &feeds {
+        let _ = writeln!(
+            out,
+            "pantau_feed_errors_total{{feed=\"{}\"}} {}",
+            escape(&f.id),
+            f.errors_total
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP pantau_feed_polls_total Polls of the feed since start.\n# TYPE pantau_feed_polls_total counter"
+    );
+    for f in &feeds {
+        let _ = writeln!(
+            out,
+            "pantau_feed_polls_total{{feed=\"{}\"}} {}",
+            escape(&f.id),
+            f.polls_total
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_collapse_ids() {
+        assert_eq!(
+            route_of("/api/v1/indicators/gov.x/series"),
+            "/api/v1/indicators/{id}/series"
+        );
+        assert_eq!(
+            route_of("/api/v1/indicators/gov.x"),
+            "/api/v1/indicators/{id}"
+        );
+        assert_eq!(route_of("/api/v1/progress"), "/api/v1/progress");
+        assert_eq!(route_of("/../etc/passwd"), "other");
+    }
+}

@@ -1,0 +1,369 @@
+//! Read endpoints: health, metrics, the masterplan, progress, indicators with their series,
+//! revisions and notes, feeds and screens. None of them scans the database for progress.
+
+use super::{ApiError, Query, query, with_app};
+use crate::domain::{Millis, format_instant};
+use crate::ingest::{RawTime, parse_time};
+use crate::progress::state::Filter;
+use crate::server::App;
+use crate::store::read;
+use serde::Serialize;
+use std::convert::Infallible;
+use warp::Filter as _;
+use warp::Reply;
+use warp::reply::Response;
+
+pub(super) fn json<T: Serialize>(v: &T) -> Response {
+    warp::reply::json(v).into_response()
+}
+
+fn json_bytes(b: bytes::Bytes) -> Response {
+    let mut r = Response::new(b.into());
+    r.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn respond(r: Result<Response, ApiError>) -> Result<Response, Infallible> {
+    Ok(r.unwrap_or_else(ApiError::into_response))
+}
+
+/// Fails with 400 naming the first parameter not in `allowed`.
+pub(crate) fn allow_only(q: &Query, allowed: &[&str]) -> Result<(), ApiError> {
+    let mut keys: Vec<&String> = q.keys().collect();
+    keys.sort();
+    for k in keys {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::BadParameter {
+                name: k.clone(),
+                message: if allowed.is_empty() {
+                    "this endpoint takes no query parameters".into()
+                } else {
+                    format!(
+                        "is not a parameter of this endpoint; use: {}",
+                        allowed.join(", ")
+                    )
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads `dimension`, `department` and `quick_win` into a filter, checking they exist.
+pub(crate) fn filter_from(app: &App, q: &Query) -> Result<Filter, ApiError> {
+    let config = app.config();
+    let plan = &config.masterplan;
+    let mut f = Filter::default();
+    if let Some(d) = q.get("dimension") {
+        if plan.dimension(d).is_none() {
+            return Err(ApiError::BadParameter {
+                name: "dimension".into(),
+                message: format!(
+                    "`{d}` is not a dimension; use one of: {}",
+                    plan.dimensions
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        f.dimension = Some(d.clone());
+    }
+    if let Some(d) = q.get("department") {
+        if plan.department(d).is_none() {
+            return Err(ApiError::BadParameter {
+                name: "department".into(),
+                message: format!(
+                    "`{d}` is not a department of the masterplan; see GET /api/v1/masterplan"
+                ),
+            });
+        }
+        f.department = Some(d.clone());
+    }
+    if let Some(v) = q.get("quick_win") {
+        f.quick_win = match v.as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            other => {
+                return Err(ApiError::BadParameter {
+                    name: "quick_win".into(),
+                    message: format!("`{other}` must be true or false"),
+                });
+            }
+        };
+    }
+    Ok(f)
+}
+
+pub(super) fn routes(
+    app: App,
+) -> impl warp::Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let get = warp::get();
+    let healthz = warp::path!("healthz")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and_then(|app: App| async move { respond(Ok(healthz(&app))) });
+    let metrics = warp::path!("metrics")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and_then(|app: App| async move {
+            let mut r = Response::new(super::metrics::render(&app).into());
+            r.headers_mut().insert(
+                "content-type",
+                warp::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            Ok::<_, Infallible>(r)
+        });
+    let masterplan = warp::path!("api" / "v1" / "masterplan")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|app: App, q: Query| async move {
+            respond(allow_only(&q, &[]).map(|_| masterplan(&app)))
+        });
+    let progress = warp::path!("api" / "v1" / "progress")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|app: App, q: Query| async move { respond(progress(&app, &q)) });
+    let indicator = warp::path!("api" / "v1" / "indicators" / String)
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|id: String, app: App, q: Query| async move {
+            respond(indicator(&app, id, &q).await)
+        });
+    let series = warp::path!("api" / "v1" / "indicators" / String / "series")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(
+            |id: String, app: App, q: Query| async move { respond(series(&app, id, &q).await) },
+        );
+    let revisions = warp::path!("api" / "v1" / "indicators" / String / "revisions")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|id: String, app: App, q: Query| async move {
+            respond(revisions(&app, id, &q).await)
+        });
+    let feeds = warp::path!("api" / "v1" / "feeds")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|app: App, q: Query| async move { respond(feeds(&app, &q).await) });
+    let screens = warp::path!("api" / "v1" / "screens")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|app: App, q: Query| async move {
+            respond(allow_only(&q, &[]).and_then(|_| {
+                let configured = crate::live::screens::load(&app.options).map_err(ApiError::Unavailable)?;
+                Ok(json(&serde_json::json!({ "configured": configured, "connected": app.screens.list() })))
+            }))
+        });
+    healthz
+        .or(metrics)
+        .unify()
+        .or(masterplan)
+        .unify()
+        .or(progress)
+        .unify()
+        .or(indicator)
+        .unify()
+        .or(series)
+        .unify()
+        .or(revisions)
+        .unify()
+        .or(feeds)
+        .unify()
+        .or(screens)
+        .unify()
+}
+
+fn healthz(app: &App) -> Response {
+    let config = app.config();
+    json(&serde_json::json!({
+        "status": "ok",
+        "city": config.settings.city.name,
+        "epoch": app.hub.epoch(),
+        "seq": app.hub.seq(),
+        "indicators": config.masterplan.indicators.len(),
+        "uptime_seconds": app.started.elapsed().as_secs(),
+    }))
+}
+
+fn masterplan(app: &App) -> Response {
+    let config = app.config();
+    let plan = &config.masterplan;
+    let s = &config.settings;
+    let feeds: Vec<serde_json::Value> = plan
+        .feeds
+        .iter()
+        .map(|f| {
+            let mut url = f.url.clone();
+            let _ = url.set_password(None);
+            serde_json::json!({
+                "id": f.id, "department": f.department, "url": url.as_str(),
+                "format": crate::feeds::poller::format_name(&f.format), "schedule": f.schedule.as_str(),
+                "indicators": f.format.indicators(),
+            })
+        })
+        .collect();
+    json(&serde_json::json!({
+        "city": s.city.name,
+        "time_zone": s.city.time_zone.name(),
+        "locale": s.city.locale,
+        "thresholds": s.progress.thresholds,
+        "departments": plan.departments,
+        "dimensions": plan.dimensions,
+        "programs": plan.programs,
+        "indicators": plan.indicators,
+        "feeds": feeds,
+    }))
+}
+
+fn progress(app: &App, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &["dimension", "department", "quick_win"])?;
+    let filter = filter_from(app, q)?;
+    let (snapshot, _) = app.hub.current();
+    if filter.is_empty() {
+        return Ok(json_bytes(snapshot.json()));
+    }
+    Ok(json(&snapshot.view(&filter)))
+}
+
+fn known_indicator(app: &App, id: &str) -> Result<(), ApiError> {
+    if app.config().masterplan.indicator(id).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no indicator `{id}` in the masterplan; see GET /api/v1/masterplan for the ids"
+        )));
+    }
+    Ok(())
+}
+
+async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &[])?;
+    known_indicator(app, &id)?;
+    let config = app.config();
+    let Some(def) = config.masterplan.indicator(&id).cloned() else {
+        return Err(ApiError::NotFound(format!("no indicator `{id}`")));
+    };
+    let (snapshot, _) = app.hub.current();
+    let progress = snapshot.indicator(&id).cloned();
+    let tz = config.settings.city.time_zone;
+    let trajectory: Vec<serde_json::Value> = crate::progress::Trajectory::new(&def, tz)
+        .points()
+        .iter()
+        .map(|(t, v)| serde_json::json!({ "time": format_instant(*t, tz), "value": v }))
+        .collect();
+    let key = id.clone();
+    let notes = app.reads.run(move |c| read::notes(c, &key)).await?;
+    let notes: Vec<serde_json::Value> = notes
+        .into_iter()
+        .map(|n| {
+            serde_json::json!({
+                "id": n.id, "kendala": n.kendala, "rencana_tindak_lanjut": n.rencana_tindak_lanjut,
+                "department": n.department, "created": format_instant(n.created, tz),
+            })
+        })
+        .collect();
+    Ok(json(&serde_json::json!({
+        "indicator": def,
+        "trajectory": trajectory,
+        "progress": progress.as_deref(),
+        "notes": notes,
+    })))
+}
+
+/// `from`/`to` as a date (city midnight) or an RFC 3339 instant.
+fn time_param(q: &Query, name: &str, tz: chrono_tz::Tz) -> Result<Option<Millis>, ApiError> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => parse_time(&RawTime::Text(v.clone()), tz)
+            .map(Some)
+            .map_err(|e| ApiError::BadParameter {
+                name: name.into(),
+                message: format!("{e}; write YYYY-MM-DD or an RFC 3339 time"),
+            }),
+    }
+}
+
+async fn series(app: &App, id: String, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &["from", "to", "limit"])?;
+    known_indicator(app, &id)?;
+    let tz = app.tz();
+    let from = time_param(q, "from", tz)?.unwrap_or(i64::MIN);
+    let to = time_param(q, "to", tz)?.unwrap_or(i64::MAX);
+    if from > to {
+        return Err(ApiError::BadParameter {
+            name: "from".into(),
+            message: "is after `to`; swap them".into(),
+        });
+    }
+    let limit = match q.get("limit") {
+        None => 100_000,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| ApiError::BadParameter {
+                name: "limit".into(),
+                message: format!("`{l}` must be a whole number from 1 to 1000000"),
+            })?,
+    };
+    let key = id.clone();
+    let rows = app
+        .reads
+        .run(move |c| read::series(c, &key, from, to, limit))
+        .await?;
+    let points: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "time": format_instant(r.time, tz), "value": r.value, "source": r.source,
+                "department": r.department, "note": r.note, "received": format_instant(r.received, tz),
+            })
+        })
+        .collect();
+    Ok(json(
+        &serde_json::json!({ "indicator": id, "points": points }),
+    ))
+}
+
+async fn revisions(app: &App, id: String, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &[])?;
+    known_indicator(app, &id)?;
+    let tz = app.tz();
+    let key = id.clone();
+    let rows = app
+        .reads
+        .run(move |c| read::revisions(c, &key, 1000))
+        .await?;
+    let revisions: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "time": format_instant(r.time, tz),
+                "previous_value": r.previous_value, "previous_source": r.previous_source,
+                "previous_received": format_instant(r.previous_received, tz),
+                "value": r.value, "source": r.source, "department": r.department,
+                "token_id": r.token_id, "received": format_instant(r.received, tz),
+            })
+        })
+        .collect();
+    Ok(json(
+        &serde_json::json!({ "indicator": id, "revisions": revisions }),
+    ))
+}
+
+async fn feeds(app: &App, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &[])?;
+    Ok(json(
+        &serde_json::json!({ "feeds": app.feeds.views(app.tz()) }),
+    ))
+}

@@ -1,0 +1,327 @@
+//! Write endpoints: department posts (JSON, CSV, XLSX), notes, and the admin reload. Each
+//! authenticates, reads the body within its limit, validates every row, and answers only after
+//! the writer committed.
+
+use super::auth::{Caller, authenticate};
+use super::read::{allow_only, json};
+use super::{ApiError, Query, query, with_app};
+use crate::domain::{IndicatorId, Source};
+use crate::ingest::parse::{self, BodyError};
+use crate::ingest::{Rejection, validate};
+use crate::server::App;
+use crate::store::{NoteRecord, ObservationBatch, Origin, WriteCommand, WriteOutcome};
+use bytes::{Buf, BytesMut};
+use futures_util::{Stream, StreamExt};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use warp::Filter;
+use warp::Reply;
+use warp::http::HeaderMap;
+use warp::reply::Response;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+pub(super) fn routes(
+    app: App,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let observations = warp::path!("api" / "v1" / "observations")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(query())
+        .and(warp::body::stream())
+        .and_then(
+            |app: App, headers: HeaderMap, remote: Option<SocketAddr>, q: Query, body| async move {
+                Ok::<_, Infallible>(
+                    post_observations(app, headers, remote, q, body)
+                        .await
+                        .unwrap_or_else(ApiError::into_response),
+                )
+            },
+        );
+    let notes = warp::path!("api" / "v1" / "indicators" / String / "notes")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .and_then(|id: String, app: App, headers: HeaderMap, remote: Option<SocketAddr>, body| async move {
+            Ok::<_, Infallible>(post_note(app, id, headers, remote, body).await.unwrap_or_else(ApiError::into_response))
+        });
+    let reload = warp::path!("api" / "v1" / "admin" / "reload")
+        .and(warp::post())
+        .and(with_app(app))
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and_then(
+            |app: App, headers: HeaderMap, remote: Option<SocketAddr>| async move {
+                Ok::<_, Infallible>(
+                    reload(app, headers, remote)
+                        .await
+                        .unwrap_or_else(ApiError::into_response),
+                )
+            },
+        );
+    observations.or(notes).unify().or(reload).unify()
+}
+
+/// Reads the body, refusing it with 413 as soon as it passes `limit` bytes.
+async fn read_body<S, B>(body: S, limit: u64) -> Result<bytes::Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut body = std::pin::pin!(body);
+    let mut out = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk
+            .map_err(|e| ApiError::BadBody(format!("the request body could not be read ({e})")))?;
+        if out.len() as u64 + chunk.remaining() as u64 > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out.freeze())
+}
+
+fn declared_too_large(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit => Err(ApiError::PayloadTooLarge(limit)),
+        _ => Ok(()),
+    }
+}
+
+fn body_error(e: BodyError) -> ApiError {
+    if e.rows.is_empty() {
+        ApiError::BadBody(e.message)
+    } else {
+        ApiError::Invalid {
+            message: e.message,
+            rows: e.rows,
+        }
+    }
+}
+
+async fn post_observations<S, B>(
+    app: App,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    q: Query,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    allow_only(&q, &[])?;
+    let caller = authenticate(&app, &headers, remote).await?;
+    let config = app.config();
+    let limit = config.settings.server.max_body_bytes;
+    declared_too_large(&headers, limit)?;
+    let body = read_body(body, limit).await?;
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let max_rows = config.settings.server.max_rows_per_request;
+    let (rows, source) = match content_type.as_str() {
+        "application/json" | "" => (parse::json_rows(&body, max_rows), Source::Post),
+        "text/csv" | "application/csv" | "text/plain" => {
+            (parse::csv_rows(&body, max_rows), Source::Upload)
+        }
+        XLSX | "application/octet-stream" => (parse::xlsx_rows(&body, max_rows), Source::Upload),
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type `{other}` is not accepted; send application/json, text/csv or {XLSX}"
+            )));
+        }
+    };
+    let rows = rows.map_err(body_error)?;
+    let n = rows.len();
+    let now = chrono::Utc::now().timestamp_millis();
+    let observations = validate(
+        &config.masterplan,
+        config.settings.city.time_zone,
+        now,
+        caller.department(),
+        rows,
+    )
+    .map_err(|r| match r {
+        Rejection::NotOwner(rows) => ApiError::Forbidden {
+            message: format!(
+                "{} row(s) are for indicators your department does not own; nothing was stored",
+                rows.len()
+            ),
+            rows,
+        },
+        Rejection::Invalid(rows) => ApiError::Invalid {
+            message: format!("{} problem(s) in the batch; nothing was stored", rows.len()),
+            rows,
+        },
+    })?;
+    let outcome = app
+        .writer
+        .submit(WriteCommand::Observations(ObservationBatch {
+            origin: origin(&caller, source),
+            rows: observations,
+        }))
+        .await?;
+    match outcome {
+        WriteOutcome::Observations {
+            new,
+            corrected,
+            unchanged,
+        } => Ok(json(&serde_json::json!({
+            "rows": n, "new": new, "corrected": corrected, "unchanged": unchanged,
+        }))),
+        _ => Err(ApiError::Internal(
+            "the writer answered with the wrong kind of outcome".into(),
+        )),
+    }
+}
+
+fn origin(caller: &Caller, source: Source) -> Origin {
+    Origin {
+        source,
+        department: caller.department().cloned(),
+        token_id: caller.token_id(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    kendala: String,
+    rencana_tindak_lanjut: String,
+}
+
+async fn post_note<S, B>(
+    app: App,
+    id: String,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    body: S,
+) -> Result<Response, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let caller = authenticate(&app, &headers, remote).await?;
+    let config = app.config();
+    let Some(ind) = config.masterplan.indicator(&id) else {
+        return Err(ApiError::NotFound(format!(
+            "no indicator `{id}` in the masterplan"
+        )));
+    };
+    if caller.department().is_some_and(|d| *d != ind.department) {
+        return Err(ApiError::Forbidden {
+            message: format!(
+                "indicator `{id}` belongs to department `{}`; only it may write notes on it",
+                ind.department
+            ),
+            rows: Vec::new(),
+        });
+    }
+    let body = read_body(body, 64 * 1024).await?;
+    let note: NoteBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadBody(format!(
+            "the note must be JSON {{\"kendala\": \"...\", \"rencana_tindak_lanjut\": \"...\"}} ({e})"
+        ))
+    })?;
+    let mut rows = Vec::new();
+    for (field, text) in [
+        ("kendala", &note.kendala),
+        ("rencana_tindak_lanjut", &note.rencana_tindak_lanjut),
+    ] {
+        if text.trim().is_empty() {
+            rows.push(crate::ingest::RowError::new(
+                1,
+                field,
+                "is empty",
+                "describe it in a sentence or two",
+            ));
+        } else if text.chars().count() > 4000 {
+            rows.push(crate::ingest::RowError::new(
+                1,
+                field,
+                "is longer than 4000 characters",
+                "shorten it",
+            ));
+        }
+    }
+    if !rows.is_empty() {
+        return Err(ApiError::Invalid {
+            message: "the note is incomplete; nothing was stored".into(),
+            rows,
+        });
+    }
+    let indicator = IndicatorId::parse(&id).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let outcome = app
+        .writer
+        .submit(WriteCommand::Note(NoteRecord {
+            indicator,
+            kendala: note.kendala.trim().to_string(),
+            rencana_tindak_lanjut: note.rencana_tindak_lanjut.trim().to_string(),
+            department: caller.department().cloned(),
+            token_id: caller.token_id(),
+        }))
+        .await?;
+    let tz = config.settings.city.time_zone;
+    match outcome {
+        WriteOutcome::Note { id, created } => Ok(warp::reply::with_status(
+            warp::reply::json(&serde_json::json!({ "id": id, "created": crate::domain::format_instant(created, tz) })),
+            warp::http::StatusCode::CREATED,
+        )
+        .into_response()),
+        _ => Err(ApiError::Internal("the writer answered with the wrong kind of outcome".into())),
+    }
+}
+
+async fn reload(
+    app: App,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&app, &headers, remote).await?;
+    if caller != Caller::Admin {
+        return Err(ApiError::Forbidden {
+            message: "only the admin token may reload the configuration".into(),
+            rows: Vec::new(),
+        });
+    }
+    match app.reload_config().await {
+        Ok(n) => Ok(json(
+            &serde_json::json!({ "reloaded": true, "indicators": n }),
+        )),
+        Err(e) => Err(ApiError::Invalid {
+            message: format!("the new configuration was refused and the running one stays:\n{e}"),
+            rows: e
+                .problems
+                .iter()
+                .map(|p| {
+                    crate::ingest::RowError::new(
+                        0,
+                        &p.field,
+                        format!("{}: {}", p.file, p.item),
+                        p.message.clone(),
+                    )
+                })
+                .collect(),
+        }),
+    }
+}

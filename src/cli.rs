@@ -1,0 +1,469 @@
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`.
+//!
+//! Each subcommand loads and validates the configuration the same way; errors print their
+//! whole chain and exit non-zero (2 for an invalid configuration).
+
+use crate::config::Config;
+use crate::domain::{DepartmentId, Source};
+use crate::server::RunOptions;
+use crate::store::{self, ObservationBatch, Origin, WriteCommand};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pantau",
+    version,
+    about = "Smart City Masterplan monitoring for a city's command center"
+)]
+pub struct Cli {
+    /// Settings file (pantau.toml). Default: config/pantau.toml if present, else the embedded example.
+    #[arg(long, global = true, env = "PANTAU_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API, the live screens and the dashboards (the default).
+    Run(RunArgs),
+    /// Run the example Kota Mojokerto masterplan against simulated department feeds.
+    Demo(RunArgs),
+    /// Validate the configuration and report every problem (exit 0 valid, 2 invalid).
+    Check,
+    /// Backfill observations from a CSV file (indicator,time,value[,note]): all rows or none.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Write every indicator's series as CSV (to a file, or to standard output with `-`).
+    Export {
+        #[arg(default_value = "-")]
+        out: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Copy the database with SQLite's online backup (safe while the daemon writes).
+    Backup {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Show live progress and events from a running daemon in the terminal.
+    Watch(crate::watch::WatchArgs),
+    /// Manage department tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct RunArgs {
+    /// Address to listen on (overrides [server] listen).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Database file (overrides [storage] database).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Serve the dashboards from this folder instead of the embedded copy.
+    #[arg(long)]
+    pub dashboards: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token for a department; it is printed once and stored only as a hash.
+    Create {
+        department: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: i64,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match execute(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(c) = e.downcast_ref::<crate::config::ConfigError>() {
+                eprint!("pantau: {c}");
+                return ExitCode::from(2);
+            }
+            eprintln!("pantau: error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(cli_config.as_deref())?)
+}
+
+fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
+    db.clone()
+        .unwrap_or_else(|| config.settings.database.clone())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+        Command::Run(args) => {
+            let mut config = load(&cli.config)?;
+            apply_run_args(&mut config, &args);
+            serve(config, args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            runtime()?.block_on(crate::demo::run(cli.config.clone(), args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => match Config::load(cli.config.as_deref()) {
+            Ok(c) => {
+                println!(
+                    "ok: {} departments, {} dimensions, {} programs ({} quick wins), {} indicators, {} feeds",
+                    c.masterplan.departments.len(),
+                    c.masterplan.dimensions.len(),
+                    c.masterplan.programs.len(),
+                    c.masterplan.programs.iter().filter(|p| p.quick_win).count(),
+                    c.masterplan.indicators.len(),
+                    c.masterplan.feeds.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprint!("{e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::Import { file, db } => {
+            let config = load(&cli.config)?;
+            let db = db_path(&config, &db);
+            match import_file(&config, &db, &file, true)? {
+                Ok(summary) => {
+                    println!("{summary}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(report) => {
+                    eprint!("{report}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Export { out, db } => {
+            let config = load(&cli.config)?;
+            export(&config, &db_path(&config, &db), &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file, db } => {
+            let config = load(&cli.config)?;
+            let src = db_path(&config, &db);
+            if !src.exists() {
+                bail!(
+                    "no database at {}; check --db or [storage] database",
+                    src.display()
+                );
+            }
+            if file.exists() {
+                bail!("{} already exists; choose a new file name", file.display());
+            }
+            let check = store::backup(&src, &file)?;
+            if check != "ok" {
+                bail!("the copy failed its integrity check: {check}");
+            }
+            println!("backup written to {} (integrity_check: ok)", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch(args) => {
+            runtime()?.block_on(crate::watch::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => {
+            let config = load(&cli.config)?;
+            token(&config, cmd)
+        }
+    }
+}
+
+pub(crate) fn apply_run_args(config: &mut Config, args: &RunArgs) {
+    if let Some(l) = args.listen {
+        config.settings.server.listen = l;
+    }
+    if let Some(db) = &args.db {
+        config.settings.database = db.clone();
+    }
+}
+
+fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let stop = crate::server::shutdown_signal();
+        let listener = tokio::net::TcpListener::bind(config.settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "pantau: {} — open http://{addr}/",
+            config.settings.city.name
+        );
+        crate::server::run(
+            config,
+            listener,
+            RunOptions {
+                dashboards_dir: args.dashboards,
+                heartbeat: None,
+            },
+            stop,
+        )
+        .await
+    })
+}
+
+/// Imports a CSV file through a writer of its own. Ok(Err(report)) lists every bad row.
+pub fn import_file(
+    config: &Config,
+    db: &Path,
+    file: &Path,
+    progress_bar: bool,
+) -> anyhow::Result<Result<String, String>> {
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = match crate::ingest::parse::csv_rows(&body, usize::MAX) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut report = format!("{}: {}\n", file.display(), e.message);
+            for r in e.rows {
+                report.push_str(&format!(
+                    "  line {}: {}: {} ({})\n",
+                    r.row, r.field, r.reason, r.fix
+                ));
+            }
+            return Ok(Err(report));
+        }
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let observations = match crate::ingest::validate(
+        &config.masterplan,
+        config.settings.city.time_zone,
+        now,
+        None,
+        rows,
+    ) {
+        Ok(o) => o,
+        Err(crate::ingest::Rejection::Invalid(errors))
+        | Err(crate::ingest::Rejection::NotOwner(errors)) => {
+            let mut report = format!(
+                "{}: {} problem(s); nothing was imported:\n",
+                file.display(),
+                errors.len()
+            );
+            for r in errors {
+                report.push_str(&format!(
+                    "  line {}: {}: {} ({})\n",
+                    r.row, r.field, r.reason, r.fix
+                ));
+            }
+            return Ok(Err(report));
+        }
+    };
+    let total = observations.len();
+    let outcome = backfill(db, observations, Source::Import, progress_bar)?;
+    Ok(Ok(format!(
+        "imported {total} rows from {}: {} new, {} corrected, {} unchanged",
+        file.display(),
+        outcome.0,
+        outcome.1,
+        outcome.2
+    )))
+}
+
+struct NoListener;
+impl store::CommitListener for NoListener {
+    fn committed(&mut self, _: &[store::writer::Committed<'_>], _: i64) {}
+}
+
+/// Writes validated observations in one transaction (all or none) through a writer of its own.
+/// Returns (new, corrected, unchanged).
+pub fn backfill(
+    db: &Path,
+    observations: Vec<crate::domain::Observation>,
+    source: Source,
+    progress_bar: bool,
+) -> anyhow::Result<(u64, u64, u64)> {
+    let conn = store::open_writer(db)?;
+    let (writer, thread) = store::writer::spawn_writer(conn, Box::new(NoListener), 4);
+    let bar = if progress_bar && observations.len() > 10_000 {
+        let b = indicatif::ProgressBar::new(observations.len() as u64);
+        b.set_message("writing");
+        Some(b)
+    } else {
+        None
+    };
+    let n = observations.len() as u64;
+    let result = writer.submit_blocking(WriteCommand::Observations(ObservationBatch {
+        origin: Origin {
+            source,
+            department: None,
+            token_id: None,
+        },
+        rows: observations,
+    }));
+    if let Some(b) = bar {
+        b.set_position(n);
+        b.finish_and_clear();
+    }
+    drop(writer);
+    let _ = thread.join();
+    match result? {
+        store::WriteOutcome::Observations {
+            new,
+            corrected,
+            unchanged,
+        } => Ok((new, corrected, unchanged)),
+        _ => bail!("the writer answered with the wrong kind of outcome"),
+    }
+}
+
+fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        bail!(
+            "no database at {}; check --db or [storage] database",
+            db.display()
+        );
+    }
+    let conn = store::open_reader(db)?;
+    let tz = config.settings.city.time_zone;
+    let writer: Box<dyn std::io::Write> = if out == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(
+            std::fs::File::create(out)
+                .with_context(|| format!("cannot create {}", out.display()))?,
+        )
+    };
+    let mut csv = csv::Writer::from_writer(writer);
+    csv.write_record([
+        "indicator",
+        "time",
+        "value",
+        "source",
+        "department",
+        "note",
+        "received",
+    ])?;
+    let mut stmt = conn.prepare("SELECT indicator, t, value, source, department, note, received FROM observation ORDER BY indicator, t")?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        let value: f64 = r.get(2)?;
+        csv.write_record([
+            r.get::<_, String>(0)?,
+            crate::domain::format_instant(r.get(1)?, tz),
+            value.to_string(),
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            crate::domain::format_instant(r.get(6)?, tz),
+        ])?;
+        n += 1;
+    }
+    csv.flush()?;
+    if out != Path::new("-") {
+        eprintln!("exported {n} observations to {}", out.display());
+    }
+    Ok(())
+}
+
+fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create {
+            department,
+            label,
+            db,
+        } => {
+            let Some(d) = config.masterplan.department(&department) else {
+                let ids: Vec<&str> = config
+                    .masterplan
+                    .departments
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect();
+                bail!(
+                    "`{department}` is not a department of the masterplan; use one of: {}",
+                    ids.join(", ")
+                );
+            };
+            let id = DepartmentId::parse(d.id.as_str())?;
+            let conn = store::open_writer(&db_path(config, &db))?;
+            let (tid, token) = store::tokens::create(&conn, &id, &label)?;
+            eprintln!(
+                "token {tid} for {} ({}) — shown only now, store it safely:",
+                d.name, d.id
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { db } => {
+            let conn = store::open_writer(&db_path(config, &db))?;
+            let tz = config.settings.city.time_zone;
+            println!(
+                "{:>4}  {:<18} {:<20} {:<27} status",
+                "id", "department", "label", "created"
+            );
+            for t in store::tokens::list(&conn)? {
+                let status = match t.revoked {
+                    Some(r) => format!("revoked {}", crate::domain::format_instant(r, tz)),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:>4}  {:<18} {:<20} {:<27} {status}",
+                    t.id,
+                    t.department,
+                    t.label,
+                    crate::domain::format_instant(t.created, tz)
+                );
+            }
+        }
+        TokenCommand::Revoke { id, db } => {
+            let conn = store::open_writer(&db_path(config, &db))?;
+            if !store::tokens::revoke(&conn, id)? {
+                bail!("there is no token {id}; see `pantau token list`");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

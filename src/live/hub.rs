@@ -1,0 +1,349 @@
+//! The hub: numbers each change (`seq`) within an `epoch` (new at every start), keeps a bounded
+//! history for resuming screens, and broadcasts to sessions over a bounded channel.
+//!
+//! Invariants: sequence numbers have no gaps; history and the broadcast channel are bounded, so
+//! memory stays bounded however many screens stall; `publish` never blocks on a screen.
+
+use crate::progress::state::{
+    Change, Filter, IndicatorProgress, ProgressSnapshot, RollUpProgress, StatusEvent,
+};
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Deltas kept for screens that resume with `since`.
+pub const HISTORY: usize = 1024;
+/// Messages buffered per session before it counts as lagging.
+pub const CHANNEL: usize = 256;
+
+/// One numbered change.
+#[derive(Debug)]
+pub struct Delta {
+    pub seq: u64,
+    pub indicators: Vec<Arc<IndicatorProgress>>,
+    pub programs: Vec<Arc<RollUpProgress>>,
+    pub dimensions: Vec<Arc<RollUpProgress>>,
+    pub masterplan: Option<Arc<RollUpProgress>>,
+    pub events: Vec<StatusEvent>,
+    /// The unfiltered delta message, serialized once and shared by every unfiltered screen.
+    pub json: bytes::Bytes,
+    /// The events, serialized once each.
+    pub event_json: Vec<bytes::Bytes>,
+    /// The masterplan itself changed (reload): sessions send a fresh snapshot instead.
+    pub reset: bool,
+}
+
+/// What the hub broadcasts.
+pub type HubMessage = Arc<Delta>;
+
+#[derive(Serialize)]
+struct DeltaWire<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    epoch: &'a str,
+    seq: u64,
+    indicators: Vec<&'a IndicatorProgress>,
+    programs: Vec<&'a RollUpProgress>,
+    dimensions: Vec<&'a RollUpProgress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masterplan: Option<&'a RollUpProgress>,
+}
+
+#[derive(Serialize)]
+struct EventWire<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    epoch: &'a str,
+    seq: u64,
+    #[serde(flatten)]
+    event: &'a StatusEvent,
+}
+
+#[derive(Serialize)]
+struct SnapshotWire<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    epoch: &'a str,
+    seq: u64,
+    progress: crate::progress::state::ProgressView<'a>,
+}
+
+struct Inner {
+    seq: u64,
+    snapshot: Arc<ProgressSnapshot>,
+    history: VecDeque<Arc<Delta>>,
+}
+
+/// The hub handle (cheap to clone).
+#[derive(Clone)]
+pub struct Hub {
+    epoch: Arc<str>,
+    inner: Arc<Mutex<Inner>>,
+    tx: broadcast::Sender<HubMessage>,
+}
+
+/// What a new session starts from.
+pub enum Start {
+    /// Replay these deltas (all newer than the session's `since`).
+    Replay(Vec<Arc<Delta>>),
+    /// Send this snapshot, taken at this seq.
+    Snapshot(Arc<ProgressSnapshot>, u64),
+}
+
+impl Hub {
+    pub fn new(snapshot: Arc<ProgressSnapshot>) -> Self {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        let (tx, _) = broadcast::channel(CHANNEL);
+        Hub {
+            epoch: Arc::from(hex::encode(b)),
+            inner: Arc::new(Mutex::new(Inner {
+                seq: 0,
+                snapshot,
+                history: VecDeque::with_capacity(HISTORY),
+            })),
+            tx,
+        }
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.inner.lock().map(|i| i.seq).unwrap_or(0)
+    }
+
+    /// Numbers a change and sends it to every session. Returns the new seq, or None when nothing
+    /// visible changed. Never waits for a screen.
+    pub fn publish(&self, change: &Change, snapshot: Arc<ProgressSnapshot>) -> Option<u64> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return None;
+        };
+        inner.snapshot = snapshot.clone();
+        if change.is_empty() {
+            return None;
+        }
+        let seq = inner.seq + 1;
+        let pick_ind = |v: &[usize]| -> Vec<Arc<IndicatorProgress>> {
+            v.iter()
+                .filter_map(|i| snapshot.indicators.get(*i).cloned())
+                .collect()
+        };
+        let pick = |v: &[usize], from: &[Arc<RollUpProgress>]| -> Vec<Arc<RollUpProgress>> {
+            v.iter().filter_map(|i| from.get(*i).cloned()).collect()
+        };
+        let mut delta = Delta {
+            seq,
+            indicators: pick_ind(&change.indicators),
+            programs: pick(&change.programs, &snapshot.programs),
+            dimensions: pick(&change.dimensions, &snapshot.dimensions),
+            masterplan: change.masterplan.then(|| snapshot.masterplan.clone()),
+            events: change.events.clone(),
+            json: bytes::Bytes::new(),
+            event_json: Vec::new(),
+            reset: false,
+        };
+        delta.json = self
+            .delta_json(&delta, &Filter::default())
+            .unwrap_or_default();
+        delta.event_json = delta
+            .events
+            .iter()
+            .filter_map(|e| self.event_json(seq, e))
+            .collect();
+        let delta = Arc::new(delta);
+        inner.seq = seq;
+        if inner.history.len() == HISTORY {
+            inner.history.pop_front();
+        }
+        inner.history.push_back(delta.clone());
+        // Sent under the lock so that sessions see deltas in seq order; `send` never blocks.
+        let _ = self.tx.send(delta);
+        Some(seq)
+    }
+
+    /// Replaces the snapshot after a reload: every session is sent a fresh snapshot.
+    pub fn reset(&self, snapshot: Arc<ProgressSnapshot>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        inner.snapshot = snapshot;
+        let seq = inner.seq + 1;
+        inner.seq = seq;
+        let delta = Arc::new(Delta {
+            seq,
+            indicators: Vec::new(),
+            programs: Vec::new(),
+            dimensions: Vec::new(),
+            masterplan: None,
+            events: Vec::new(),
+            json: bytes::Bytes::new(),
+            event_json: Vec::new(),
+            reset: true,
+        });
+        // A resuming screen cannot replay across a reset: history restarts here.
+        inner.history.clear();
+        inner.history.push_back(delta.clone());
+        let _ = self.tx.send(delta);
+    }
+
+    /// Subscribes a session and says where it starts: a replay when it can resume from
+    /// (`since`, `epoch`), else a snapshot.
+    pub fn subscribe(
+        &self,
+        since: Option<u64>,
+        epoch: Option<&str>,
+    ) -> (broadcast::Receiver<HubMessage>, Start) {
+        let inner = match self.inner.lock() {
+            Ok(i) => i,
+            Err(p) => p.into_inner(),
+        };
+        let rx = self.tx.subscribe();
+        let resumable = since.filter(|s| {
+            epoch == Some(&*self.epoch)
+                && *s <= inner.seq
+                && inner
+                    .history
+                    .front()
+                    .map_or(*s == inner.seq, |d| d.seq <= s + 1)
+        });
+        let start = match resumable {
+            Some(s) => Start::Replay(
+                inner
+                    .history
+                    .iter()
+                    .filter(|d| d.seq > s)
+                    .cloned()
+                    .collect(),
+            ),
+            None => Start::Snapshot(inner.snapshot.clone(), inner.seq),
+        };
+        (rx, start)
+    }
+
+    /// A fresh snapshot and the seq it is current at.
+    pub fn current(&self) -> (Arc<ProgressSnapshot>, u64) {
+        match self.inner.lock() {
+            Ok(i) => (i.snapshot.clone(), i.seq),
+            Err(p) => {
+                let i = p.into_inner();
+                (i.snapshot.clone(), i.seq)
+            }
+        }
+    }
+
+    /// The delta message for a filter; None when nothing in it concerns the filter.
+    pub fn delta_json(&self, d: &Delta, filter: &Filter) -> Option<bytes::Bytes> {
+        if filter.is_empty() && !d.json.is_empty() {
+            return Some(d.json.clone());
+        }
+        let indicators: Vec<&IndicatorProgress> = d
+            .indicators
+            .iter()
+            .filter(|i| filter.indicator(i))
+            .map(|i| i.as_ref())
+            .collect();
+        let programs: Vec<&RollUpProgress> = d
+            .programs
+            .iter()
+            .filter(|p| {
+                filter.program(p, |dep| {
+                    indicators
+                        .iter()
+                        .any(|i| i.department == dep && i.program == p.id)
+                })
+            })
+            .map(|p| p.as_ref())
+            .collect();
+        let dimensions: Vec<&RollUpProgress> = d
+            .dimensions
+            .iter()
+            .filter(|x| filter.is_empty() || filter.dimension.as_ref().is_none_or(|w| *w == x.id))
+            .filter(|x| {
+                filter.is_empty()
+                    || filter.dimension.is_some()
+                    || programs
+                        .iter()
+                        .any(|p| p.dimension.as_deref() == Some(&x.id))
+            })
+            .map(|x| x.as_ref())
+            .collect();
+        if !filter.is_empty()
+            && indicators.is_empty()
+            && programs.is_empty()
+            && dimensions.is_empty()
+        {
+            return None;
+        }
+        let wire = DeltaWire {
+            kind: "delta",
+            epoch: &self.epoch,
+            seq: d.seq,
+            indicators,
+            programs,
+            dimensions,
+            masterplan: if filter.is_empty() {
+                d.masterplan.as_deref()
+            } else {
+                None
+            },
+        };
+        serde_json::to_vec(&wire).ok().map(bytes::Bytes::from)
+    }
+
+    fn event_json(&self, seq: u64, e: &StatusEvent) -> Option<bytes::Bytes> {
+        let wire = EventWire {
+            kind: "event",
+            epoch: &self.epoch,
+            seq,
+            event: e,
+        };
+        serde_json::to_vec(&wire).ok().map(bytes::Bytes::from)
+    }
+
+    /// A snapshot message for a filter.
+    pub fn snapshot_json(
+        &self,
+        snapshot: &ProgressSnapshot,
+        seq: u64,
+        filter: &Filter,
+    ) -> bytes::Bytes {
+        let wire = SnapshotWire {
+            kind: "snapshot",
+            epoch: &self.epoch,
+            seq,
+            progress: snapshot.view(filter),
+        };
+        serde_json::to_vec(&wire)
+            .map(bytes::Bytes::from)
+            .unwrap_or_default()
+    }
+
+    /// Events of a delta that concern a filter.
+    pub fn events_for<'a>(
+        &self,
+        d: &'a Delta,
+        filter: &'a Filter,
+    ) -> impl Iterator<Item = &'a bytes::Bytes> + 'a {
+        d.events
+            .iter()
+            .zip(&d.event_json)
+            .filter(move |(e, _)| {
+                filter.is_empty()
+                    || match e.item_type {
+                        "indicator" => d
+                            .indicators
+                            .iter()
+                            .any(|i| i.id == e.id && filter.indicator(i)),
+                        "program" => d
+                            .programs
+                            .iter()
+                            .any(|p| p.id == e.id && filter.program(p, |_| true)),
+                        _ => false,
+                    }
+            })
+            .map(|(_, j)| j)
+    }
+}

@@ -1,0 +1,332 @@
+//! The running daemon: wires the store, the writer, the progress state, the hub, the clock
+//! tick, the feed poller and the HTTP server together, and shuts them down in order.
+//!
+//! `run` serves until the shutdown future resolves, then stops accepting, tells every task, lets
+//! the writer commit what it took, and returns.
+
+use crate::config::Config;
+use crate::live::Hub;
+use crate::live::session::{Heartbeat, ScreenRegistry};
+use crate::progress::ProgressState;
+use crate::progress::state::Change;
+use crate::store::read::NoteRow;
+use crate::store::writer::Committed;
+use crate::store::{self, CommitListener, ReadPool, WriteCommand, WriteOutcome, WriterHandle};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Options of `run` that do not come from the config files.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Serve the dashboards from this folder instead of the embedded copy.
+    pub dashboards_dir: Option<PathBuf>,
+    /// Heartbeat of websocket sessions.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// Everything the handlers share. Cheap to clone (all handles).
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<RwLock<Arc<Config>>>,
+    pub progress: Arc<Mutex<ProgressState>>,
+    pub hub: Hub,
+    pub writer: WriterHandle,
+    pub reads: ReadPool,
+    pub screens: ScreenRegistry,
+    pub feeds: crate::feeds::poller::FeedHealth,
+    pub http: Arc<crate::api::metrics::HttpMetrics>,
+    pub limiter: Arc<crate::api::auth::RateLimiter>,
+    pub options: RunOptions,
+    pub shutdown: watch::Receiver<bool>,
+    pub reload: Arc<tokio::sync::Notify>,
+    pub started: std::time::Instant,
+}
+
+impl App {
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.config().settings.city.time_zone
+    }
+
+    /// Re-reads the configuration from where it came from; a valid one replaces the masterplan
+    /// and schedules (data stays), an invalid one is refused and the running one stays.
+    pub async fn reload_config(&self) -> Result<usize, crate::config::ConfigError> {
+        let current = self.config();
+        let new = match &current.origin {
+            crate::config::ConfigOrigin::File(p) => Config::load(Some(p))?,
+            crate::config::ConfigOrigin::Embedded => Config::embedded()?,
+        };
+        // The listen address and database cannot change while running.
+        let mut new = new;
+        new.settings.server.listen = current.settings.server.listen;
+        new.settings.database = current.settings.database.clone();
+        let new = Arc::new(new);
+        let reads = self.reads.clone();
+        let loaded = reads
+            .run(|c| Ok((store::read::all_series(c)?, store::read::latest_notes(c)?)))
+            .await;
+        let (series, notes) = loaded.map_err(|e| crate::config::ConfigError {
+            problems: vec![crate::config::Problem {
+                file: "database".into(),
+                item: "reload".into(),
+                field: String::new(),
+                message: format!("cannot read stored data for the new masterplan: {e}"),
+            }],
+        })?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let state = ProgressState::new(
+            Arc::new(new.masterplan.clone()),
+            new.settings.city.time_zone,
+            new.settings.progress.thresholds,
+            series,
+            notes,
+            now,
+        );
+        {
+            let mut guard = match self.progress.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            *guard = state;
+            self.hub.reset(guard.snapshot());
+        }
+        if let Ok(mut c) = self.config.write() {
+            *c = new.clone();
+        }
+        self.reload.notify_waiters();
+        tracing::info!(
+            indicators = new.masterplan.indicators.len(),
+            feeds = new.masterplan.feeds.len(),
+            "configuration reloaded"
+        );
+        Ok(new.masterplan.indicators.len())
+    }
+}
+
+/// Updates the progress state and the hub after each commit, before senders are answered.
+struct ProgressListener {
+    progress: Arc<Mutex<ProgressState>>,
+    hub: Hub,
+}
+
+impl CommitListener for ProgressListener {
+    fn committed(&mut self, commits: &[Committed<'_>], at: i64) {
+        let applied: Vec<store::AppliedObservation> = commits
+            .iter()
+            .flat_map(|c| c.applied.iter().cloned())
+            .collect();
+        let mut state = match self.progress.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if !applied.is_empty() {
+            let change = state.apply(&applied, at);
+            self.hub.publish(&change, state.snapshot());
+        }
+        for c in commits {
+            if let (WriteCommand::Note(n), WriteOutcome::Note { id, created }) =
+                (c.command, c.outcome)
+            {
+                let row = NoteRow {
+                    id: *id,
+                    indicator: n.indicator.to_string(),
+                    kendala: n.kendala.clone(),
+                    rencana_tindak_lanjut: n.rencana_tindak_lanjut.clone(),
+                    department: n.department.as_ref().map(|d| d.to_string()),
+                    created: *created,
+                };
+                let change = state.set_note(&row, at);
+                self.hub.publish(&change, state.snapshot());
+            }
+        }
+    }
+}
+
+/// Runs the daemon on `listener` until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    options: RunOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = config.settings.database.clone();
+    let conn = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || store::open_writer(&db)).await??
+    };
+    let reads = ReadPool::new(&db);
+    let (series, notes) = reads
+        .run(|c| Ok((store::read::all_series(c)?, store::read::latest_notes(c)?)))
+        .await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let state = ProgressState::new(
+        Arc::new(config.masterplan.clone()),
+        config.settings.city.time_zone,
+        config.settings.progress.thresholds,
+        series,
+        notes,
+        now,
+    );
+    let hub = Hub::new(state.snapshot());
+    let progress = Arc::new(Mutex::new(state));
+    let (writer, writer_thread) = store::writer::spawn_writer(
+        conn,
+        Box::new(ProgressListener {
+            progress: progress.clone(),
+            hub: hub.clone(),
+        }),
+        1024,
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tick_seconds = config.settings.progress.tick_seconds;
+    let rate = config.settings.server.rate_limit_per_minute;
+    let app = App {
+        config: Arc::new(RwLock::new(Arc::new(config))),
+        progress: progress.clone(),
+        hub: hub.clone(),
+        writer,
+        reads,
+        screens: ScreenRegistry::default(),
+        feeds: crate::feeds::poller::FeedHealth::default(),
+        http: Arc::new(crate::api::metrics::HttpMetrics::default()),
+        limiter: Arc::new(crate::api::auth::RateLimiter::new(rate)),
+        options,
+        shutdown: stop_rx.clone(),
+        reload: Arc::new(tokio::sync::Notify::new()),
+        started: std::time::Instant::now(),
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(tick(
+        progress,
+        hub,
+        Duration::from_secs(tick_seconds),
+        stop_rx.clone(),
+    ));
+    tasks.spawn(crate::feeds::poller::run(app.clone(), stop_rx.clone()));
+    #[cfg(unix)]
+    tasks.spawn(reload_on_sighup(app.clone(), stop_rx.clone()));
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving");
+    let routes = crate::api::routes(app.clone());
+    let server_stop = {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let server = tokio::spawn(
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(server_stop)
+            .run(),
+    );
+    shutdown.await;
+    tracing::info!("shutting down: no new connections; finishing writes");
+    let _ = stop_tx.send(true);
+    // Open connections (e.g. websockets) get a moment to close, then are dropped.
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    while tasks.join_next().await.is_some() {}
+    drop(app);
+    // Every writer handle is gone once the tasks and the server are: the writer commits what it
+    // took and stops.
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .ok();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-evaluates staleness and expected progress on a clock, so screens change without new data.
+async fn tick(
+    progress: Arc<Mutex<ProgressState>>,
+    hub: Hub,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.tick().await;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut state = match progress.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let change: Change = state.tick(now);
+        hub.publish(&change, state.snapshot());
+    }
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(app: App, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            got = hup.recv() => {
+                if got.is_none() {
+                    return;
+                }
+            }
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = app.reload_config().await {
+            tracing::error!("reload refused; the running configuration stays:\n{e}");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (inside the
+/// runtime), so a signal that arrives before the future is first polled is not lost.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let term = async {
+                match term {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = int => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
