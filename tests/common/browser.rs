@@ -1,0 +1,434 @@
+//! A small Chrome DevTools Protocol client for browser tests: starts Debian's headless Chromium,
+//! opens pages (one flattened session each), navigates, evaluates JavaScript, collects console
+//! errors and uncaught exceptions, and takes screenshots. Chromium is killed when the `Browser`
+//! is dropped.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Where Chromium is expected (Debian's package); `PANTAU_CHROMIUM` overrides it.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+
+/// The DevTools connection shared by every page of one browser.
+struct Conn {
+    out: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_id: AtomicU64,
+    events: broadcast::Sender<Value>,
+    /// Console errors and exceptions per session id.
+    errors: Arc<Mutex<HashMap<String, Vec<String>>>>,
+}
+
+impl Conn {
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, String> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut msg = json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        self.out
+            .send(Message::text(msg.to_string()))
+            .map_err(|_| format!("{method}: the DevTools connection is closed"))?;
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(r)) => r.map_err(|e| format!("{method}: {e}")),
+            Ok(Err(_)) => Err(format!("{method}: the DevTools connection closed")),
+            Err(_) => Err(format!("{method}: no answer from Chromium within 30 s")),
+        }
+    }
+}
+
+/// A headless Chromium.
+pub struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+    conn: Arc<Conn>,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromium_path() -> PathBuf {
+    let path = std::env::var_os("PANTAU_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CHROMIUM));
+    assert!(
+        path.exists(),
+        "browser tests need Chromium at {}: run `apt-get install -y chromium` (or set PANTAU_CHROMIUM)",
+        path.display()
+    );
+    path
+}
+
+impl Browser {
+    /// Starts Chromium with a fresh profile and connects to it.
+    pub async fn launch() -> Browser {
+        let path = chromium_path();
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(&path)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--disable-default-apps",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--hide-scrollbars",
+                "--mute-audio",
+                "--remote-debugging-port=0",
+                "--window-size=1920,1080",
+                "--lang=id-ID",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e}; run `apt-get install -y chromium`",
+                    path.display()
+                )
+            });
+        let stderr = child.stderr.take().unwrap();
+        let (url_tx, url_rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            // Reads the DevTools address, then keeps draining stderr so Chromium never blocks.
+            let mut sent = false;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !sent {
+                    if let Some(i) = line.find("ws://") {
+                        let _ = url_tx.send(line[i..].trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let ws_url = match url_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(u) => u,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("Chromium did not print its DevTools address within 30 s");
+            }
+        };
+        let config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .max_message_size(Some(512 << 20))
+            .max_frame_size(Some(512 << 20));
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(ws_url.as_str(), Some(config), true)
+                .await
+                .expect("connects to Chromium's DevTools websocket");
+        let (mut sink, mut stream) = ws.split();
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        tokio::spawn(async move {
+            while let Some(m) = out_rx.recv().await {
+                if sink.send(m).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let pending: Pending = Arc::default();
+        let errors: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
+        let (events, _) = broadcast::channel(1024);
+        {
+            let pending = pending.clone();
+            let errors = errors.clone();
+            let events = events.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(msg)) = stream.next().await {
+                    let Message::Text(text) = msg else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else {
+                        continue;
+                    };
+                    if let Some(id) = v["id"].as_u64() {
+                        if let Some(tx) = pending.lock().unwrap().remove(&id) {
+                            let r = match v.get("error") {
+                                Some(e) => Err(e.to_string()),
+                                None => Ok(v["result"].clone()),
+                            };
+                            let _ = tx.send(r);
+                        }
+                        continue;
+                    }
+                    if let Some(error) = console_error(&v) {
+                        let session = v["sessionId"].as_str().unwrap_or("").to_string();
+                        errors
+                            .lock()
+                            .unwrap()
+                            .entry(session)
+                            .or_default()
+                            .push(error);
+                    }
+                    let _ = events.send(v);
+                }
+            });
+        }
+        Browser {
+            child,
+            _profile: profile,
+            conn: Arc::new(Conn {
+                out,
+                pending,
+                next_id: AtomicU64::new(0),
+                events,
+                errors,
+            }),
+        }
+    }
+
+    /// Opens a new tab of `width` x `height` CSS pixels.
+    pub async fn new_page(&self, width: u32, height: u32) -> Page {
+        let target = self
+            .conn
+            .call(
+                None,
+                "Target.createTarget",
+                json!({ "url": "about:blank", "width": width, "height": height }),
+            )
+            .await
+            .unwrap();
+        let target_id = target["targetId"].as_str().unwrap().to_string();
+        let attached = self
+            .conn
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+            )
+            .await
+            .unwrap();
+        let session = attached["sessionId"].as_str().unwrap().to_string();
+        let page = Page {
+            conn: self.conn.clone(),
+            session,
+        };
+        for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
+            page.call(domain, json!({})).await;
+        }
+        page.resize(width, height).await;
+        page
+    }
+}
+
+/// The text of a console error, uncaught exception or error log entry, if `v` is one.
+fn console_error(v: &Value) -> Option<String> {
+    let p = &v["params"];
+    match v["method"].as_str()? {
+        "Runtime.consoleAPICalled" if p["type"] == "error" || p["type"] == "assert" => {
+            let args: Vec<String> = p["args"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            x["value"]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x["description"].to_string())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(format!("console.error: {}", args.join(" ")))
+        }
+        "Runtime.exceptionThrown" => {
+            let d = &p["exceptionDetails"];
+            let text = d["exception"]["description"]
+                .as_str()
+                .or(d["text"].as_str())
+                .unwrap_or("exception");
+            Some(format!(
+                "uncaught: {text} ({}:{})",
+                d["url"].as_str().unwrap_or(""),
+                d["lineNumber"]
+            ))
+        }
+        "Log.entryAdded" if p["entry"]["level"] == "error" => Some(format!(
+            "log: {} {}",
+            p["entry"]["text"].as_str().unwrap_or(""),
+            p["entry"]["url"].as_str().unwrap_or("")
+        )),
+        _ => None,
+    }
+}
+
+/// One tab.
+pub struct Page {
+    conn: Arc<Conn>,
+    session: String,
+}
+
+impl Page {
+    async fn call(&self, method: &str, params: Value) -> Value {
+        self.conn
+            .call(Some(&self.session), method, params)
+            .await
+            .unwrap()
+    }
+
+    /// Sets the viewport to `width` x `height` CSS pixels at a device scale of 1.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    }
+
+    /// Loads `url` and waits for its load event.
+    pub async fn goto(&self, url: &str) {
+        let mut events = self.conn.events.subscribe();
+        let r = self.call("Page.navigate", json!({ "url": url })).await;
+        assert!(r.get("errorText").is_none(), "cannot load {url}: {r}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Ok(ev))
+                    if ev["method"] == "Page.loadEventFired"
+                        && ev["sessionId"] == self.session.as_str() =>
+                {
+                    return;
+                }
+                Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(_)) => panic!("the DevTools connection closed while loading {url}"),
+                Err(_) => panic!("{url} did not finish loading within 20 s"),
+            }
+        }
+    }
+
+    /// Evaluates `expression` (awaiting a promise) and returns its JSON value.
+    pub async fn try_eval(&self, expression: &str) -> Result<Value, String> {
+        let r = self
+            .conn
+            .call(
+                Some(&self.session),
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await?;
+        if let Some(d) = r.get("exceptionDetails") {
+            return Err(d["exception"]["description"]
+                .as_str()
+                .or(d["text"].as_str())
+                .unwrap_or("exception")
+                .to_string());
+        }
+        Ok(r["result"]["value"].clone())
+    }
+
+    pub async fn eval(&self, expression: &str) -> Value {
+        self.try_eval(expression)
+            .await
+            .unwrap_or_else(|e| panic!("evaluating `{expression}`: {e}"))
+    }
+
+    /// Polls `expression` until it is truthy, returning its value; None after `timeout`.
+    pub async fn wait_for(&self, expression: &str, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Ok(v) = self.try_eval(expression).await {
+                let truthy = !matches!(&v, Value::Null | Value::Bool(false))
+                    && v != json!(0)
+                    && v != json!("");
+                if truthy {
+                    return Some(v);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Console errors and uncaught exceptions seen so far in this tab.
+    pub fn errors(&self) -> Vec<String> {
+        self.conn
+            .errors
+            .lock()
+            .unwrap()
+            .get(&self.session)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Forgets the errors seen so far.
+    pub fn clear_errors(&self) {
+        self.conn.errors.lock().unwrap().remove(&self.session);
+    }
+
+    /// Writes a PNG of the viewport to `path`, creating its folder.
+    pub async fn screenshot(&self, path: &Path) {
+        let r = self
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .await;
+        let png = base64_decode(r["data"].as_str().expect("screenshot data"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+/// Decodes standard base64 (as DevTools sends screenshots).
+fn base64_decode(s: &str) -> Vec<u8> {
+    fn val(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some((c - b'A') as u32),
+            b'a'..=b'z' => Some((c - b'a') as u32 + 26),
+            b'0'..=b'9' => Some((c - b'0') as u32 + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn decodes_base64() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGk="), b"hi");
+}

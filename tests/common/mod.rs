@@ -1,0 +1,213 @@
+//! Test helpers: start the real daemon on port 0 with a temporary database, and talk to it over
+//! loopback with real HTTP and real websockets.
+#![allow(dead_code)]
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+/// The example masterplan shipped in config/.
+pub fn example_masterplan() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/masterplan.toml"
+    ))
+    .unwrap()
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub config_path: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Writes pantau.toml + masterplan.toml into `dir` and returns the settings path.
+pub fn write_config(dir: &Path, masterplan: &str, extra_settings: &str) -> PathBuf {
+    std::fs::write(dir.join("masterplan.toml"), masterplan).unwrap();
+    let settings = format!(
+        "masterplan = \"masterplan.toml\"\n[server]\nlisten = \"127.0.0.1:0\"\n{extra_settings}\n[storage]\ndatabase = \"{}\"\n[city]\nname = \"Kota Uji\"\ntime_zone = \"Asia/Jakarta\"\n[auth]\nadmin_token = \"{ADMIN}\"\n",
+        dir.join("pantau.db").display()
+    );
+    let path = dir.join("pantau.toml");
+    std::fs::write(&path, settings).unwrap();
+    path
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&example_masterplan(), "").await
+}
+
+pub async fn spawn_app_with(masterplan: &str, extra_settings: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), masterplan, extra_settings);
+    start_in(dir, config_path, pantau::server::RunOptions::default()).await
+}
+
+/// Starts the daemon on an existing folder (for restarts).
+pub async fn start_in(
+    dir: tempfile::TempDir,
+    config_path: PathBuf,
+    options: pantau::server::RunOptions,
+) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = pantau::config::Config::load(Some(&config_path)).expect("valid test config");
+    let db = config.settings.database.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(pantau::server::run(config, listener, options, async move {
+        let _ = rx.await;
+    }));
+    let app = TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        dir,
+        db,
+        config_path,
+        stop: Some(tx),
+        handle: Some(handle),
+    };
+    for _ in 0..200 {
+        if let Ok(r) = app.client.get(format!("{}/healthz", app.base)).send().await {
+            if r.status().is_success() {
+                return app;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("daemon did not start");
+}
+
+impl TestApp {
+    /// Stops the daemon (as SIGTERM would) and waits for it; returns the folder for a restart.
+    pub async fn stop(mut self) -> (tempfile::TempDir, PathBuf) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(20), h)
+                .await
+                .expect("daemon stops within 20 s")
+                .unwrap()
+                .expect("daemon exits cleanly");
+        }
+        (self.dir, self.config_path)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Creates a department token the way `pantau token create` does.
+    pub fn token(&self, department: &str) -> String {
+        let conn = pantau::store::open_writer(&self.db).unwrap();
+        let d = pantau::domain::DepartmentId::parse(department).unwrap();
+        pantau::store::tokens::create(&conn, &d, "test").unwrap().1
+    }
+
+    pub async fn indicator(&self, id: &str) -> Value {
+        let (s, v) = self.get("/api/v1/progress").await;
+        assert_eq!(s, 200);
+        v["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("indicator {id} not in progress"))
+    }
+
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("ws://{}/api/v1/live{query}", self.addr)
+    }
+}
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn connect(url: &str) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    ws
+}
+
+/// The next JSON text message, within `secs` seconds.
+pub async fn next_json(ws: &mut Ws, secs: u64) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(secs), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("stream open")
+            .expect("no websocket error");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// Today in Jakarta as YYYY-MM-DD, and `days` before it.
+pub fn jakarta_date(days_ago: i64) -> String {
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    (now - chrono::Duration::days(days_ago)).to_string()
+}

@@ -1,0 +1,328 @@
+//! Live progress over websockets: snapshots, deltas after posts, gap-free sequence numbers,
+//! filters, resume, epochs across restarts, stalled clients, many clients, screens.
+
+mod common;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn obs(indicator: &str, days_ago: i64, value: f64) -> Value {
+    json!({ "observations": [{ "indicator": indicator, "time": jakarta_date(days_ago), "value": value }] })
+}
+
+#[tokio::test]
+async fn a_post_reaches_every_screen_as_a_numbered_delta() {
+    let app = spawn_app().await;
+    let t = app.token("dinkes");
+    let mut screens = Vec::new();
+    for _ in 0..3 {
+        let mut ws = connect(&app.ws_url("")).await;
+        let snap = next_json(&mut ws, 5).await;
+        assert_eq!(snap["type"], "snapshot");
+        assert!(snap["progress"]["indicators"].as_array().unwrap().len() >= 40);
+        screens.push((
+            ws,
+            snap["seq"].as_u64().unwrap(),
+            snap["epoch"].as_str().unwrap().to_string(),
+        ));
+    }
+    let mut filtered = connect(&app.ws_url("?dimension=environment")).await;
+    let fsnap = next_json(&mut filtered, 5).await;
+    assert!(
+        fsnap["progress"]["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["dimension"] == "environment")
+    );
+
+    for (k, value) in [14.0, 13.5, 13.0].into_iter().enumerate() {
+        let (s, _) = app
+            .post_json(
+                "/api/v1/observations",
+                Some(&t),
+                &obs("living.health.stunting", 3 - k as i64, value),
+            )
+            .await;
+        assert_eq!(s, 200);
+        for (ws, seq, epoch) in screens.iter_mut() {
+            let mut d = next_json(ws, 5).await;
+            while d["type"] == "event" {
+                d = next_json(ws, 5).await;
+            }
+            assert_eq!(d["type"], "delta");
+            assert_eq!(d["epoch"].as_str().unwrap(), epoch);
+            assert_eq!(
+                d["seq"].as_u64().unwrap(),
+                *seq + 1,
+                "sequence numbers have no gaps"
+            );
+            *seq += 1;
+            let ind = d["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == "living.health.stunting")
+                .expect("the posted indicator");
+            assert_eq!(ind["current"], json!(value));
+            assert!(
+                d["programs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["id"] == "living.health")
+            );
+        }
+    }
+    // The environment screen got none of the living deltas.
+    let quiet = tokio::time::timeout(Duration::from_millis(500), filtered.next()).await;
+    assert!(
+        quiet.is_err(),
+        "a filtered screen received another dimension's delta: {quiet:?}"
+    );
+    // An environment post reaches it, carrying only environment items.
+    let dlh = app.token("dlh");
+    let (s, _) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(&dlh),
+            &obs("env.air.ispu-mean", 1, 48.0),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let d = next_json(&mut filtered, 5).await;
+    assert_eq!(d["type"], "delta");
+    assert!(
+        d["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["dimension"] == "environment")
+    );
+    assert!(
+        d["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["id"] == "environment")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn resume_replays_missed_deltas_and_a_restart_changes_the_epoch() {
+    let app = spawn_app().await;
+    let t = app.token("dinkes");
+    let mut ws = connect(&app.ws_url("")).await;
+    let snap = next_json(&mut ws, 5).await;
+    let epoch = snap["epoch"].as_str().unwrap().to_string();
+    let seq = snap["seq"].as_u64().unwrap();
+    drop(ws);
+    for k in 0..3 {
+        app.post_json(
+            "/api/v1/observations",
+            Some(&t),
+            &obs("living.health.stunting", 5 - k, 15.0 - k as f64),
+        )
+        .await;
+    }
+    let mut ws = connect(&app.ws_url(&format!("?since={seq}&epoch={epoch}"))).await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let m = next_json(&mut ws, 5).await;
+        if m["type"] == "delta" {
+            got.push(m["seq"].as_u64().unwrap());
+        }
+        assert_ne!(
+            m["type"], "snapshot",
+            "a resumable screen gets the missed deltas, not a snapshot"
+        );
+    }
+    assert_eq!(got, vec![seq + 1, seq + 2, seq + 3]);
+    // A wrong epoch gets a snapshot.
+    let mut ws2 = connect(&app.ws_url(&format!("?since={seq}&epoch=0000"))).await;
+    assert_eq!(next_json(&mut ws2, 5).await["type"], "snapshot");
+    drop((ws, ws2));
+    let (dir, cfg) = app.stop().await;
+    let app = start_in(dir, cfg, Default::default()).await;
+    let mut ws = connect(&app.ws_url(&format!("?since={}&epoch={epoch}", seq + 3))).await;
+    let m = next_json(&mut ws, 5).await;
+    assert_eq!(m["type"], "snapshot");
+    assert_ne!(
+        m["epoch"].as_str().unwrap(),
+        epoch,
+        "a restart starts a new epoch"
+    );
+    // The data survived the restart.
+    let ind = m["progress"]["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "living.health.stunting")
+        .unwrap()
+        .clone();
+    assert_eq!(ind["current"], json!(13.0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_screen_never_delays_the_others() {
+    let app = spawn_app().await;
+    let t = app.token("dinkes");
+    // A client that never reads: its socket buffers fill up.
+    let stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (mut stalled_ws, _) = tokio_tungstenite::client_async(app.ws_url(""), stalled)
+        .await
+        .unwrap();
+    let _ = stalled_ws
+        .send(tokio_tungstenite::tungstenite::Message::Ping(vec![].into()))
+        .await;
+    let mut live = connect(&app.ws_url("")).await;
+    next_json(&mut live, 5).await;
+    // Megabytes of deltas: each post touches ~10 indicators' worth of JSON.
+    let mut worst = Duration::ZERO;
+    for k in 0..150 {
+        let started = std::time::Instant::now();
+        let rows: Vec<Value> = (0..5).map(|d| json!({"indicator": "living.health.stunting", "time": jakarta_date(200 - d), "value": 10.0 + (k % 7) as f64 + d as f64 / 10.0})).collect();
+        let (s, _) = app
+            .post_json(
+                "/api/v1/observations",
+                Some(&t),
+                &json!({"observations": rows}),
+            )
+            .await;
+        assert_eq!(s, 200);
+        loop {
+            let m = next_json(&mut live, 5).await;
+            if m["type"] == "delta" || m["type"] == "snapshot" {
+                break;
+            }
+        }
+        worst = worst.max(started.elapsed());
+    }
+    // Deltas kept arriving while the stalled client read nothing (next_json would have timed out
+    // otherwise). The bound is generous: this checks "not blocked", not speed.
+    assert!(worst < Duration::from_secs(5), "a delta took {worst:?}");
+    let (_, h) = app.get("/healthz").await;
+    assert_eq!(h["status"], "ok");
+    drop(stalled_ws);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hundreds_of_screens_at_once() {
+    let app = spawn_app().await;
+    let t = app.token("dlh");
+    let mut clients = Vec::new();
+    for _ in 0..300 {
+        let mut ws = connect(&app.ws_url("?quick_win=false")).await;
+        next_json(&mut ws, 10).await;
+        clients.push(ws);
+    }
+    let (_, screens) = app.get("/api/v1/screens").await;
+    assert_eq!(screens["connected"].as_array().unwrap().len(), 300);
+    let (s, _) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(&t),
+            &obs("env.air.ispu-mean", 1, 47.0),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut received = 0;
+    for ws in clients.iter_mut() {
+        let m = next_json(ws, 10).await;
+        if m["type"] == "delta" {
+            received += 1;
+        }
+    }
+    assert_eq!(received, 300);
+    drop(clients);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn screens_origins_and_bad_parameters() {
+    let app = spawn_app_with(
+        &example_masterplan(),
+        "allowed_origins = [\"http://wall.mojokertokota.go.id\"]",
+    )
+    .await;
+    // A configured screen connects and is listed with what it shows.
+    let mut ws = connect(&app.ws_url("?screen=wall-1&quick_win=true")).await;
+    next_json(&mut ws, 5).await;
+    let (_, s) = app.get("/api/v1/screens").await;
+    let c = &s["connected"][0];
+    assert_eq!(c["screen"], "wall-1");
+    assert_eq!(c["shows"]["quick_win"], json!(true));
+    assert!(
+        s["configured"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == "wall-1")
+    );
+    // Unknown screens are refused.
+    let r = tokio_tungstenite::connect_async(app.ws_url("?screen=nowhere")).await;
+    assert!(r.is_err());
+    // Origins: allowed, same host, and others.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = app.ws_url("").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+    let mut req = app.ws_url("").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("origin", "http://wall.mojokertokota.go.id".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+    let mut req = app.ws_url("").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("origin", format!("http://{}", app.addr).parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+    // Bad parameters are refused before the upgrade.
+    let r = app
+        .client
+        .get(app.url("/api/v1/live?since=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn watch_prints_live_progress() {
+    let app = spawn_app().await;
+    let t = app.token("dinkes");
+    let base = app.base.clone();
+    let watcher = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pantau"))
+            .args([
+                "watch",
+                "--url",
+                &base,
+                "--quick-wins",
+                "--max-messages",
+                "2",
+            ])
+            .output()
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.post_json(
+        "/api/v1/observations",
+        Some(&t),
+        &obs("living.health.stunting", 1, 12.0),
+    )
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(20), watcher)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("snapshot seq"), "{text}");
+    assert!(text.contains("living.health.stunting"), "{text}");
+    app.stop().await;
+}
