@@ -1,8 +1,532 @@
-//! `pantau demo`: the example masterplan with simulated department feeds (work in progress).
+//! `pantau demo`: the example Kota Mojokerto masterplan run against simulated department
+//! services on loopback, one per feed format (CSV from DLH, Prometheus text from Diskominfo's
+//! gateway, JSON from Dinkes, DPMPTSP and BPBD, a CKAN DataStore for Satu Data), whose values move
+//! every few seconds. A fresh database gets years of plausible history first, so every screen has
+//! something to show. Everything goes through the real paths: the feeds through the poller, the
+//! history through the importer's writer.
 
-pub async fn run(
-    _config: Option<std::path::PathBuf>,
-    _args: crate::cli::RunArgs,
-) -> anyhow::Result<()> {
-    anyhow::bail!("demo not built yet")
+use crate::cli::RunArgs;
+use crate::config::{Config, EMBEDDED_MASTERPLAN, EMBEDDED_SETTINGS};
+use crate::domain::{Direction, Indicator, Kind, Millis, Observation, Source, date_start_millis};
+use crate::server::RunOptions;
+use anyhow::Context;
+use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
+use std::net::SocketAddr;
+use warp::Filter;
+
+/// Indicators the simulated feeds write (their history stops where the feeds' data begins).
+const FED: &[&str] = &[
+    "env.air.ispu-mean",
+    "env.air.good-days",
+    "gov.spbe.uptime",
+    "living.health.stunting",
+    "gov.permit.days",
+    "living.transport.response",
+    "economy.umkm.digital",
+];
+
+/// Days of data the simulated CSV and CKAN services publish.
+const PUBLISHED_DAYS: i64 = 30;
+
+/// A small deterministic generator (no crate needed for demo noise).
+struct Noise(u64);
+
+impl Noise {
+    fn new(seed: &str) -> Self {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in seed.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        Noise(h | 1)
+    }
+    /// Uniform in [-1, 1).
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+fn seconds_now() -> f64 {
+    Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+/// A value that wanders around `base` by `amplitude`, changing every few seconds.
+fn wander(base: f64, amplitude: f64, period_s: f64, phase: f64) -> f64 {
+    let t = seconds_now();
+    base + amplitude
+        * ((t / period_s + phase).sin() * 0.7 + (t / (period_s * 0.37) + phase).sin() * 0.3)
+}
+
+fn today() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive()
+}
+
+/// DLH's daily air-quality export: two stations, the last 30 days, today's row still moving.
+fn ispu_csv() -> String {
+    let mut out = String::from("tanggal,stasiun,pm10,max,critical,categori\n");
+    let today = today();
+    for back in (0..PUBLISHED_DAYS).rev() {
+        let day = today - Days::days(back);
+        for (k, station) in ["DKI1 Alun-alun", "DKI2 Prajurit Kulon"].iter().enumerate() {
+            let mut n = Noise::new(&format!("{day}{station}"));
+            if back > 0 && n.next() > 0.93 {
+                out.push_str(&format!("{day},{station},,0,,TIDAK ADA DATA\n"));
+                continue;
+            }
+            let mut max =
+                52.0 + 14.0 * ((day.ordinal() as f64) / 9.0 + k as f64).sin() + 6.0 * n.next();
+            if back == 0 {
+                max = wander(max, 6.0, 20.0, k as f64);
+            }
+            let category = if max <= 50.0 {
+                "BAIK"
+            } else if max <= 100.0 {
+                "SEDANG"
+            } else {
+                "TIDAK SEHAT"
+            };
+            out.push_str(&format!(
+                "{day},{station},{:.0},{max:.1},PM10,{category}\n",
+                max * 0.9
+            ));
+        }
+    }
+    out
+}
+
+/// Diskominfo's device gateway in Prometheus text format.
+fn gateway_metrics() -> String {
+    let mut out = String::from(
+        "# HELP spbe_service_up_ratio Share of successful health checks over the last hour.\n# TYPE spbe_service_up_ratio gauge\n",
+    );
+    for (k, service) in ["sipd", "e-office", "mpp-online", "satu-data", "lapor"]
+        .iter()
+        .enumerate()
+    {
+        let v = (wander(0.9965, 0.003, 15.0, k as f64)).min(1.0);
+        out.push_str(&format!(
+            "spbe_service_up_ratio{{service=\"{service}\",opd=\"diskominfo\"}} {v:.5}\n"
+        ));
+    }
+    out.push_str("# HELP gateway_uptime_seconds Seconds since the gateway started.\n# TYPE gateway_uptime_seconds counter\n");
+    out.push_str(&format!(
+        "gateway_uptime_seconds {:.0}\n",
+        seconds_now() % 864_000.0
+    ));
+    out
+}
+
+fn now_rfc3339() -> String {
+    Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn dinkes_json() -> serde_json::Value {
+    serde_json::json!({
+        "status": "ok",
+        "data": {
+            "prevalensi_stunting": (wander(15.2, 0.6, 30.0, 0.3) * 100.0).round() / 100.0,
+            "diperbarui": now_rfc3339(),
+            "sumber": "e-PPGBM (simulasi)"
+        }
+    })
+}
+
+fn dpmptsp_json() -> serde_json::Value {
+    serde_json::json!({
+        "items": [
+            { "indikator": "rata_hari_izin", "nilai": (wander(2.6, 0.5, 25.0, 1.1) * 10.0).round() / 10.0, "waktu": now_rfc3339() },
+            { "indikator": "jumlah_izin_terbit", "nilai": 37, "waktu": now_rfc3339() }
+        ]
+    })
+}
+
+fn bpbd_json() -> serde_json::Value {
+    serde_json::json!({ "respon": { "rata_menit": (wander(11.0, 2.0, 18.0, 2.0) * 10.0).round() / 10.0 } })
+}
+
+/// Satu Data Mojokerto's DataStore: digital MSME registrations per day and district.
+fn ckan_records() -> Vec<serde_json::Value> {
+    let today = today();
+    let mut records = Vec::new();
+    let mut id = 1;
+    for back in (0..PUBLISHED_DAYS).rev() {
+        let day = today - Days::days(back);
+        for district in ["Magersari", "Prajurit Kulon", "Kranggan"] {
+            let mut n = Noise::new(&format!("{day}{district}"));
+            let mut jumlah = (3.0 + 2.5 * n.next()).round().max(0.0);
+            if back == 0 {
+                // Registrations keep arriving during the day.
+                let minutes = (Utc::now().timestamp() % 86_400) as f64 / 60.0;
+                jumlah = (minutes / 240.0 + n.next()).round().max(0.0);
+            }
+            records.push(serde_json::json!({ "_id": id, "tanggal": day.to_string(), "kecamatan": district, "jumlah": jumlah }));
+            id += 1;
+        }
+    }
+    records
+}
+
+fn ckan_search(q: std::collections::HashMap<String, String>) -> serde_json::Value {
+    if q.get("resource_id").map(String::as_str) != Some("umkm-digital") {
+        return serde_json::json!({ "success": false, "error": { "__type": "Not Found Error", "message": "Not found: Resource was not found." } });
+    }
+    let mut records = ckan_records();
+    if q.get("sort").is_some_and(|s| s.contains("desc")) {
+        records.reverse();
+    }
+    let total = records.len();
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+    let offset: usize = q.get("offset").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let page: Vec<_> = records.into_iter().skip(offset).take(limit).collect();
+    serde_json::json!({
+        "help": "datastore_search",
+        "success": true,
+        "result": { "resource_id": "umkm-digital", "records": page, "total": total, "limit": limit, "offset": offset,
+                    "fields": [{"id": "_id", "type": "int"}, {"id": "tanggal", "type": "date"}, {"id": "kecamatan", "type": "text"}, {"id": "jumlah", "type": "numeric"}] }
+    })
+}
+
+/// Starts the simulated department services; returns their address.
+pub async fn start_simulated_services() -> anyhow::Result<SocketAddr> {
+    let csv = warp::path!("dlh" / "ispu.csv")
+        .map(|| warp::reply::with_header(ispu_csv(), "content-type", "text/csv; charset=utf-8"));
+    let prom = warp::path!("diskominfo" / "metrics").map(|| {
+        warp::reply::with_header(
+            gateway_metrics(),
+            "content-type",
+            "text/plain; version=0.0.4",
+        )
+    });
+    let dinkes = warp::path!("dinkes" / "gizi.json").map(|| warp::reply::json(&dinkes_json()));
+    let dpmptsp = warp::path!("dpmptsp" / "izin.json").map(|| warp::reply::json(&dpmptsp_json()));
+    let bpbd = warp::path!("bpbd" / "respons.json").map(|| warp::reply::json(&bpbd_json()));
+    let ckan = warp::path!("api" / "3" / "action" / "datastore_search")
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .map(|q| warp::reply::json(&ckan_search(q)));
+    let routes = warp::get().and(
+        csv.map(|r| Box::new(r) as Box<dyn warp::Reply>)
+            .or(prom.map(|r| Box::new(r) as Box<dyn warp::Reply>))
+            .unify()
+            .or(dinkes.map(|r| Box::new(r) as Box<dyn warp::Reply>))
+            .unify()
+            .or(dpmptsp.map(|r| Box::new(r) as Box<dyn warp::Reply>))
+            .unify()
+            .or(bpbd.map(|r| Box::new(r) as Box<dyn warp::Reply>))
+            .unify()
+            .or(ckan.map(|r| Box::new(r) as Box<dyn warp::Reply>))
+            .unify(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    Ok(addr)
+}
+
+/// The `[[feed]]` entries that poll the simulated services at `addr`.
+pub fn demo_feeds(addr: SocketAddr) -> String {
+    format!(
+        r#"
+# ---- Simulated department feeds (pantau demo) ----
+[[feed]]
+id = "dlh-ispu"
+department = "dlh"
+url = "http://{addr}/dlh/ispu.csv"
+format = "csv"
+schedule = "*/10 * * * * *"
+timeout = "5s"
+[feed.csv]
+time_column = "tanggal"
+series = [
+  {{ indicator = "env.air.ispu-mean", aggregate = "mean", column = "max", exclude = {{ categori = "TIDAK ADA DATA" }} }},
+  {{ indicator = "env.air.good-days", aggregate = "count", filter = {{ stasiun = "DKI1 Alun-alun", categori = "BAIK" }} }},
+]
+
+[[feed]]
+id = "diskominfo-gateway"
+department = "diskominfo"
+url = "http://{addr}/diskominfo/metrics"
+format = "prometheus"
+schedule = "*/5 * * * * *"
+timeout = "5s"
+[feed.prometheus]
+series = [{{ indicator = "gov.spbe.uptime", metric = "spbe_service_up_ratio", aggregate = "avg", scale = 100.0 }}]
+
+[[feed]]
+id = "dinkes-gizi"
+department = "dinkes"
+url = "http://{addr}/dinkes/gizi.json"
+format = "json"
+schedule = "*/7 * * * * *"
+timeout = "5s"
+[feed.json]
+points = [{{ indicator = "living.health.stunting", value = "/data/prevalensi_stunting", time = "/data/diperbarui" }}]
+
+[[feed]]
+id = "dpmptsp-izin"
+department = "dpmptsp"
+url = "http://{addr}/dpmptsp/izin.json"
+format = "json"
+schedule = "*/6 * * * * *"
+timeout = "5s"
+[feed.json]
+records = {{ path = "/items", indicator_field = "indikator", rename = {{ rata_hari_izin = "gov.permit.days" }}, value = "nilai", time = "waktu" }}
+
+[[feed]]
+id = "bpbd-respons"
+department = "bpbd"
+url = "http://{addr}/bpbd/respons.json"
+format = "json"
+schedule = "*/8 * * * * *"
+timeout = "5s"
+[feed.json]
+points = [{{ indicator = "living.transport.response", value = "/respon/rata_menit" }}]
+
+[[feed]]
+id = "satudata-umkm"
+department = "diskopukmperindag"
+url = "http://{addr}/api/3/action/datastore_search"
+format = "ckan"
+schedule = "*/9 * * * * *"
+timeout = "5s"
+[feed.ckan]
+resource_id = "umkm-digital"
+limit = 1000
+time_field = "tanggal"
+series = [{{ indicator = "economy.umkm.digital", aggregate = "sum", field = "jumlah" }}]
+"#
+    )
+}
+
+/// Plausible history for every indicator: most on track, some at risk or off track, a few stale
+/// or without data, so that every status shows on the wall.
+pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
+    let tz = config.settings.city.time_zone;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let mut out = Vec::new();
+    for ind in &config.masterplan.indicators {
+        let mut noise = Noise::new(ind.id.as_str());
+        let pick = (noise.next() + 1.0) / 2.0;
+        let fed = FED.contains(&ind.id.as_str());
+        let group = if fed { 0 } else { (pick * 20.0) as u32 };
+        let (factor, skip, stale) = match group {
+            0..=10 => (1.06 + 0.04 * noise.next(), false, false),
+            11..=13 => (0.9, false, false),
+            14..=16 => (0.62, false, false),
+            17 => (1.6, false, false),
+            18 => (1.0, false, true),
+            _ => (1.0, true, false),
+        };
+        if skip {
+            continue;
+        }
+        let step_days = (ind.update_every.millis() / 86_400_000).clamp(1, 366);
+        let mut end = today - Days::days(1);
+        if fed {
+            end = today - Days::days(PUBLISHED_DAYS + 1);
+        }
+        if stale {
+            end -= Days::days(step_days * 3);
+        }
+        let trajectory = crate::progress::Trajectory::new(ind, tz);
+        let (b, t) = (ind.baseline.value, ind.final_target().value);
+        // Dates step back from the last one, so the newest value is as recent as the cadence says.
+        let mut dates = Vec::new();
+        let mut d = end;
+        while d > ind.baseline.date {
+            dates.push(d);
+            d -= Days::days(step_days);
+        }
+        dates.reverse();
+        let mut previous_total = b;
+        for date in dates {
+            let at = date_start_millis(date, tz);
+            if at > now {
+                break;
+            }
+            let expected = trajectory.expected_at(at);
+            let span = (t - b).abs().max(1e-9);
+            let value = match (ind.direction, ind.kind) {
+                (Direction::Maintain, _) => {
+                    t + ind.tolerance * 0.8 * noise.next()
+                        + if factor < 0.7 {
+                            ind.tolerance * 1.5
+                        } else {
+                            0.0
+                        }
+                }
+                (_, Kind::Level) => b + factor * (expected - b) + 0.015 * span * noise.next(),
+                (_, Kind::Cumulative) => {
+                    let total = b + factor * (expected - b);
+                    let inc = (total - previous_total).max(0.0);
+                    previous_total = total;
+                    inc.round()
+                }
+            };
+            let value = clamp(ind, value);
+            out.push(Observation {
+                indicator: ind.id.clone(),
+                time: at,
+                value: (value * 100.0).round() / 100.0,
+                note: None,
+            });
+        }
+    }
+    out
+}
+
+fn clamp(ind: &Indicator, v: f64) -> f64 {
+    let v = ind.min.map_or(v, |m| v.max(m));
+    ind.max.map_or(v, |m| v.min(m))
+}
+
+/// Runs the demo city until SIGINT/SIGTERM.
+pub async fn run(_config: Option<std::path::PathBuf>, args: RunArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let stop = crate::server::shutdown_signal();
+    let services = start_simulated_services()
+        .await
+        .context("cannot start the simulated department services")?;
+    let masterplan = format!("{EMBEDDED_MASTERPLAN}\n{}", demo_feeds(services));
+    let mut config = Config::inline(EMBEDDED_SETTINGS, &masterplan)?;
+    let db = match &args.db {
+        Some(p) => p.clone(),
+        None => {
+            let dir = std::env::temp_dir().join(format!("pantau-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            dir.join("pantau.db")
+        }
+    };
+    config.settings.database = db.clone();
+    if let Some(l) = args.listen {
+        config.settings.server.listen = l;
+    }
+    let admin = match &config.settings.auth.admin_token {
+        Some(t) => t.expose().to_string(),
+        None => {
+            let mut b = [0u8; 18];
+            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let t = format!("demo-admin-{}", hex::encode(b));
+            config.settings.auth.admin_token = Some(crate::config::Secret::new(t.clone()));
+            t
+        }
+    };
+    let fresh = !db.exists()
+        || crate::store::open_reader(&db)
+            .and_then(|c| crate::store::read::observation_count(&c))
+            .unwrap_or(0)
+            == 0;
+    if fresh {
+        let now = Utc::now().timestamp_millis();
+        let rows = history(&config, now);
+        let n = rows.len();
+        let observations = crate::ingest::validate(
+            &config.masterplan,
+            config.settings.city.time_zone,
+            now,
+            None,
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, o)| crate::ingest::RawRow {
+                    line: i + 1,
+                    indicator: Some(o.indicator.to_string()),
+                    time: Some(crate::ingest::RawTime::Instant(o.time)),
+                    value: Some(crate::ingest::RawValue::Number(o.value)),
+                    note: None,
+                })
+                .collect(),
+        )
+        .map_err(|e| anyhow::anyhow!("the demo history does not validate: {e:?}"))?;
+        let db2 = db.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::cli::backfill(&db2, observations, Source::Import, false)
+        })
+        .await??;
+        eprintln!(
+            "pantau demo: wrote {n} historical observations to {}",
+            db.display()
+        );
+    }
+    let dinkes_token = {
+        let conn = crate::store::open_writer(&db)?;
+        let d = crate::domain::DepartmentId::parse("dinkes")?;
+        crate::store::tokens::create(&conn, &d, "demo")?.1
+    };
+    let listener = match tokio::net::TcpListener::bind(config.settings.server.listen).await {
+        Ok(l) => l,
+        Err(e) if args.listen.is_none() => {
+            eprintln!(
+                "pantau demo: {} is busy ({e}); using a free port instead",
+                config.settings.server.listen
+            );
+            tokio::net::TcpListener::bind("127.0.0.1:0").await?
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot listen on {}", config.settings.server.listen));
+        }
+    };
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "pantau demo: {} with simulated department feeds on {services}",
+        config.settings.city.name
+    );
+    eprintln!("pantau demo: database {}", db.display());
+    eprintln!("pantau demo: admin token {admin}");
+    eprintln!("pantau demo: Dinkes token {dinkes_token}");
+    eprintln!(
+        "pantau demo: open http://{addr}/  (wall: http://{addr}/wall?screen=wall-1, quick wins: http://{addr}/quick-wins)"
+    );
+    crate::server::run(
+        config,
+        listener,
+        RunOptions {
+            dashboards_dir: args.dashboards,
+            heartbeat: None,
+        },
+        stop,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_feeds_validate_against_the_example_masterplan() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let config = Config::inline(
+            EMBEDDED_SETTINGS,
+            &format!("{EMBEDDED_MASTERPLAN}\n{}", demo_feeds(addr)),
+        )
+        .unwrap();
+        assert_eq!(config.masterplan.feeds.len(), 6);
+        let formats: std::collections::HashSet<&str> = config
+            .masterplan
+            .feeds
+            .iter()
+            .map(|f| crate::feeds::poller::format_name(&f.format))
+            .collect();
+        assert_eq!(formats.len(), 4, "all four formats are simulated");
+    }
+
+    #[test]
+    fn history_validates_and_covers_several_statuses() {
+        let config = Config::embedded().unwrap();
+        let now = Utc::now().timestamp_millis();
+        let rows = history(&config, now);
+        assert!(rows.len() > 1000);
+        for r in &rows {
+            let ind = config.masterplan.indicator(r.indicator.as_str()).unwrap();
+            assert!(r.time >= date_start_millis(ind.baseline.date, config.settings.city.time_zone));
+            assert!(r.time <= now && r.value.is_finite());
+        }
+    }
 }

@@ -64,6 +64,10 @@ impl App {
         let new = match &current.origin {
             crate::config::ConfigOrigin::File(p) => Config::load(Some(p))?,
             crate::config::ConfigOrigin::Embedded => Config::embedded()?,
+            crate::config::ConfigOrigin::Inline {
+                settings,
+                masterplan,
+            } => Config::inline(settings, masterplan)?,
         };
         // The listen address and database cannot change while running.
         let mut new = new;

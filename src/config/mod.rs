@@ -11,7 +11,7 @@ mod table;
 
 pub use masterplan::parse_masterplan;
 pub use settings::{
-    AuthSettings, CitySettings, Locale, ProgressSettings, ServerSettings, Settings,
+    AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
 };
 
 use crate::domain::Masterplan;
@@ -74,6 +74,11 @@ pub enum ConfigOrigin {
     Embedded,
     /// A settings file on disk (the masterplan path is relative to its folder).
     File(PathBuf),
+    /// Texts composed by the program (the demo city): reloads validate them again.
+    Inline {
+        settings: String,
+        masterplan: String,
+    },
 }
 
 /// A validated configuration: settings and masterplan.
@@ -127,6 +132,22 @@ impl Config {
             },
             &env,
             ConfigOrigin::Embedded,
+        )
+    }
+
+    /// Validates composed settings and masterplan texts (with environment overrides).
+    pub fn inline(settings: &str, masterplan: &str) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let m = masterplan.to_string();
+        Self::from_texts(
+            settings,
+            "pantau.toml (demo)",
+            move |_| Ok((m, "masterplan.toml (demo)".into())),
+            &env,
+            ConfigOrigin::Inline {
+                settings: settings.to_string(),
+                masterplan: masterplan.to_string(),
+            },
         )
     }
 
