@@ -43,6 +43,7 @@ pub struct App {
     pub shutdown: watch::Receiver<bool>,
     pub reload: Arc<tokio::sync::Notify>,
     pub started: std::time::Instant,
+    pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
 }
 
 impl App {
@@ -207,16 +208,23 @@ pub async fn run(
         shutdown: stop_rx.clone(),
         reload: Arc::new(tokio::sync::Notify::new()),
         started: std::time::Instant::now(),
+        webhooks: Arc::new(crate::live::webhooks::WebhookMetrics::default()),
     };
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(tick(
         progress,
-        hub,
+        hub.clone(),
         Duration::from_secs(tick_seconds),
         stop_rx.clone(),
     ));
     tasks.spawn(crate::feeds::poller::run(app.clone(), stop_rx.clone()));
+    tasks.spawn(crate::live::webhooks::run(
+        hub.clone(),
+        app.config().settings.webhooks.clone(),
+        app.webhooks.clone(),
+        stop_rx.clone(),
+    ));
     #[cfg(unix)]
     tasks.spawn(reload_on_sighup(app.clone(), stop_rx.clone()));
 
@@ -229,12 +237,12 @@ pub async fn run(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let server = tokio::spawn(
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(server_stop)
-            .run(),
-    );
+    let server = tokio::spawn(crate::api::listen::serve(
+        routes,
+        listener,
+        crate::api::listen::ConnectionLimits::default(),
+        server_stop,
+    ));
     shutdown.await;
     tracing::info!("shutting down: no new connections; finishing writes");
     let _ = stop_tx.send(true);

@@ -7,6 +7,7 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
+use warp::Filter;
 
 fn obs(indicator: &str, days_ago: i64, value: f64) -> Value {
     json!({ "observations": [{ "indicator": indicator, "time": jakarta_date(days_ago), "value": value }] })
@@ -324,5 +325,96 @@ async fn watch_prints_live_progress() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("snapshot seq"), "{text}");
     assert!(text.contains("living.health.stunting"), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn events_staleness_on_the_clock_and_webhooks() {
+    // A receiver for webhooks, and one that is down: neither may block anything.
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<Value>::new()));
+    let sink = received.clone();
+    let hook = warp::post().and(warp::body::json()).then(move |v: Value| {
+        let sink = sink.clone();
+        async move {
+            sink.lock().await.push(v);
+            warp::reply()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(hook).incoming(listener).run());
+    let plan = r#"
+[[department]]
+id = "dishub"
+name = "Dinas Perhubungan"
+[[dimension]]
+id = "living"
+name = "Smart Living"
+[[program]]
+id = "living.traffic"
+dimension = "living"
+name = "Lalu lintas"
+department = "dishub"
+horizon = "short"
+start = 2023-01-01
+due = 2027-12-31
+[[indicator]]
+id = "living.traffic.sensors"
+program = "living.traffic"
+name = "Sensor lalu lintas aktif"
+unit = "persen"
+direction = "increase"
+baseline = { date = 2022-12-31, value = 10.0 }
+targets = [{ date = 2027-12-31, value = 20.0 }]
+update_every = "1m"
+"#;
+    let settings = format!(
+        "[progress]\nstale_grace = 0.0\ntick_seconds = 1\n[webhooks]\nurls = [\"http://{hook_addr}/hook\", \"http://127.0.0.1:9/down\"]\nretries = 1\ntimeout = \"1s\""
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), plan, "");
+    let text = std::fs::read_to_string(&cfg).unwrap() + &settings;
+    std::fs::write(&cfg, text).unwrap();
+    let app = start_in(dir, cfg, Default::default()).await;
+    let t = app.token("dishub");
+    let mut ws = connect(&app.ws_url("")).await;
+    next_json(&mut ws, 5).await;
+    // A value measured 58 s ago, on a one-minute cadence with no grace: achieved now, stale soon.
+    let at = (chrono::Utc::now() - chrono::Duration::seconds(58)).to_rfc3339();
+    let (s, _) = app.post_json("/api/v1/observations", Some(&t), &json!({"observations": [{"indicator": "living.traffic.sensors", "time": at, "value": 25.0}]})).await;
+    assert_eq!(s, 200);
+    let mut kinds = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !kinds.contains(&"became_stale".to_string()) && std::time::Instant::now() < deadline {
+        let m = next_json(&mut ws, 10).await;
+        if m["type"] == "event" {
+            kinds.push(m["kind"].as_str().unwrap().to_string());
+            assert!(m["seq"].as_u64().is_some() && m["time"].as_str().unwrap().ends_with("+07:00"));
+        }
+    }
+    assert!(kinds.contains(&"status_changed".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"became_stale".to_string()),
+        "staleness comes from the clock: {kinds:?}"
+    );
+    assert_eq!(
+        app.indicator("living.traffic.sensors").await["stale"],
+        json!(true)
+    );
+    // The webhook got the same events; the dead one blocked nothing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Vec<String> = received
+            .lock()
+            .await
+            .iter()
+            .map(|v| v["kind"].as_str().unwrap_or("").to_string())
+            .collect();
+        if got.contains(&"became_stale".to_string()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "webhook got {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }

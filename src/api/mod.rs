@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 mod read;
 mod static_files;

@@ -28,7 +28,7 @@ pub(super) fn routes(
         .and(warp::post())
         .and(with_app(app.clone()))
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::api::listen::client_addr())
         .and(query())
         .and(warp::body::stream())
         .and_then(
@@ -44,7 +44,7 @@ pub(super) fn routes(
         .and(warp::post())
         .and(with_app(app.clone()))
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::api::listen::client_addr())
         .and(warp::body::stream())
         .and_then(|id: String, app: App, headers: HeaderMap, remote: Option<SocketAddr>, body| async move {
             Ok::<_, Infallible>(post_note(app, id, headers, remote, body).await.unwrap_or_else(ApiError::into_response))
@@ -53,7 +53,7 @@ pub(super) fn routes(
         .and(warp::post())
         .and(with_app(app))
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::api::listen::client_addr())
         .and_then(
             |app: App, headers: HeaderMap, remote: Option<SocketAddr>| async move {
                 Ok::<_, Infallible>(

@@ -12,6 +12,7 @@ mod table;
 pub use masterplan::parse_masterplan;
 pub use settings::{
     AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
+    WebhookSettings,
 };
 
 use crate::domain::Masterplan;

@@ -74,6 +74,15 @@ pub struct AuthSettings {
     pub admin_token: Option<Secret>,
 }
 
+/// `[webhooks]`: where status-transition events are POSTed as JSON.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub urls: Vec<reqwest::Url>,
+    /// Retries with exponential backoff after a failed delivery.
+    pub retries: u32,
+    pub timeout: std::time::Duration,
+}
+
 /// All daemon settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -84,6 +93,7 @@ pub struct Settings {
     pub city: CitySettings,
     pub progress: ProgressSettings,
     pub auth: AuthSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table. A value
@@ -178,12 +188,13 @@ pub(super) fn parse_settings(
     let city_t = section("city", problems);
     let progress_t = section("progress", problems);
     let auth_t = section("auth", problems);
+    let webhooks_t = section("webhooks", problems);
 
     let mut top = FieldReader::new(file, "top level".into(), &table, problems);
     let masterplan = top
         .opt_string("masterplan")
         .unwrap_or_else(|| "masterplan.toml".into());
-    for key in ["server", "storage", "city", "progress", "auth"] {
+    for key in ["server", "storage", "city", "progress", "auth", "webhooks"] {
         let _ = top.opt_value(key);
     }
     top.finish();
@@ -289,6 +300,36 @@ pub(super) fn parse_settings(
     r.finish();
     let _ = &empty;
 
+    let mut r = FieldReader::new(file, "[webhooks]".into(), &webhooks_t, problems);
+    let mut urls = Vec::new();
+    if let Some(list) = r.opt_array("urls") {
+        for (i, v) in list.iter().enumerate() {
+            match v.as_str().map(reqwest::Url::parse) {
+                Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => urls.push(u),
+                _ => r.problem(&format!("urls[{i}]"), format!("`{v}` is not an http(s) URL; write e.g. \"https://hooks.example.go.id/pantau\"")),
+            }
+        }
+    }
+    let retries = match r.opt_integer("retries") {
+        None => 3,
+        Some(n) if (0..=10).contains(&n) => n as u32,
+        Some(n) => {
+            r.problem("retries", format!("must be between 0 and 10, found {n}"));
+            3
+        }
+    };
+    let timeout = match r.opt_string("timeout") {
+        None => std::time::Duration::from_secs(5),
+        Some(t) => match super::masterplan::parse_duration(&t) {
+            Ok(d) => d,
+            Err(e) => {
+                r.problem("timeout", e);
+                std::time::Duration::from_secs(5)
+            }
+        },
+    };
+    r.finish();
+
     if problems.len() > before {
         return None;
     }
@@ -317,6 +358,11 @@ pub(super) fn parse_settings(
             tick_seconds,
         },
         auth: AuthSettings { admin_token },
+        webhooks: WebhookSettings {
+            urls,
+            retries,
+            timeout,
+        },
     })
 }
 

@@ -336,6 +336,25 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
         rejected,
         error: error.clone(),
     };
+    let was_up = app
+        .feeds
+        .with(&id, |s| s.last_run.as_ref().map(|(_, r)| r.error.is_none()))
+        .flatten();
+    let up = error.is_none();
+    // A feed going down (or failing from the start) and coming back are events for the wall.
+    if was_up != Some(up) && (was_up.is_some() || !up) {
+        app.hub
+            .publish_events(vec![crate::progress::state::StatusEvent {
+                time: format_instant(chrono::Utc::now().timestamp_millis(), tz),
+                kind: if up { "feed_up" } else { "feed_down" },
+                item_type: "feed",
+                id: id.clone(),
+                name: format!("{} ({})", id, spec.department),
+                from: None,
+                to: None,
+                message: error.clone(),
+            }]);
+    }
     app.feeds.with(&id, |s| {
         s.running = false;
         s.polls_total += 1;

@@ -145,9 +145,15 @@ impl Hub {
             event_json: Vec::new(),
             reset: false,
         };
-        delta.json = self
-            .delta_json(&delta, &Filter::default())
-            .unwrap_or_default();
+        let has_items = !delta.indicators.is_empty()
+            || !delta.programs.is_empty()
+            || !delta.dimensions.is_empty()
+            || delta.masterplan.is_some();
+        if has_items {
+            delta.json = self
+                .render_delta(&delta, &Filter::default())
+                .unwrap_or_default();
+        }
         delta.event_json = delta
             .events
             .iter()
@@ -162,6 +168,19 @@ impl Hub {
         // Sent under the lock so that sessions see deltas in seq order; `send` never blocks.
         let _ = self.tx.send(delta);
         Some(seq)
+    }
+
+    /// Numbers and sends events that change no progress item (a feed went down or came back).
+    pub fn publish_events(&self, events: Vec<StatusEvent>) -> Option<u64> {
+        if events.is_empty() {
+            return None;
+        }
+        let snapshot = self.current().0;
+        let change = Change {
+            events,
+            ..Change::default()
+        };
+        self.publish(&change, snapshot)
     }
 
     /// Replaces the snapshot after a reload: every session is sent a fresh snapshot.
@@ -236,9 +255,14 @@ impl Hub {
 
     /// The delta message for a filter; None when nothing in it concerns the filter.
     pub fn delta_json(&self, d: &Delta, filter: &Filter) -> Option<bytes::Bytes> {
-        if filter.is_empty() && !d.json.is_empty() {
-            return Some(d.json.clone());
+        if filter.is_empty() {
+            // Event-only changes have no delta message, just their events.
+            return (!d.json.is_empty()).then(|| d.json.clone());
         }
+        self.render_delta(d, filter)
+    }
+
+    fn render_delta(&self, d: &Delta, filter: &Filter) -> Option<bytes::Bytes> {
         let indicators: Vec<&IndicatorProgress> = d
             .indicators
             .iter()
@@ -341,6 +365,8 @@ impl Hub {
                             .programs
                             .iter()
                             .any(|p| p.id == e.id && filter.program(p, |_| true)),
+                        // Feed health is shown on unfiltered screens and department pages.
+                        "feed" => filter.dimension.is_none() && !filter.quick_win,
                         _ => false,
                     }
             })

@@ -8,6 +8,7 @@
 pub mod hub;
 pub mod screens;
 pub mod session;
+pub mod webhooks;
 
 pub use hub::{Hub, HubMessage};
 
@@ -25,7 +26,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = warp::Reje
         .and(warp::any().map(move || app.clone()))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(crate::api::listen::client_addr())
         .and(warp::ws())
         .and_then(
             |app: App,

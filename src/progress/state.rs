@@ -218,6 +218,9 @@ pub struct StatusEvent {
     pub name: String,
     pub from: Option<Status>,
     pub to: Option<Status>,
+    /// What happened, for events that are not status changes (e.g. a feed's error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// What one update changed: positions of changed items, and events.
@@ -770,6 +773,7 @@ fn push_events(
             name: name.to_string(),
             from: Some(old.0),
             to: Some(new.0),
+            message: None,
         });
     }
     if item_type == "indicator" && old.1 != new.1 {
@@ -781,6 +785,7 @@ fn push_events(
             name: name.to_string(),
             from: None,
             to: None,
+            message: None,
         });
     }
 }
