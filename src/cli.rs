@@ -262,9 +262,28 @@ pub fn import_file(
     progress_bar: bool,
 ) -> anyhow::Result<Result<String, String>> {
     let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // Large files show what stage the import is in: reading, validating, writing.
+    let bar = (progress_bar && body.len() > 1_000_000).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b.set_message(format!(
+            "reading {} ({} MB)",
+            file.display(),
+            body.len() / 1_000_000
+        ));
+        b
+    });
+    let stage = |m: String| {
+        if let Some(b) = &bar {
+            b.set_message(m);
+        }
+    };
     let rows = match crate::ingest::parse::csv_rows(&body, usize::MAX) {
         Ok(r) => r,
         Err(e) => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
             let mut report = format!("{}: {}\n", file.display(), e.message);
             for r in e.rows {
                 report.push_str(&format!(
@@ -275,17 +294,22 @@ pub fn import_file(
             return Ok(Err(report));
         }
     };
+    stage(format!("validating {} rows", rows.len()));
     let now = chrono::Utc::now().timestamp_millis();
-    let observations = match crate::ingest::validate(
+    let validated = crate::ingest::validate(
         &config.masterplan,
         config.settings.city.time_zone,
         now,
         None,
         rows,
-    ) {
+    );
+    let observations = match validated {
         Ok(o) => o,
         Err(crate::ingest::Rejection::Invalid(errors))
         | Err(crate::ingest::Rejection::NotOwner(errors)) => {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
             let mut report = format!(
                 "{}: {} problem(s); nothing was imported:\n",
                 file.display(),
@@ -301,7 +325,12 @@ pub fn import_file(
         }
     };
     let total = observations.len();
-    let outcome = backfill(db, observations, Source::Import, progress_bar)?;
+    stage(format!("writing {total} rows in one transaction"));
+    let outcome = backfill(db, observations, Source::Import);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let outcome = outcome?;
     Ok(Ok(format!(
         "imported {total} rows from {}: {} new, {} corrected, {} unchanged",
         file.display(),
@@ -322,18 +351,9 @@ pub fn backfill(
     db: &Path,
     observations: Vec<crate::domain::Observation>,
     source: Source,
-    progress_bar: bool,
 ) -> anyhow::Result<(u64, u64, u64)> {
     let conn = store::open_writer(db)?;
     let (writer, thread) = store::writer::spawn_writer(conn, Box::new(NoListener), 4);
-    let bar = if progress_bar && observations.len() > 10_000 {
-        let b = indicatif::ProgressBar::new(observations.len() as u64);
-        b.set_message("writing");
-        Some(b)
-    } else {
-        None
-    };
-    let n = observations.len() as u64;
     let result = writer.submit_blocking(WriteCommand::Observations(ObservationBatch {
         origin: Origin {
             source,
@@ -342,10 +362,6 @@ pub fn backfill(
         },
         rows: observations,
     }));
-    if let Some(b) = bar {
-        b.set_position(n);
-        b.finish_and_clear();
-    }
     drop(writer);
     let _ = thread.join();
     match result? {

@@ -445,7 +445,7 @@ pub async fn run(_config: Option<std::path::PathBuf>, args: RunArgs) -> anyhow::
         .map_err(|e| anyhow::anyhow!("the demo history does not validate: {e:?}"))?;
         let db2 = db.clone();
         tokio::task::spawn_blocking(move || {
-            crate::cli::backfill(&db2, observations, Source::Import, false)
+            crate::cli::backfill(&db2, observations, Source::Import)
         })
         .await??;
         eprintln!(

@@ -75,34 +75,50 @@ impl App {
         new.settings.server.listen = current.settings.server.listen;
         new.settings.database = current.settings.database.clone();
         let new = Arc::new(new);
-        let reads = self.reads.clone();
-        let loaded = reads
-            .run(|c| Ok((store::read::all_series(c)?, store::read::latest_notes(c)?)))
-            .await;
-        let (series, notes) = loaded.map_err(|e| crate::config::ConfigError {
+        // Rebuild under the progress lock: a commit that lands meanwhile waits for the lock and
+        // is then applied to the new state, so nothing committed is missing from it.
+        let (progress, hub, reads, plan) = (
+            self.progress.clone(),
+            self.hub.clone(),
+            self.reads.clone(),
+            new.clone(),
+        );
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            let mut guard = match progress.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let (series, notes) = reads.run_blocking(|c| {
+                Ok((store::read::all_series(c)?, store::read::latest_notes(c)?))
+            })?;
+            *guard = ProgressState::new(
+                Arc::new(plan.masterplan.clone()),
+                plan.settings.city.time_zone,
+                plan.settings.progress.thresholds,
+                series,
+                notes,
+                chrono::Utc::now().timestamp_millis(),
+            );
+            hub.reset(guard.snapshot());
+            Ok::<_, store::StoreError>(())
+        })
+        .await;
+        let problem = |message: String| crate::config::ConfigError {
             problems: vec![crate::config::Problem {
                 file: "database".into(),
                 item: "reload".into(),
                 field: String::new(),
-                message: format!("cannot read stored data for the new masterplan: {e}"),
+                message,
             }],
-        })?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let state = ProgressState::new(
-            Arc::new(new.masterplan.clone()),
-            new.settings.city.time_zone,
-            new.settings.progress.thresholds,
-            series,
-            notes,
-            now,
-        );
-        {
-            let mut guard = match self.progress.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            *guard = state;
-            self.hub.reset(guard.snapshot());
+        };
+        match rebuilt {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(problem(format!(
+                    "cannot read stored data for the new masterplan: {e}"
+                )));
+            }
+            Err(e) => return Err(problem(format!("the reload task failed: {e}"))),
         }
         if let Ok(mut c) = self.config.write() {
             *c = new.clone();

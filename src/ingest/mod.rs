@@ -7,9 +7,7 @@
 
 pub mod parse;
 
-use crate::domain::{
-    DepartmentId, IndicatorId, Masterplan, Millis, Observation, date_start_millis,
-};
+use crate::domain::{DepartmentId, Masterplan, Millis, Observation, date_start_millis};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -234,7 +232,7 @@ pub fn validate(
         }
         if ok {
             out.push(Observation {
-                indicator: IndicatorId::parse(ind.id.as_str()).unwrap_or_else(|_| ind.id.clone()),
+                indicator: ind.id.clone(),
                 time,
                 value,
                 note: row.note.filter(|n| !n.trim().is_empty()),
