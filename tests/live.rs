@@ -418,3 +418,58 @@ update_every = "1m"
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn dead_peers_are_dropped_and_screen_tokens_are_checked() {
+    // Dashboards from disk with a screen that needs a token, and a fast heartbeat.
+    let dashboards = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dashboards.path().join("screens.toml"),
+        "[[screen]]\nid = \"ruang-rapat\"\nlabel = \"Ruang rapat wali kota\"\npages = [\"quick-wins\"]\ntoken = \"rahasia-layar-123\"\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &example_masterplan(), "");
+    let options = pantau::server::RunOptions {
+        dashboards_dir: Some(dashboards.path().to_path_buf()),
+        heartbeat: Some(pantau::live::session::Heartbeat {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(700),
+        }),
+    };
+    let app = start_in(dir, cfg, options).await;
+    assert!(
+        tokio_tungstenite::connect_async(app.ws_url("?screen=ruang-rapat"))
+            .await
+            .is_err(),
+        "no token"
+    );
+    assert!(
+        tokio_tungstenite::connect_async(app.ws_url("?screen=ruang-rapat&token=salah"))
+            .await
+            .is_err(),
+        "wrong token"
+    );
+    let mut good = connect(&app.ws_url("?screen=ruang-rapat&token=rahasia-layar-123")).await;
+    assert_eq!(next_json(&mut good, 5).await["type"], "snapshot");
+    // A peer that stops reading never answers pings and is dropped; a reading one stays.
+    let silent = connect(&app.ws_url("")).await;
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = good.next().await {} });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, s) = app.get("/api/v1/screens").await;
+        let connected = s["connected"].as_array().unwrap();
+        if connected.len() == 1 {
+            assert_eq!(connected[0]["screen"], "ruang-rapat");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the silent peer was not dropped: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(silent);
+    reader.abort();
+    app.stop().await;
+}
