@@ -434,11 +434,11 @@ async fn indonesian_csv_and_xlsx_uploads() {
     let d = chrono::NaiveDate::parse_from_str(&jakarta_date(1), "%Y-%m-%d").unwrap();
     sheet.write_string(1, 0, "living.health.stunting").unwrap();
     sheet
-        .write_datetime_with_format(1, 1, &d.and_hms_opt(0, 0, 0).unwrap(), &date_format)
+        .write_datetime_with_format(1, 1, d.and_hms_opt(0, 0, 0).unwrap(), &date_format)
         .unwrap();
     sheet.write_number(1, 2, 20.25).unwrap();
     sheet.write_string(2, 0, "living.health.visits").unwrap();
-    sheet.write_string(2, 1, &jakarta_date(1)).unwrap();
+    sheet.write_string(2, 1, jakarta_date(1)).unwrap();
     sheet.write_number(2, 2, 100.0).unwrap();
     let bytes = book.save_to_buffer().unwrap();
     let (s, r) = app

@@ -45,10 +45,22 @@ pub(super) fn routes(
         .unify()
 }
 
-/// A decoded relative path that stays inside the dashboards folder, or None.
+/// Kinds of file the dashboards are made of. Anything else in the folder (e.g. `screens.toml`,
+/// which may hold screen tokens) is never served.
+const SERVED_EXTENSIONS: &[&str] = &[
+    "html", "css", "js", "mjs", "svg", "png", "ico", "woff", "woff2", "map",
+];
+
+/// A decoded relative path that stays inside the dashboards folder and names a page asset, or None.
 fn safe_path(raw: &str) -> Option<String> {
     let decoded = super::percent_decode(raw);
     if decoded.is_empty() || decoded.contains('\\') || decoded.contains('\0') {
+        return None;
+    }
+    let extension = decoded
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    if !extension.is_some_and(|e| SERVED_EXTENSIONS.contains(&e.as_str())) {
         return None;
     }
     let ok = decoded
@@ -93,5 +105,15 @@ mod tests {
         assert_eq!(safe_path("a//b"), None);
         assert_eq!(safe_path(".git/config"), None);
         assert_eq!(safe_path("..%5cx"), None);
+        assert_eq!(
+            safe_path("screens.toml"),
+            None,
+            "screen tokens are never served"
+        );
+        assert_eq!(safe_path("vendor/uplot/LICENSE"), None);
+        assert_eq!(
+            safe_path("css/pantau.css").as_deref(),
+            Some("css/pantau.css")
+        );
     }
 }

@@ -212,11 +212,7 @@ impl Browser {
     pub async fn new_page(&self, width: u32, height: u32) -> Page {
         let target = self
             .conn
-            .call(
-                None,
-                "Target.createTarget",
-                json!({ "url": "about:blank", "width": width, "height": height }),
-            )
+            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
             .await
             .unwrap();
         let target_id = target["targetId"].as_str().unwrap().to_string();
@@ -389,6 +385,27 @@ impl Page {
     }
 
     /// Writes a PNG of the viewport to `path`, creating its folder.
+    /// Puts the file at `path` into the file input matching `selector`, as a person choosing it would.
+    pub async fn set_file(&self, selector: &str, path: &Path) {
+        let doc = self.call("DOM.getDocument", json!({})).await;
+        let root = doc["root"]["nodeId"].clone();
+        let found = self
+            .call(
+                "DOM.querySelector",
+                json!({ "nodeId": root, "selector": selector }),
+            )
+            .await;
+        assert!(
+            found["nodeId"].as_u64().unwrap_or(0) > 0,
+            "no `{selector}` to put a file into"
+        );
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({ "nodeId": found["nodeId"], "files": [path.display().to_string()] }),
+        )
+        .await;
+    }
+
     pub async fn screenshot(&self, path: &Path) {
         let r = self
             .call("Page.captureScreenshot", json!({ "format": "png" }))

@@ -1,0 +1,260 @@
+// department.js — owns a department's page (/department/<id>): its indicators with progress and
+// freshness, which ones are overdue for an update, forms to post a value, upload a CSV or XLSX
+// file and write an obstacle note with the department's token, and the revision history.
+
+import { getJSON, post } from './api.js';
+import { boot, connectLive, setTitle, batched, ProgressStore } from './page.js';
+import { t, lang } from './i18n.js';
+import {
+  esc, pct, num, valueUnit, badge, staleChip, progressBar, age, date, dateTime, toMillis, todayYMD, cadence,
+  cadenceMillis, statusLabel, STATUS_ORDER,
+} from './format.js';
+import { mountSparklines } from './chart.js';
+import { indexPlan, departmentShort } from './model.js';
+
+const deptId = decodeURIComponent(location.pathname.split('/')[2] || '');
+const plan = await boot('department');
+const defs = indexPlan(plan);
+const dept = defs.departments.get(deptId);
+const $ = (id) => document.getElementById(id);
+
+if (!dept) {
+  const el = $('page-error');
+  el.textContent = t('unknown_department', { id: deptId });
+  el.hidden = false;
+  document.querySelector('main').hidden = true;
+  throw new Error(`unknown department ${deptId}`);
+}
+
+setTitle(dept.name);
+$('dept-code').textContent = departmentShort(dept.id);
+const myIndicators = plan.indicators.filter((i) => i.department === deptId);
+const store = new ProgressStore();
+let revisionsTimer = null;
+const TOKEN_KEY = `pantau.token.${deptId}`;
+
+setupForms();
+connectLive({ department: deptId }, store, {
+  onChange: (ids) => {
+    renderSoon();
+    if (ids === null || myIndicators.some((i) => ids.has(i.id))) {
+      clearTimeout(revisionsTimer);
+      revisionsTimer = setTimeout(loadRevisions, 300);
+    }
+  },
+});
+const renderSoon = batched(() => render());
+setInterval(render, 30000);
+
+// --- Indicators, overdue list ------------------------------------------------------------------
+
+function mine() {
+  return myIndicators.map((d) => store.indicators.get(d.id)).filter(Boolean);
+}
+
+/** How many days an indicator is past its next expected update (null when it is not). */
+function overdueDays(i) {
+  const last = toMillis(i.last_update);
+  const every = cadenceMillis(i.update_every);
+  if (last === null || every === null) return null;
+  const days = Math.floor((Date.now() - last - every) / 86400000);
+  return days > 0 ? days : 0;
+}
+
+function render() {
+  if (!store.masterplan) return;
+  const inds = mine();
+  const counts = Object.fromEntries(STATUS_ORDER.map((s) => [s, 0]));
+  let stale = 0;
+  for (const i of inds) {
+    counts[i.status] += 1;
+    if (i.stale) stale += 1;
+  }
+  $('dept-summary').innerHTML =
+    `<div class="tile"><span class="lbl">${esc(t('indicators'))}</span><b data-count="total">${inds.length}</b><span class="muted">${esc(dept.name)}</span></div>` +
+    STATUS_ORDER.map((s) => `<div class="tile st-edge-${s}"><span class="lbl">${esc(statusLabel(s))}</span><b data-count="${s}">${counts[s]}</b>${badge(s)}</div>`).join('') +
+    `<div class="tile${stale ? ' is-stale' : ''}"><span class="lbl">${esc(t('stale'))}</span><b data-count="stale">${stale}</b>${stale ? staleChip() : ''}</div>`;
+
+  const body = $('ind-body');
+  body.innerHTML = inds
+    .map((i) => {
+      const def = defs.indicators.get(i.id);
+      const prog = defs.programs.get(i.program);
+      const updated = toMillis(i.last_update);
+      return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
+        <td>${badge(i.status)}</td>
+        <td><div class="prog-name">${esc(i.name)}</div><div class="muted">${esc(prog ? prog.name : i.program)}${i.quick_win ? ` · <span class="qw">${esc(t('quick_win'))}</span>` : ''}</div></td>
+        <td class="value-cell nowrap"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><br><small>${esc(t('target'))} ${esc(valueUnit(i.target.value, i.unit))} · ${esc(date(i.target.date))}</small></td>
+        <td class="cell-progress"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
+        <td><span class="spark" data-spark="${esc(i.id)}"></span></td>
+        <td class="nowrap">${i.stale ? staleChip(age(updated)) : `<span>${esc(updated ? age(updated) : t('no_update'))}</span>`}<div class="muted">${esc(cadence(def ? def.update_every : i.update_every))}</div></td>
+      </tr>`;
+    })
+    .join('');
+  mountSparklines(body, (id) => {
+    const i = store.indicators.get(id);
+    return i && { values: i.sparkline, status: i.status };
+  });
+
+  const overdue = inds
+    .filter((i) => i.stale || !i.last_update)
+    .sort((a, b) => (overdueDays(b) ?? 1e9) - (overdueDays(a) ?? 1e9));
+  $('overdue').innerHTML = overdue.length
+    ? `<ul class="overdue-list">${overdue
+        .map((i) => {
+          const d = overdueDays(i);
+          const late = i.last_update ? t('overdue_since', { n: num(d, 0) }) : t('never_reported');
+          return `<li data-id="${esc(i.id)}"><div><span class="ind-title">${esc(i.name)}</span><small>${esc(cadence(i.update_every))} · ${esc(i.last_update ? t('updated', { age: age(toMillis(i.last_update)) }) : t('no_update'))}</small></div>${staleChip(late)}</li>`;
+        })
+        .join('')}</ul>`
+    : `<p class="ok-line">${esc(t('overdue_none'))}</p>`;
+  document.body.dataset.ready = '1';
+}
+
+// --- Revision history --------------------------------------------------------------------------
+
+async function loadRevisions() {
+  const lists = await Promise.all(
+    myIndicators.map((d) =>
+      getJSON(`/api/v1/indicators/${encodeURIComponent(d.id)}/revisions`)
+        .then((r) => r.revisions.map((x) => ({ ...x, indicator: d.id })))
+        .catch(() => []),
+    ),
+  );
+  const rows = lists.flat().sort((a, b) => (toMillis(b.received) || 0) - (toMillis(a.received) || 0)).slice(0, 40);
+  $('revisions').innerHTML = rows.length
+    ? `<table class="grid"><thead><tr><th>${esc(t('revision_received'))}</th><th>${esc(t('indicator'))}</th><th>${esc(t('revision_time'))}</th><th class="num">${esc(t('revision_from'))}</th><th class="num">${esc(t('revision_to'))}</th><th>${esc(t('source'))}</th></tr></thead><tbody>${rows
+        .map((r) => {
+          const def = defs.indicators.get(r.indicator);
+          return `<tr><td class="nowrap">${esc(dateTime(toMillis(r.received)))}</td><td>${esc(def ? def.name : r.indicator)}</td><td class="nowrap">${esc(date(r.time))}</td>
+            <td class="num rev-old">${esc(valueUnit(r.previous_value, def && def.unit))}</td><td class="num rev-new">${esc(valueUnit(r.value, def && def.unit))}</td>
+            <td class="muted">${esc(r.source || '')}${r.department ? ' · ' + esc(departmentShort(r.department)) : ''}</td></tr>`;
+        })
+        .join('')}</tbody></table>`
+    : `<p class="muted">${esc(t('revisions_none'))}</p>`;
+}
+
+// --- Forms -------------------------------------------------------------------------------------
+
+function token() {
+  return $('token').value.trim();
+}
+
+function rememberToken() {
+  const v = token();
+  sessionStorage.setItem(TOKEN_KEY, v);
+  if ($('remember').checked) localStorage.setItem(TOKEN_KEY, v);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+/** Reads "1.234,5" or "1234.5" as a number (null when it is not one). */
+export function parseValue(text) {
+  let s = String(text).trim().replace(/\s/g, '');
+  if (!s) return null;
+  if (s.includes(',')) s = s.replace(/\./g, '').replace(',', '.');
+  else if (lang() === 'id' && /^-?\d{1,3}(\.\d{3})+$/.test(s)) s = s.replace(/\./g, '');
+  const n = Number(s);
+  return Number.isFinite(n) ? n : null;
+}
+
+function showResult(el, ok, html) {
+  el.className = `result ${ok === null ? 'pending' : ok ? 'ok' : 'err'}`;
+  el.innerHTML = html;
+  el.hidden = false;
+}
+
+function errorHtml(e) {
+  const rows = (e.rows || [])
+    .slice(0, 20)
+    .map((r) => `<li>${esc(t('error_row', { row: r.row }))}${r.field ? ` (${esc(r.field)})` : ''}: ${esc(r.reason)}${r.fix ? ` — <b>${esc(t('fix'))}:</b> ${esc(r.fix)}` : ''}</li>`)
+    .join('');
+  return `<b>${esc(e.message)}</b>${rows ? `<ul>${rows}</ul>` : ''}`;
+}
+
+async function submit(form, resultEl, send) {
+  if (!token()) {
+    showResult(resultEl, false, esc(t('need_token')));
+    $('token').focus();
+    return;
+  }
+  rememberToken();
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = true;
+  showResult(resultEl, null, esc(t('sending')));
+  try {
+    const html = await send();
+    showResult(resultEl, true, html);
+  } catch (e) {
+    showResult(resultEl, false, errorHtml(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function okText(r) {
+  return esc(t('result_ok', { rows: r.rows, new: r.new, corrected: r.corrected, unchanged: r.unchanged }));
+}
+
+function setupForms() {
+  const options = `<option value="">${esc(t('choose'))}</option>` + myIndicators.map((i) => `<option value="${esc(i.id)}">${esc(i.name)}</option>`).join('');
+  for (const id of ['obs-indicator', 'note-indicator']) $(id).innerHTML = options;
+  $('obs-date').value = todayYMD();
+  $('obs-date').max = todayYMD();
+  const saved = sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY);
+  if (saved) $('token').value = saved;
+  $('remember').checked = Boolean(localStorage.getItem(TOKEN_KEY));
+
+  const hint = $('obs-hint');
+  const updateHint = () => {
+    const def = defs.indicators.get($('obs-indicator').value);
+    const parsed = parseValue($('obs-value').value);
+    const parts = [];
+    if (def) parts.push(`${esc(t('value'))}: ${esc(def.unit)}`);
+    if (parsed !== null) parts.push(`= <b>${esc(num(parsed, 6))}</b>`);
+    if (def && def.kind === 'cumulative') parts.push(esc(t('cumulative_hint')));
+    hint.innerHTML = parts.join(' · ');
+  };
+  $('obs-indicator').addEventListener('change', updateHint);
+  $('obs-value').addEventListener('input', updateHint);
+
+  $('obs-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submit(form, $('obs-result'), async () => {
+      const value = parseValue($('obs-value').value);
+      const observation = { indicator: $('obs-indicator').value, time: $('obs-date').value, value };
+      const note = $('obs-note').value.trim();
+      if (note) observation.note = note;
+      const r = await post('/api/v1/observations', token(), { observations: [observation] });
+      return okText(r);
+    });
+  });
+
+  $('upload-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submit(form, $('upload-result'), async () => {
+      const file = $('upload-file').files[0];
+      if (!file) throw new Error(t('choose'));
+      const xlsx = /\.xlsx$/i.test(file.name);
+      const type = xlsx ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv';
+      const r = await post('/api/v1/observations', token(), await file.arrayBuffer(), type);
+      return okText(r);
+    });
+  });
+
+  $('note-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    submit(form, $('note-result'), async () => {
+      const id = $('note-indicator').value;
+      await post(`/api/v1/indicators/${encodeURIComponent(id)}/notes`, token(), {
+        kendala: $('note-kendala').value.trim(),
+        rencana_tindak_lanjut: $('note-rtl').value.trim(),
+      });
+      return esc(t('note_ok'));
+    });
+  });
+}
+
+loadRevisions();

@@ -1,0 +1,80 @@
+// index.js — owns the start page (/): lists the wall's screens from /api/v1/screens with a link to
+// each screen and to each of its pages, the quick-wins page, and every department's page with
+// its indicator count and how many are stale; the masterplan total updates live.
+
+import { getJSON } from './api.js';
+import { boot, connectLive, batched, ProgressStore } from './page.js';
+import { t, href } from './i18n.js';
+import { esc, pct, badge, staleChip, icon, age } from './format.js';
+import { indexPlan, departmentShort, newestUpdate } from './model.js';
+
+const plan = await boot('pages');
+const defs = indexPlan(plan);
+const store = new ProgressStore();
+document.getElementById('title').textContent = t('screens') + ' & ' + t('pages');
+
+function pageLabel(page) {
+  if (page === 'overview') return t('overview');
+  if (page === 'quick-wins') return t('quick_wins');
+  if (page.startsWith('dimension:')) {
+    const d = defs.dimensions.get(page.slice(10));
+    return `${t('dimension')}: ${d ? d.name : page.slice(10)}`;
+  }
+  return page;
+}
+
+async function renderScreens() {
+  let screens;
+  try {
+    screens = await getJSON('/api/v1/screens');
+  } catch (e) {
+    document.getElementById('screens').innerHTML = `<p class="result err">${esc(t('load_failed', { msg: e.message }))}</p>`;
+    return;
+  }
+  const connected = screens.connected || [];
+  document.getElementById('screens').innerHTML = (screens.configured || [])
+    .map((s) => {
+      const n = connected.filter((c) => c.screen === s.id).length;
+      const wall = `/wall?screen=${encodeURIComponent(s.id)}`;
+      const pages = s.pages
+        .map((p) => `<li><a href="${esc(href(`${wall}&page=${encodeURIComponent(p)}`))}">${esc(pageLabel(p))}</a></li>`)
+        .join('');
+      return `<article class="card screen-card" data-screen="${esc(s.id)}">
+        <h3>${esc(s.label)}</h3>
+        <div class="meta"><code>${esc(s.id)}</code> · ${esc(t('interval', { s: s.interval_seconds }))} · <span class="${n ? 'st-on_track' : ''}">${esc(t('connected_screens', { n }))}</span></div>
+        <ul class="page-links">${pages}</ul>
+        <a class="btn" href="${esc(href(wall))}">${esc(t('open_screen'))} →</a>
+      </article>`;
+    })
+    .join('');
+}
+
+function render() {
+  const m = store.masterplan;
+  const newest = newestUpdate([...store.indicators.values()]);
+  if (m) {
+    document.getElementById('index-summary').innerHTML =
+      `<div class="tile st-edge-${esc(m.status)}" data-id="masterplan"><span class="lbl">${esc(t('masterplan_total'))}</span><b class="value-progress">${esc(pct(m.progress))}</b>${badge(m.status)}<span class="muted">${esc(newest ? t('latest_data', { age: age(newest) }) : t('no_update'))}</span></div>` +
+      `<div class="tile"><span class="lbl">${esc(t('expected_now'))}</span><b>${esc(pct(m.expected))}</b></div>` +
+      `<div class="tile"><span class="lbl">${esc(t('indicators'))}</span><b>${store.indicators.size}</b></div>` +
+      `<div class="tile${m.counts.stale ? ' is-stale' : ''}"><span class="lbl">${esc(t('stale'))}</span><b>${m.counts.stale}</b>${m.counts.stale ? staleChip() : ''}</div>`;
+  }
+  document.getElementById('departments').innerHTML = plan.departments
+    .map((d) => {
+      const inds = [...store.indicators.values()].filter((i) => i.department === d.id);
+      const stale = inds.filter((i) => i.stale).length;
+      return `<li><a href="${esc(href(`/department/${encodeURIComponent(d.id)}`))}" data-department="${esc(d.id)}">
+        <span><span class="opd">${esc(departmentShort(d.id))}</span> ${esc(d.name)}<br><small>${esc(t('indicators_n', { n: inds.length }))}</small></span>
+        ${stale ? staleChip(t('stale_n', { n: stale })) : ''}</a></li>`;
+    })
+    .join('');
+  document.body.dataset.ready = '1';
+}
+
+const qw = document.getElementById('qw-link');
+qw.href = href('/quick-wins');
+qw.innerHTML = `${icon('achieved')} ${esc(t('quick_wins_long'))} →`;
+await renderScreens();
+connectLive({}, store, { onChange: batched(render, 1000) });
+setInterval(render, 30000);
+setInterval(renderScreens, 30000);

@@ -1,0 +1,1149 @@
+//! The dashboards in a real headless Chromium: every page loads without console errors and shows
+//! the API's values, a post changes the wall and the quick-wins page without a reload, a stopped
+//! daemon shows the disconnect banner and a restarted one clears it, and screenshots of every
+//! page are written under `target/screenshots/`.
+//!
+//! Needs Debian's `chromium` (`apt-get install -y chromium`); without it these tests fail.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use browser::Browser;
+use common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Seeding: plausible values for every indicator, so the pages are not empty.
+// ---------------------------------------------------------------------------------------------
+
+fn day(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a YYYY-MM-DD date")
+}
+
+/// The expected value of an indicator definition on `d` (piecewise linear through the baseline
+/// and the targets, flat outside them).
+fn expected_at(ind: &Value, d: chrono::NaiveDate) -> f64 {
+    let mut points = vec![(
+        day(ind["baseline"]["date"].as_str().unwrap()),
+        ind["baseline"]["value"].as_f64().unwrap(),
+    )];
+    for t in ind["targets"].as_array().unwrap() {
+        points.push((
+            day(t["date"].as_str().unwrap()),
+            t["value"].as_f64().unwrap(),
+        ));
+    }
+    if d <= points[0].0 {
+        return points[0].1;
+    }
+    for w in points.windows(2) {
+        let ((d0, v0), (d1, v1)) = (w[0], w[1]);
+        if d <= d1 {
+            let span = (d1 - d0).num_days().max(1) as f64;
+            return v0 + (v1 - v0) * (d - d0).num_days() as f64 / span;
+        }
+    }
+    points.last().unwrap().1
+}
+
+/// Days between posts for a cadence such as `1d`, `1w`, `1mo`, `3mo`, `1y`.
+fn cadence_days(every: &str) -> i64 {
+    match every {
+        "1d" => 1,
+        "1w" => 7,
+        "1mo" => 30,
+        "3mo" => 91,
+        "1y" => 365,
+        _ => 30,
+    }
+}
+
+/// Observations for every indicator of `plan` (the `/api/v1/masterplan` document): most on
+/// track, some at risk, off track, achieved or stale, a few without data. Deterministic.
+pub fn seed_observations(plan: &Value) -> Vec<Value> {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive();
+    let mut out = Vec::new();
+    for (i, ind) in plan["indicators"].as_array().unwrap().iter().enumerate() {
+        if i % 11 == 10 {
+            continue; // no data yet
+        }
+        let id = ind["id"].as_str().unwrap();
+        let base = ind["baseline"]["value"].as_f64().unwrap();
+        let base_date = day(ind["baseline"]["date"].as_str().unwrap());
+        let step = cadence_days(ind["update_every"].as_str().unwrap_or("1mo"));
+        // How far along the expected path each indicator is, and whether it stopped reporting.
+        let (factor, stale) = match i % 8 {
+            0..=2 => (1.02, false),
+            3 => (0.91, false),
+            4 => (0.55, false),
+            5 => (1.0, true),
+            6 => (0.97, false),
+            _ => (0.80, false),
+        };
+        let last = if stale {
+            today - chrono::Duration::days(step * 3 + 20)
+        } else {
+            today - chrono::Duration::days((i as i64 * 3) % step.max(1))
+        };
+        let count = match step {
+            1 => 30,
+            7 => 26,
+            30 => 12,
+            91 => 8,
+            _ => 3,
+        };
+        let mut dates: Vec<chrono::NaiveDate> = (0..count)
+            .map(|k| last - chrono::Duration::days(step * k))
+            .filter(|d| *d > base_date)
+            .collect();
+        dates.reverse();
+        let maintain = ind["direction"] == "maintain";
+        let cumulative = ind["kind"] == "cumulative";
+        let lo = ind["min"].as_f64().unwrap_or(f64::MIN);
+        let hi = ind["max"].as_f64().unwrap_or(f64::MAX);
+        let mut previous_total = base;
+        for (k, d) in dates.iter().enumerate() {
+            let wobble = (((i * 7 + k * 13) % 10) as f64 - 4.5) / 100.0;
+            let e = expected_at(ind, *d);
+            let value = if maintain {
+                let tol = ind["tolerance"].as_f64().unwrap_or(0.0);
+                let drift = if i % 2 == 0 { 0.3 } else { 1.6 };
+                e + tol * drift * (1.0 + wobble)
+            } else {
+                base + (e - base) * (factor + wobble * 0.3)
+            };
+            let value = value.clamp(lo, hi);
+            let posted = if cumulative {
+                let inc = (value - previous_total).max(0.0);
+                previous_total += inc;
+                inc
+            } else {
+                value
+            };
+            let rounded = (posted * 100.0).round() / 100.0;
+            out.push(json!({ "indicator": id, "time": d.to_string(), "value": rounded }));
+        }
+    }
+    out
+}
+
+/// Notes from departments on some quick-win indicators.
+pub fn seed_notes(plan: &Value) -> Vec<(String, Value)> {
+    let quick: Vec<&str> = plan["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["quick_win"] == true)
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let texts = [
+        (
+            "Anggaran perubahan baru cair bulan lalu; pengadaan perangkat tertunda.",
+            "Lelang ulang dipercepat, target kontrak ditandatangani akhir bulan ini.",
+        ),
+        (
+            "Data dari puskesmas masuk terlambat karena jaringan di dua kelurahan terputus.",
+            "Diskominfo memasang ulang jaringan; entri manual sementara lewat formulir.",
+        ),
+        (
+            "Partisipasi warga di kelurahan pinggiran masih rendah.",
+            "Sosialisasi lewat kader dan RT/RW, jadwal keliling dua kali seminggu.",
+        ),
+    ];
+    plan["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| quick.contains(&i["program"].as_str().unwrap()))
+        .enumerate()
+        .filter(|(k, _)| k % 2 == 0)
+        .map(|(k, i)| {
+            let (kendala, rtl) = texts[k / 2 % texts.len()];
+            (
+                i["id"].as_str().unwrap().to_string(),
+                json!({ "kendala": kendala, "rencana_tindak_lanjut": rtl }),
+            )
+        })
+        .collect()
+}
+
+async fn seed(client: &reqwest::Client, base: &str, token: &str) {
+    let plan: Value = client
+        .get(format!("{base}/api/v1/masterplan"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let observations = seed_observations(&plan);
+    let r = client
+        .post(format!("{base}/api/v1/observations"))
+        .bearer_auth(token)
+        .json(&json!({ "observations": observations }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert!(status.is_success(), "seeding failed: {status} {body}");
+    for (id, note) in seed_notes(&plan) {
+        let r = client
+            .post(format!("{base}/api/v1/indicators/{id}/notes"))
+            .bearer_auth(token)
+            .json(&note)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "note on {id}: {}",
+            r.text().await.unwrap()
+        );
+    }
+}
+
+/// Seeds a daemon you run yourself (for working on the pages):
+/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_SEED_TOKEN=... cargo test --test dashboards -- --ignored seed_dev_server`
+#[tokio::test]
+#[ignore = "seeds a daemon you run yourself"]
+async fn seed_dev_server() {
+    let base = std::env::var("PANTAU_SEED_URL").expect("PANTAU_SEED_URL");
+    let token = std::env::var("PANTAU_SEED_TOKEN").expect("PANTAU_SEED_TOKEN");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    seed(&reqwest::Client::new(), &base, &token).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting as the pages do it (Intl id-ID / en-GB), to compare what is shown with the API.
+// ---------------------------------------------------------------------------------------------
+
+/// A fraction as a percentage with one decimal: 0.7673 -> "76,7%" (id) or "76.7%" (en).
+fn pct(fraction: f64, lang: &str) -> String {
+    let text = format!("{:.1}%", fraction * 100.0);
+    if lang == "id" {
+        text.replace('.', ",")
+    } else {
+        text
+    }
+}
+
+/// A number as `num()` in format.js shows it in id-ID: grouping dots, a decimal comma, at most
+/// 0, 1 or 2 decimals by size, no trailing zeros.
+fn num_id(x: f64) -> String {
+    let digits = if x.abs() >= 1000.0 {
+        0
+    } else if x.abs() >= 100.0 {
+        1
+    } else {
+        2
+    };
+    let text = format!("{:.*}", digits, x.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = frac.trim_end_matches('0');
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped},{frac}")
+    }
+}
+
+#[test]
+fn formats_like_the_pages() {
+    assert_eq!(pct(0.7673, "id"), "76,7%");
+    assert_eq!(pct(0.7673, "en"), "76.7%");
+    assert_eq!(num_id(3935.38), "3.935");
+    assert_eq!(num_id(97.4), "97,4");
+    assert_eq!(num_id(161.1), "161,1");
+    assert_eq!(num_id(4.81), "4,81");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the daemon on a chosen address, so a restart comes back on the same port.
+// ---------------------------------------------------------------------------------------------
+
+struct Daemon {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Daemon {
+    async fn start(config_path: &std::path::Path, addr: &str) -> Daemon {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = pantau::config::Config::load(Some(config_path)).expect("valid test config");
+        // The old socket may linger for a moment after a stop.
+        let mut listener = None;
+        for _ in 0..100 {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let listener = listener.unwrap_or_else(|| panic!("cannot bind {addr} again"));
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(pantau::server::run(
+            config,
+            listener,
+            pantau::server::RunOptions::default(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await {
+                if r.status().is_success() {
+                    return Daemon {
+                        addr,
+                        stop: Some(tx),
+                        handle,
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("daemon did not start on {addr}");
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), self.handle)
+            .await
+            .expect("daemon stops within 20 s")
+            .unwrap()
+            .expect("daemon exits cleanly");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn screenshot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots")
+        .join(name)
+}
+
+async fn get_json(base: &str, path: &str) -> Value {
+    reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Loads `path`, waits until the page has drawn its data, and fails on console errors.
+async fn open(page: &browser::Page, base: &str, path: &str) {
+    page.clear_errors();
+    page.goto(&format!("{base}{path}")).await;
+    let ready = page
+        .wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        ready.is_some(),
+        "{path} did not draw its data within 10 s; errors: {:?}",
+        page.errors()
+    );
+    // Let sparklines and charts settle before reading or taking pictures.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        page.errors(),
+        Vec::<String>::new(),
+        "console errors on {path}"
+    );
+}
+
+async fn text(page: &browser::Page, selector: &str) -> String {
+    let js = format!(
+        "(document.querySelector({}) || {{}}).textContent",
+        json!(selector)
+    );
+    page.eval(&js)
+        .await
+        .as_str()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("nothing matches `{selector}`"))
+}
+
+/// Waits until `selector`'s text equals `expected`; the text seen last when it does not.
+async fn wait_text(
+    page: &browser::Page,
+    selector: &str,
+    expected: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let js = format!(
+        "(() => {{ const el = document.querySelector({}); return !!el && el.textContent.trim() === {}; }})()",
+        json!(selector),
+        json!(expected)
+    );
+    if page.wait_for(&js, within).await.is_some() {
+        return Ok(());
+    }
+    let seen = page
+        .eval(&format!(
+            "(document.querySelector({}) || {{}}).textContent",
+            json!(selector)
+        ))
+        .await;
+    Err(format!("`{selector}` shows {seen} instead of `{expected}`"))
+}
+
+/// Fails unless every element matching `selector` lies entirely inside the viewport.
+async fn all_on_screen(page: &browser::Page, selector: &str) {
+    let js = format!(
+        "[...document.querySelectorAll({})].filter(e => {{ const r = e.getBoundingClientRect(); \
+         return !(r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5); }}).map(e => e.dataset.id || e.className)",
+        json!(selector)
+    );
+    let off = page.eval(&js).await;
+    assert_eq!(off, json!([]), "`{selector}` elements outside the screen");
+}
+
+async fn seeded_app() -> TestApp {
+    let app = spawn_app().await;
+    seed(&app.client, &app.base, ADMIN).await;
+    app
+}
+
+/// Risk order of statuses, as the quick-wins page sorts them.
+fn risk(status: &str) -> usize {
+    ["off_track", "at_risk", "no_data", "on_track", "achieved"]
+        .iter()
+        .position(|s| *s == status)
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_page_loads_without_errors_and_shows_the_api_values() {
+    let app = seeded_app().await;
+    let base = app.base.clone();
+    let progress = get_json(&base, "/api/v1/progress").await;
+    let plan = get_json(&base, "/api/v1/masterplan").await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+
+    // The start page lists the screens and the departments.
+    open(&page, &base, "/").await;
+    let screens = get_json(&base, "/api/v1/screens").await;
+    for s in screens["configured"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let label = text(&page, &format!("[data-screen='{id}'] h3")).await;
+        assert_eq!(label, s["label"].as_str().unwrap());
+        let links = page
+            .eval(&format!(
+                "document.querySelectorAll(\"[data-screen='{id}'] .page-links a\").length"
+            ))
+            .await;
+        assert_eq!(
+            links,
+            json!(s["pages"].as_array().unwrap().len()),
+            "a link per page of {id}"
+        );
+    }
+    let departments = page
+        .eval("document.querySelectorAll('[data-department]').length")
+        .await;
+    assert_eq!(
+        departments,
+        json!(plan["departments"].as_array().unwrap().len())
+    );
+    page.screenshot(&screenshot_path("index.png")).await;
+
+    // The wall: the masterplan total, each dimension, counts per status, a clock in WIB.
+    open(&page, &base, "/wall?screen=wall-1").await;
+    let m = &progress["masterplan"];
+    assert_eq!(
+        text(&page, "[data-id='masterplan'] .value-progress").await,
+        pct(m["progress"].as_f64().unwrap(), "id")
+    );
+    assert_eq!(
+        text(&page, "[data-id='masterplan'] .value-expected").await,
+        pct(m["expected"].as_f64().unwrap(), "id")
+    );
+    for status in [
+        "achieved",
+        "on_track",
+        "at_risk",
+        "off_track",
+        "no_data",
+        "stale",
+    ] {
+        assert_eq!(
+            text(
+                &page,
+                &format!("[data-id='masterplan'] [data-count='{status}']")
+            )
+            .await,
+            m["counts"][status].to_string(),
+            "count of {status}"
+        );
+    }
+    for d in progress["dimensions"].as_array().unwrap() {
+        let id = d["id"].as_str().unwrap();
+        assert_eq!(
+            text(&page, &format!("[data-id='{id}'] h2")).await,
+            d["name"].as_str().unwrap()
+        );
+        assert_eq!(
+            text(&page, &format!("[data-id='{id}'] .value-progress")).await,
+            pct(d["progress"].as_f64().unwrap(), "id")
+        );
+        let label = text(&page, &format!("[data-id='{id}'] .badge")).await;
+        assert!(
+            !label.is_empty(),
+            "{id} shows its status as text, not colour alone"
+        );
+    }
+    let clock = text(&page, "#clock-time").await;
+    assert!(clock.ends_with("WIB"), "clock shows the zone: {clock}");
+    assert_eq!(text(&page, "#title").await, "Ringkasan");
+    let sparks = page
+        .eval("document.querySelectorAll('.spark canvas').length")
+        .await;
+    assert!(sparks.as_u64().unwrap() >= 7, "sparklines drawn: {sparks}");
+    all_on_screen(&page, ".tile").await;
+    page.screenshot(&screenshot_path("wall.png")).await;
+
+    // The wall's quick-wins page: every quick win, highest risk first.
+    open(&page, &base, "/wall?screen=wall-1&page=quick-wins").await;
+    let quick: Vec<&Value> = progress["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["quick_win"] == true)
+        .collect();
+    let shown = page
+        .eval("[...document.querySelectorAll('.qw-row')].map(r => r.dataset.status)")
+        .await;
+    let shown: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(shown.len(), quick.len(), "every quick win on the wall");
+    assert!(
+        shown.windows(2).all(|w| risk(w[0]) <= risk(w[1])),
+        "sorted by risk: {shown:?}"
+    );
+    all_on_screen(&page, ".qw-row").await;
+    page.screenshot(&screenshot_path("wall-quick-wins.png"))
+        .await;
+
+    // A dimension page of the second screen.
+    open(&page, &base, "/wall?screen=wall-2").await;
+    let gov = progress["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "governance")
+        .unwrap();
+    assert_eq!(text(&page, "#title").await, gov["name"].as_str().unwrap());
+    let rows = page.eval("document.querySelectorAll('.ind').length").await;
+    let gov_indicators = progress["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["dimension"] == "governance")
+        .count();
+    assert_eq!(rows, json!(gov_indicators));
+    all_on_screen(&page, ".ind").await;
+    page.screenshot(&screenshot_path("wall-dimension.png"))
+        .await;
+    // Every dimension's page fits the screen.
+    for d in progress["dimensions"].as_array().unwrap() {
+        let id = d["id"].as_str().unwrap();
+        open(
+            &page,
+            &base,
+            &format!("/wall?screen=wall-2&page=dimension:{id}"),
+        )
+        .await;
+        all_on_screen(&page, ".ind").await;
+    }
+
+    // The wall in 4K looks the same, only sharper.
+    let big = browser.new_page(3840, 2160).await;
+    open(&big, &base, "/wall?screen=wall-1").await;
+    assert_eq!(
+        text(&big, "[data-id='masterplan'] .value-progress").await,
+        pct(m["progress"].as_f64().unwrap(), "id")
+    );
+    let fits = big.eval("document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth").await;
+    assert_eq!(fits, json!(true), "the 4K wall fits the screen");
+    all_on_screen(&big, ".tile").await;
+    big.screenshot(&screenshot_path("wall-4k.png")).await;
+
+    // English on request.
+    open(&page, &base, "/wall?screen=wall-1&lang=en").await;
+    assert_eq!(text(&page, "#title").await, "Overview");
+    assert_eq!(
+        text(&page, "[data-id='masterplan'] .value-progress").await,
+        pct(m["progress"].as_f64().unwrap(), "en")
+    );
+    let label = text(&page, "[data-id='masterplan'] .badge").await;
+    let english = ["Achieved", "On track", "At risk", "Off track", "No data"];
+    assert!(
+        english.contains(&label.as_str()),
+        "English status label: {label}"
+    );
+    page.screenshot(&screenshot_path("wall-en.png")).await;
+
+    // Quick wins for leadership.
+    open(&page, &base, "/quick-wins").await;
+    let shown = page
+        .eval("[...document.querySelectorAll('tr.row-main')].map(r => r.dataset.id)")
+        .await;
+    assert_eq!(shown.as_array().unwrap().len(), quick.len());
+    for p in &quick {
+        let id = p["id"].as_str().unwrap();
+        let sel = format!("tr.row-main[data-id='{id}'] .value-progress");
+        assert_eq!(
+            text(&page, &sel).await,
+            pct(p["progress"].as_f64().unwrap(), "id"),
+            "progress of {id}"
+        );
+        let due = page
+            .eval(&format!(
+                "document.querySelector(\"tr.row-main[data-id='{id}'] [data-days]\").dataset.days"
+            ))
+            .await;
+        let expected_days =
+            (chrono::NaiveDate::parse_from_str(p["due"].as_str().unwrap(), "%Y-%m-%d").unwrap()
+                - chrono::NaiveDate::parse_from_str(&jakarta_date(0), "%Y-%m-%d").unwrap())
+            .num_days();
+        assert_eq!(
+            due,
+            json!(expected_days.to_string()),
+            "days to the due date of {id}"
+        );
+    }
+    page.screenshot(&screenshot_path("quick-wins.png")).await;
+    let english = browser.new_page(1920, 1080).await;
+    open(&english, &base, "/quick-wins?lang=en").await;
+    assert_eq!(text(&english, "#title").await, "Quick Wins");
+
+    // Drill-down: an indicator of a quick win with data.
+    let with_data =
+        |i: &&Value| i["quick_win"] == true && i["kind"] == "level" && !i["current"].is_null();
+    let indicators = progress["indicators"].as_array().unwrap();
+    let ind = indicators
+        .iter()
+        .filter(with_data)
+        .find(|i| !i["forecast"].is_null() && i["update_every"] != "1d")
+        .or_else(|| indicators.iter().find(with_data))
+        .expect("a quick-win indicator with data");
+    let id = ind["id"].as_str().unwrap();
+    open(&page, &base, &format!("/quick-wins?indicator={id}")).await;
+    page.wait_for(
+        "document.getElementById('drawer').dataset.ready === '1'",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("drill-down opens");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        text(&page, "#drawer-title").await,
+        ind["name"].as_str().unwrap()
+    );
+    let canvas = page
+        .eval("!!document.querySelector('#trajectory canvas')")
+        .await;
+    assert_eq!(canvas, json!(true), "the trajectory chart is drawn");
+    let legend = page
+        .eval("document.querySelectorAll('#trajectory .u-legend .u-series').length")
+        .await;
+    assert_eq!(
+        legend,
+        json!(5),
+        "date, actual, expected, targets, forecast"
+    );
+    assert!(
+        text(&page, "#drawer .value-current")
+            .await
+            .starts_with(&num_id(ind["current"].as_f64().unwrap()))
+    );
+    assert_eq!(page.errors(), Vec::<String>::new());
+    page.screenshot(&screenshot_path("quick-wins-indicator.png"))
+        .await;
+
+    // A department's page: its indicators with their values, and the stale ones.
+    open(&page, &base, "/department/dinkes").await;
+    let mine: Vec<&Value> = progress["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["department"] == "dinkes")
+        .collect();
+    assert_eq!(
+        page.eval("document.querySelectorAll('#ind-body tr').length")
+            .await,
+        json!(mine.len())
+    );
+    for i in &mine {
+        let id = i["id"].as_str().unwrap();
+        let shown = text(
+            &page,
+            &format!("#ind-body tr[data-id='{id}'] .value-current"),
+        )
+        .await;
+        match i["current"].as_f64() {
+            Some(c) => assert!(
+                shown.starts_with(&num_id(c)),
+                "{id}: `{shown}` shows {}",
+                num_id(c)
+            ),
+            None => assert_eq!(shown, "–"),
+        }
+    }
+    let overdue = page
+        .eval("document.querySelectorAll('#overdue li').length")
+        .await;
+    let expected_overdue = mine
+        .iter()
+        .filter(|i| i["stale"] == true || i["last_update"].is_null())
+        .count();
+    assert_eq!(
+        overdue,
+        json!(expected_overdue),
+        "stale or never reported indicators are listed as overdue"
+    );
+    assert!(text(&page, "#title").await.starts_with("Dinas Kesehatan"));
+    page.screenshot(&screenshot_path("department.png")).await;
+
+    // An unknown department says so.
+    page.clear_errors();
+    page.goto(&format!("{base}/department/nope")).await;
+    let msg = page
+        .wait_for(
+            "document.getElementById('page-error').textContent",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(msg.unwrap().as_str().unwrap().contains("nope"));
+
+    drop(browser);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_changes_the_wall_and_quick_wins_within_two_seconds_without_a_reload() {
+    let app = seeded_app().await;
+    let base = app.base.clone();
+    let before = get_json(&base, "/api/v1/progress").await;
+    let browser = Browser::launch().await;
+    let wall = browser.new_page(1920, 1080).await;
+    open(&wall, &base, "/wall?screen=wall-1").await;
+    let quick = browser.new_page(1920, 1080).await;
+    open(&quick, &base, "/quick-wins").await;
+    for page in [&wall, &quick] {
+        page.eval("window.__marker = 'still-here'").await;
+    }
+
+    // Every indicator of the furthest-behind quick win reaches its final target.
+    let program = before["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["quick_win"] == true && p["status"] != "achieved" && p["status"] != "no_data")
+        .min_by(|a, b| {
+            a["progress"]
+                .as_f64()
+                .partial_cmp(&b["progress"].as_f64())
+                .unwrap()
+        })
+        .expect("a quick win behind its targets");
+    let pid = program["id"].as_str().unwrap();
+    let observations: Vec<Value> = before["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["program"] == pid && i["direction"] != "maintain")
+        .map(|i| {
+            let target = i["target"]["value"].as_f64().unwrap();
+            let value = if i["kind"] == "cumulative" {
+                (target - i["current"].as_f64().unwrap_or(0.0)).max(1.0)
+            } else {
+                target
+            };
+            json!({ "indicator": i["id"], "time": jakarta_date(0), "value": value })
+        })
+        .collect();
+    let (status, body) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(ADMIN),
+            &json!({ "observations": observations }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let posted = std::time::Instant::now();
+    let after = get_json(&base, "/api/v1/progress").await;
+    let p_after = after["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == pid)
+        .unwrap();
+    let p_text = pct(p_after["progress"].as_f64().unwrap(), "id");
+    assert_ne!(
+        p_text,
+        pct(program["progress"].as_f64().unwrap(), "id"),
+        "the post moves the program"
+    );
+    let m_text = pct(after["masterplan"]["progress"].as_f64().unwrap(), "id");
+    let dim = p_after["dimension"].as_str().unwrap();
+    let d_after = after["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == dim)
+        .unwrap();
+    let d_text = pct(d_after["progress"].as_f64().unwrap(), "id");
+    let d_before = before["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == dim)
+        .unwrap();
+    assert_ne!(
+        d_text,
+        pct(d_before["progress"].as_f64().unwrap(), "id"),
+        "the post moves the dimension"
+    );
+
+    let within = Duration::from_secs(2).saturating_sub(posted.elapsed());
+    wait_text(
+        &wall,
+        &format!("[data-id='{dim}'] .value-progress"),
+        &d_text,
+        within,
+    )
+    .await
+    .unwrap();
+    wait_text(
+        &wall,
+        "[data-id='masterplan'] .value-progress",
+        &m_text,
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    let within = Duration::from_secs(2).saturating_sub(posted.elapsed());
+    wait_text(
+        &quick,
+        &format!("tr.row-main[data-id='{pid}'] .value-progress"),
+        &p_text,
+        within,
+    )
+    .await
+    .unwrap();
+    assert!(posted.elapsed() < Duration::from_secs(3));
+    for page in [&wall, &quick] {
+        assert_eq!(
+            page.eval("window.__marker").await,
+            json!("still-here"),
+            "the page was not reloaded"
+        );
+        assert_eq!(
+            page.eval("performance.getEntriesByType('navigation').length")
+                .await,
+            json!(1)
+        );
+        assert_eq!(page.errors(), Vec::<String>::new());
+    }
+    drop(browser);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_department_posts_a_value_and_a_note_through_its_page() {
+    let app = seeded_app().await;
+    let base = app.base.clone();
+    let token = app.token("dinkes");
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    open(&page, &base, "/department/dinkes").await;
+
+    let id = "living.health.immunization";
+    let fill = format!(
+        "document.getElementById('token').value = {};
+         document.getElementById('obs-indicator').value = '{id}';
+         document.getElementById('obs-value').value = '98,25';
+         document.getElementById('obs-form').requestSubmit();",
+        json!(token)
+    );
+    page.eval(&fill).await;
+    let result = page.wait_for("document.querySelector('#obs-result.ok') && document.querySelector('#obs-result').textContent.includes('baris diterima') && document.querySelector('#obs-result').textContent", Duration::from_secs(5)).await;
+    assert!(
+        result.is_some(),
+        "the post is answered: {:?}",
+        page.eval("document.getElementById('obs-result').textContent")
+            .await
+    );
+    let current = app.indicator(id).await;
+    assert_eq!(
+        current["current"],
+        json!(98.25),
+        "the decimal comma was read"
+    );
+    wait_text(
+        &page,
+        &format!("#ind-body tr[data-id='{id}'] .value-current"),
+        "98,25%",
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+
+    // A wrong token is refused with the server's message, and nothing else changes.
+    page.eval("document.getElementById('token').value = 'wrong-token'; document.getElementById('obs-value').value = '1'; document.getElementById('obs-form').requestSubmit();").await;
+    let refused = page.wait_for("document.querySelector('#obs-result.err') && document.querySelector('#obs-result').textContent", Duration::from_secs(5)).await;
+    assert!(refused.is_some(), "a wrong token is reported");
+    assert_eq!(app.indicator(id).await["current"], json!(98.25));
+
+    // A note reaches the quick-wins data.
+    let note = format!(
+        "document.getElementById('token').value = {};
+         document.getElementById('note-indicator').value = '{id}';
+         document.getElementById('note-kendala').value = 'Vaksin terlambat datang dari provinsi';
+         document.getElementById('note-rtl').value = 'Jadwal ulang posyandu pekan depan';
+         document.getElementById('note-form').requestSubmit();",
+        json!(token)
+    );
+    page.eval(&note).await;
+    let saved = page.wait_for("document.querySelector('#note-result.ok') && document.querySelector('#note-result').textContent", Duration::from_secs(5)).await;
+    assert_eq!(saved, Some(json!("Catatan tersimpan.")));
+    let with_note = app.indicator(id).await;
+    assert_eq!(
+        with_note["note"]["kendala"],
+        "Vaksin terlambat datang dari provinsi"
+    );
+
+    // The value appears in the revision history once it is corrected.
+    page.eval(&format!(
+        "document.getElementById('token').value = {}; document.getElementById('obs-value').value = '98,5'; document.getElementById('obs-form').requestSubmit();",
+        json!(token)
+    ))
+    .await;
+    let rev = page.wait_for("[...document.querySelectorAll('#revisions td.rev-new')].some(td => td.textContent.trim() === '98,5%')", Duration::from_secs(5)).await;
+    assert!(rev.is_some(), "the correction is in the revision history");
+    // An upload: a CSV the way spreadsheets in Indonesia write it (";" and a decimal comma).
+    let csv = app.dir.path().join("dinkes.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "indicator;time;value\nliving.health.stunting;{};7,9\nliving.health.stunting;{};7,7\n",
+            jakarta_date(40),
+            jakarta_date(10)
+        ),
+    )
+    .unwrap();
+    page.set_file("#upload-file", &csv).await;
+    page.eval("document.getElementById('upload-form').requestSubmit()")
+        .await;
+    let uploaded = page
+        .wait_for("document.querySelector('#upload-result.ok') && document.querySelector('#upload-result').textContent", Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        uploaded,
+        Some(json!("2 baris diterima: 2 baru, 0 dikoreksi, 0 tetap."))
+    );
+    wait_text(
+        &page,
+        "#ind-body tr[data-id='living.health.stunting'] .value-current",
+        "7,7%",
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    // A file with a bad row is refused with the row, the reason and the fix.
+    std::fs::write(
+        &csv,
+        "indicator;time;value\nliving.health.stunting;kemarin;7,5\n",
+    )
+    .unwrap();
+    page.set_file("#upload-file", &csv).await;
+    page.eval("document.getElementById('upload-form').requestSubmit()")
+        .await;
+    let refused = page
+        .wait_for("document.querySelector('#upload-result.err li') && document.querySelector('#upload-result').textContent", Duration::from_secs(5))
+        .await;
+    let refused = refused.expect("the bad row is reported");
+    assert!(refused.as_str().unwrap().contains("Baris"), "{refused}");
+    page.eval("document.getElementById('upload-result').scrollIntoView({ block: 'center' })")
+        .await;
+    page.screenshot(&screenshot_path("department-upload-error.png"))
+        .await;
+    page.eval("window.scrollTo(0, 0)").await;
+
+    let errors: Vec<String> = page
+        .errors()
+        .into_iter()
+        .filter(|e| !e.contains("401") && !e.contains("403") && !e.contains("422"))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    page.screenshot(&screenshot_path("department-posted.png"))
+        .await;
+    drop(browser);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopped_daemon_shows_the_banner_and_a_restarted_one_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &example_masterplan(), "");
+    let daemon = Daemon::start(&config, "127.0.0.1:0").await;
+    let addr = daemon.addr.to_string();
+    let base = daemon.base();
+    let client = reqwest::Client::new();
+    seed(&client, &base, ADMIN).await;
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    open(&page, &base, "/wall?screen=wall-1").await;
+    page.eval("window.__marker = 'still-here'").await;
+    assert_eq!(
+        page.eval("document.getElementById('banner').hidden").await,
+        json!(true)
+    );
+
+    daemon.stop().await;
+    let banner = page
+        .wait_for("!document.getElementById('banner').hidden && document.getElementById('banner').textContent", Duration::from_secs(5))
+        .await
+        .expect("the disconnect banner appears");
+    let banner = banner.as_str().unwrap().to_string();
+    assert!(
+        banner.starts_with("Koneksi terputus - data per "),
+        "{banner}"
+    );
+    assert!(banner.contains(" WIB"), "{banner}");
+    assert_eq!(
+        page.eval("document.body.dataset.live").await,
+        json!("offline")
+    );
+    page.screenshot(&screenshot_path("wall-disconnected.png"))
+        .await;
+
+    let daemon = Daemon::start(&config, &addr).await;
+    let back = page
+        .wait_for(
+            "document.getElementById('banner').hidden && document.body.dataset.live === 'live'",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(back.is_some(), "the banner goes away after the restart");
+
+    // Data flows again: a post reaches the page.
+    let progress = get_json(&base, "/api/v1/progress").await;
+    let ind = progress["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["status"] == "off_track" && i["kind"] == "level" && i["direction"] != "maintain"
+        })
+        .expect("an indicator off track");
+    let dim = ind["dimension"].as_str().unwrap().to_string();
+    let r = client
+        .post(format!("{base}/api/v1/observations"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "observations": [{ "indicator": ind["id"], "time": jakarta_date(0), "value": ind["target"]["value"] }] }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let after = get_json(&base, "/api/v1/progress").await;
+    let d = after["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == dim.as_str())
+        .unwrap();
+    wait_text(
+        &page,
+        &format!("[data-id='{dim}'] .value-progress"),
+        &pct(d["progress"].as_f64().unwrap(), "id"),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.eval("window.__marker").await,
+        json!("still-here"),
+        "recovered without a reload"
+    );
+    let unexpected: Vec<String> = page
+        .errors()
+        .into_iter()
+        .filter(|e| {
+            !e.contains("WebSocket")
+                && !e.contains("ERR_CONNECTION_REFUSED")
+                && !e.contains("Failed to load resource")
+        })
+        .collect();
+    assert_eq!(unexpected, Vec::<String>::new());
+    drop(browser);
+    daemon.stop().await;
+}
+
+/// Screenshots of a daemon you run yourself (for working on the pages):
+/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_PAGES=/,/wall?screen=wall-1 cargo test --test dashboards -- --ignored dev_screenshots`
+#[tokio::test]
+#[ignore = "screenshots a daemon you run yourself"]
+async fn dev_screenshots() {
+    let base = std::env::var("PANTAU_SEED_URL").expect("PANTAU_SEED_URL");
+    let pages = std::env::var("PANTAU_PAGES").unwrap_or_else(|_| "/wall?screen=wall-1".into());
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    for (k, path) in pages.split(',').enumerate() {
+        page.goto(&format!("{base}{path}")).await;
+        page.wait_for(
+            "document.body.dataset.ready === '1'",
+            Duration::from_secs(10),
+        )
+        .await;
+        let wait = std::env::var("PANTAU_WAIT_MS")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(700);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        page.screenshot(&std::path::PathBuf::from(format!("/tmp/dev-{k}.png")))
+            .await;
+    }
+    println!("errors: {:?}", page.errors());
+}
