@@ -370,6 +370,20 @@ async fn repeats_are_idempotent_and_corrections_keep_their_history() {
     assert_eq!(rev["department"], "dinkes");
     assert!(rev["token_id"].as_i64().is_some());
     assert!(rev["received"].as_str().unwrap().ends_with("+07:00"));
+    // The department's page reads every correction of its indicators at once.
+    let (s, dept) = app.get("/api/v1/departments/dinkes/revisions").await;
+    assert_eq!(s, 200);
+    assert_eq!(dept["revisions"][0]["indicator"], "living.health.stunting");
+    assert_eq!(dept["revisions"][0]["value"], json!(24.5));
+    let (s, other) = app.get("/api/v1/departments/dlh/revisions").await;
+    assert_eq!((s, other["revisions"].as_array().unwrap().len()), (200, 0));
+    assert_eq!(app.get("/api/v1/departments/nope/revisions").await.0, 404);
+    assert_eq!(
+        app.get("/api/v1/departments/dinkes/revisions?limit=0")
+            .await
+            .0,
+        400
+    );
     app.stop().await;
 }
 

@@ -151,6 +151,13 @@ pub(super) fn routes(
         .and_then(|id: String, app: App, q: Query| async move {
             respond(revisions(&app, id, &q).await)
         });
+    let department_revisions = warp::path!("api" / "v1" / "departments" / String / "revisions")
+        .and(get)
+        .and(with_app(app.clone()))
+        .and(query())
+        .and_then(|id: String, app: App, q: Query| async move {
+            respond(department_revisions(&app, id, &q).await)
+        });
     let feeds = warp::path!("api" / "v1" / "feeds")
         .and(get)
         .and(with_app(app.clone()))
@@ -178,6 +185,8 @@ pub(super) fn routes(
         .or(series)
         .unify()
         .or(revisions)
+        .unify()
+        .or(department_revisions)
         .unify()
         .or(feeds)
         .unify()
@@ -346,18 +355,68 @@ async fn revisions(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
         .await?;
     let revisions: Vec<serde_json::Value> = rows
         .into_iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id, "time": format_instant(r.time, tz),
-                "previous_value": r.previous_value, "previous_source": r.previous_source,
-                "previous_received": format_instant(r.previous_received, tz),
-                "value": r.value, "source": r.source, "department": r.department,
-                "token_id": r.token_id, "received": format_instant(r.received, tz),
-            })
-        })
+        .map(|r| revision_json(None, r, tz))
         .collect();
     Ok(json(
         &serde_json::json!({ "indicator": id, "revisions": revisions }),
+    ))
+}
+
+fn revision_json(
+    indicator: Option<&str>,
+    r: read::RevisionRow,
+    tz: chrono_tz::Tz,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": r.id, "time": format_instant(r.time, tz),
+        "previous_value": r.previous_value, "previous_source": r.previous_source,
+        "previous_received": format_instant(r.previous_received, tz),
+        "value": r.value, "source": r.source, "department": r.department,
+        "token_id": r.token_id, "received": format_instant(r.received, tz),
+    });
+    if let Some(i) = indicator {
+        v["indicator"] = serde_json::Value::String(i.to_string());
+    }
+    v
+}
+
+async fn department_revisions(app: &App, id: String, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &["limit"])?;
+    let config = app.config();
+    if config.masterplan.department(&id).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no department `{id}` in the masterplan; see GET /api/v1/masterplan for the ids"
+        )));
+    }
+    let limit = match q.get("limit") {
+        None => 200,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::BadParameter {
+                name: "limit".into(),
+                message: format!("`{l}` must be a whole number from 1 to 1000"),
+            })?,
+    };
+    let indicators: Vec<String> = config
+        .masterplan
+        .indicators
+        .iter()
+        .filter(|i| i.department.as_str() == id)
+        .map(|i| i.id.to_string())
+        .collect();
+    let tz = config.settings.city.time_zone;
+    let rows = app
+        .reads
+        .run(move |c| read::revisions_of(c, &indicators, limit))
+        .await?;
+    let revisions: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(ind, r)| revision_json(Some(&ind), r, tz))
+        .collect();
+    Ok(json(
+        &serde_json::json!({ "department": id, "revisions": revisions }),
     ))
 }
 

@@ -138,6 +138,23 @@ pub fn revisions(
     Ok(rows)
 }
 
+/// The newest corrections across several indicators (a department's page), with each one's id.
+pub fn revisions_of(
+    conn: &Connection,
+    indicators: &[String],
+    limit: usize,
+) -> Result<Vec<(String, RevisionRow)>, StoreError> {
+    let mut out = Vec::new();
+    for id in indicators {
+        for r in revisions(conn, id, limit)? {
+            out.push((id.clone(), r));
+        }
+    }
+    out.sort_by(|a, b| b.1.received.cmp(&a.1.received).then(b.1.id.cmp(&a.1.id)));
+    out.truncate(limit);
+    Ok(out)
+}
+
 /// A department's note on an indicator.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NoteRow {
