@@ -114,14 +114,9 @@ function render() {
 // --- Revision history --------------------------------------------------------------------------
 
 async function loadRevisions() {
-  const lists = await Promise.all(
-    myIndicators.map((d) =>
-      getJSON(`/api/v1/indicators/${encodeURIComponent(d.id)}/revisions`)
-        .then((r) => r.revisions.map((x) => ({ ...x, indicator: d.id })))
-        .catch(() => []),
-    ),
-  );
-  const rows = lists.flat().sort((a, b) => (toMillis(b.received) || 0) - (toMillis(a.received) || 0)).slice(0, 40);
+  const rows = await getJSON(`/api/v1/departments/${encodeURIComponent(deptId)}/revisions?limit=40`)
+    .then((r) => r.revisions)
+    .catch(() => []);
   $('revisions').innerHTML = rows.length
     ? `<table class="grid"><thead><tr><th>${esc(t('revision_received'))}</th><th>${esc(t('indicator'))}</th><th>${esc(t('revision_time'))}</th><th class="num">${esc(t('revision_from'))}</th><th class="num">${esc(t('revision_to'))}</th><th>${esc(t('source'))}</th></tr></thead><tbody>${rows
         .map((r) => {

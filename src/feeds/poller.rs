@@ -97,7 +97,6 @@ impl FeedHealth {
                 st.url = url.to_string();
                 st.format = format_name(&s.format);
                 st.schedule = s.schedule.as_str().to_string();
-                st.running = false;
                 next.insert(s.id.to_string(), st);
             }
             *m = next;
@@ -169,29 +168,52 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
         }
     };
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_POLLS));
+    // Polls still in flight when their schedules were replaced: by feed id for feeds that stay
+    // (their new schedule skips ticks until the poll ends), and those of removed feeds.
+    let mut in_flight: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut retired: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let reload = app.reload.clone();
     loop {
+        // Register for the next reload before reading the config, so a reload that lands in
+        // between is not missed.
+        let notified = reload.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
         let config = app.config();
         app.feeds.configure(&config.masterplan.feeds);
         let (feed_stop_tx, feed_stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for spec in config.masterplan.feeds.iter().cloned() {
+            let previous = in_flight.remove(spec.id.as_str());
             tasks.spawn(feed_loop(
                 app.clone(),
                 client.clone(),
                 spec,
                 permits.clone(),
                 feed_stop_rx.clone(),
+                previous,
             ));
         }
-        let reload = app.reload.clone();
+        retired.extend(in_flight.drain().map(|(_, h)| h));
+        retired.retain(|h| !h.is_finished());
         let reloaded = tokio::select! {
-            _ = reload.notified() => true,
+            _ = notified => true,
             _ = stop.wait_for(|s| *s) => false,
         };
         let _ = feed_stop_tx.send(true);
-        // Runs in flight finish (each is bounded by its timeout) so nothing half-written is lost.
-        while tasks.join_next().await.is_some() {}
+        // The loops stop at once and hand over their polls in flight, so after a reload the new
+        // schedules start now: a hanging poll holds up no other feed.
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((id, Some(poll))) = done {
+                in_flight.insert(id, poll);
+            }
+        }
         if !reloaded {
+            // Polls in flight finish (each is bounded by its timeout) so nothing half-written is
+            // lost.
+            for poll in in_flight.into_values().chain(retired) {
+                let _ = poll.await;
+            }
             return;
         }
     }
@@ -219,10 +241,10 @@ async fn feed_loop(
     spec: FeedSpec,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
-) {
+    mut running: Option<tokio::task::JoinHandle<()>>,
+) -> (String, Option<tokio::task::JoinHandle<()>>) {
     let id = spec.id.to_string();
     let spec = Arc::new(spec);
-    let mut running: Option<tokio::task::JoinHandle<()>> = None;
     let mut first = spec.run_at_start;
     loop {
         let tz = app.tz();
@@ -267,9 +289,8 @@ async fn feed_loop(
             poll_and_record(&app2, &client2, &spec2).await;
         }));
     }
-    if let Some(h) = running {
-        let _ = h.await;
-    }
+    // A poll still in flight is handed back to `run`, which decides whether to wait for it.
+    (id, running.filter(|h| !h.is_finished()))
 }
 
 /// What one poll produced before it was written.
