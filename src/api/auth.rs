@@ -59,6 +59,15 @@ impl RateLimiter {
         }
     }
 
+    /// Seconds until `key`'s bucket has a request again, without taking one; None when it has.
+    pub fn exhausted(&self, key: &str) -> Option<u64> {
+        let buckets = self.buckets.lock().ok()?;
+        let (tokens, at) = buckets.get(key)?;
+        let rate = self.per_minute / 60.0;
+        let tokens = (tokens + at.elapsed().as_secs_f64() * rate).min(self.per_minute);
+        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u64)
+    }
+
     /// Takes one request from `key`'s bucket; Err(seconds to wait) when empty.
     pub fn take(&self, key: &str) -> Result<(), u64> {
         let Ok(mut buckets) = self.buckets.lock() else {
@@ -95,6 +104,13 @@ pub async fn authenticate(
         "guess:{}",
         remote.map(|r| r.ip().to_string()).unwrap_or_default()
     );
+    // An address that used up its failed attempts is refused before any token is checked, so a
+    // guess that happens to be right is not confirmed to a guesser (nor is a right token from it).
+    if let Some(wait) = app.limiter.exhausted(&guess_key) {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: wait,
+        });
+    }
     let fail = |message: &str| -> ApiError {
         if let Err(wait) = app.limiter.take(&guess_key) {
             return ApiError::RateLimited {
@@ -180,5 +196,8 @@ mod tests {
         let wait = l.take("a").unwrap_err();
         assert!((1..=30).contains(&wait), "{wait}");
         assert!(l.take("b").is_ok());
+        assert!(l.exhausted("b").is_none());
+        assert!((1..=30).contains(&l.exhausted("a").unwrap()));
+        assert!(l.exhausted("never-seen").is_none());
     }
 }

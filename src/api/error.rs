@@ -107,7 +107,9 @@ impl ApiError {
                 "this method is not allowed on this path; see docs/openapi.yaml".into()
             }
             ApiError::RateLimited { retry_after_secs } => {
-                format!("too many requests with this token; retry after {retry_after_secs} s")
+                format!(
+                    "too many requests from this token or address (failed attempts count too); retry after {retry_after_secs} s"
+                )
             }
         }
     }
@@ -182,6 +184,10 @@ pub async fn recover(r: Rejection) -> Result<Response, Infallible> {
         ApiError::BadBody(format!("{e}"))
     } else if let Some(e) = r.find::<warp::reject::MissingHeader>() {
         ApiError::BadBody(format!("{e}"))
+    } else if r.find::<warp::ws::MissingConnectionUpgrade>().is_some() {
+        ApiError::BadBody(
+            "this is a websocket endpoint; connect with a websocket client (`Connection: upgrade`, `Upgrade: websocket`)".into(),
+        )
     } else if r.find::<warp::reject::UnsupportedMediaType>().is_some() {
         ApiError::UnsupportedMediaType("unsupported content type".into())
     } else {

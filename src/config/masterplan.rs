@@ -539,7 +539,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
+        // Saturates; anything that large is refused below.
+        "m" => Duration::from_secs(n.saturating_mul(60)),
         _ => {
             return Err(format!(
                 "`{t}` has no known unit; write e.g. `10s`, `500ms` or `2m`"
@@ -549,6 +550,12 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if d.is_zero() {
         return Err(format!(
             "`{t}` is zero; give a positive duration such as `10s`"
+        ));
+    }
+    // A timeout beyond a day is a typo, and a deadline that far ahead overflows timers.
+    if d > Duration::from_secs(86_400) {
+        return Err(format!(
+            "`{t}` is longer than a day; write e.g. `10s`, `500ms` or `2m`"
         ));
     }
     Ok(d)

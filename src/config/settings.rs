@@ -30,6 +30,8 @@ pub struct ServerSettings {
     pub rate_limit_per_minute: u32,
     /// Origins allowed to open websockets from a browser; empty = same host only.
     pub allowed_origins: Vec<String>,
+    /// Time a client has to send a request's headers; slower connections are closed.
+    pub header_read_timeout: std::time::Duration,
 }
 
 /// `[city]`: the city, its zone and language.
@@ -221,6 +223,16 @@ pub(super) fn parse_settings(
                 .collect()
         })
         .unwrap_or_default();
+    let header_read_timeout = match r.opt_string("header_read_timeout") {
+        None => std::time::Duration::from_secs(10),
+        Some(t) => match super::masterplan::parse_duration(&t) {
+            Ok(d) => d,
+            Err(e) => {
+                r.problem("header_read_timeout", e);
+                std::time::Duration::from_secs(10)
+            }
+        },
+    };
     r.finish();
 
     let mut r = FieldReader::new(file, "[storage]".into(), &storage_t, problems);
@@ -341,6 +353,7 @@ pub(super) fn parse_settings(
             max_rows_per_request: max_rows_per_request as usize,
             rate_limit_per_minute: rate_limit_per_minute as u32,
             allowed_origins,
+            header_read_timeout,
         },
         database,
         city: CitySettings {

@@ -117,7 +117,11 @@ fn translate_day_of_week(field: &str) -> Result<String, String> {
         let mut d = lo;
         while d <= hi {
             days[d % 7] = true;
-            d += step;
+            // A step beyond the week (e.g. `1/99999999999999999999`) ends the range.
+            let Some(next) = d.checked_add(step) else {
+                break;
+            };
+            d = next;
         }
     }
     if days.iter().all(|d| *d) {

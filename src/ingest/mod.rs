@@ -316,6 +316,24 @@ pub fn parse_number(text: &str, decimal_comma: bool) -> Result<f64, String> {
     } else {
         (',', '.')
     };
+    // A group mark must separate thousands (`1,234`, `1.234.567`): `7,9` in JSON or `7.9` in an
+    // Indonesian CSV is a decimal in the other locale, and reading it as 79 would store a value
+    // ten times off without a word.
+    if s.contains(group) {
+        let int = s.split(decimal).next().unwrap_or("");
+        let int = int.strip_prefix(['-', '+']).unwrap_or(int);
+        let mut groups = int.split(group);
+        let first = groups.next().unwrap_or("");
+        let thousands = (1..=3).contains(&first.len()) && groups.all(|g| g.len() == 3);
+        let after = s.split_once(decimal).map_or("", |(_, f)| f);
+        if !thousands || after.contains(group) {
+            let example = if decimal_comma { "1.234,5" } else { "1,234.5" };
+            return Err(format!(
+                "`{}` is not a number: `{group}` separates thousands here and `{decimal}` decimals, as in {example}",
+                truncate(text.trim(), 40)
+            ));
+        }
+    }
     let plain: String = s
         .chars()
         .filter(|c| *c != group)
@@ -351,6 +369,13 @@ mod tests {
         assert!(parse_number("12abc", false).is_err());
         assert!(parse_number("inf", false).is_err());
         assert!(parse_value(&RawValue::Number(f64::NAN)).is_err());
+        assert_eq!(parse_number("2.000", true), Ok(2000.0));
+        assert_eq!(parse_number("-1.234.567", true), Ok(-1_234_567.0));
+        // A decimal in the other locale is refused, not read ten times too large.
+        assert!(parse_number("7,9", false).unwrap_err().contains("decimals"));
+        assert!(parse_number("7.9", true).is_err());
+        assert!(parse_number("1,2345", false).is_err());
+        assert!(parse_number("1.5,3", false).is_err());
     }
 
     #[test]

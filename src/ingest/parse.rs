@@ -231,42 +231,92 @@ pub fn csv_rows(body: &[u8], max_rows: usize) -> Result<Vec<RawRow>, BodyError> 
 
 /// The first sheet of an XLSX workbook, its first row the header.
 pub fn xlsx_rows(body: &[u8], max_rows: usize) -> Result<Vec<RawRow>, BodyError> {
-    use calamine::{Data, Reader, Xlsx};
+    // calamine panics on some damaged workbooks (an arithmetic overflow on a huge cell reference,
+    // found by tests/fuzz.rs); a broken upload must get 400, not a dropped connection.
+    std::panic::catch_unwind(|| read_xlsx(body, max_rows)).unwrap_or_else(|_| {
+        Err(BodyError::new(
+            "the upload is not a readable XLSX workbook (it is damaged); open it in a spreadsheet program and save it again as .xlsx",
+        ))
+    })
+}
+
+/// Most non-empty cells read from one sheet: far more than any upload within `max_rows` needs.
+const MAX_XLSX_CELLS: usize = 2_000_000;
+
+fn read_xlsx(body: &[u8], max_rows: usize) -> Result<Vec<RawRow>, BodyError> {
+    use calamine::{Data, DataRef, Reader, Xlsx, XlsxError};
+    use std::collections::{BTreeMap, HashMap};
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(body)).map_err(|e| {
             BodyError::new(format!(
                 "the upload is not a readable XLSX workbook ({e}); save it as .xlsx"
             ))
         })?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| BodyError::new("the workbook has no sheets"))?
-        .map_err(|e| BodyError::new(format!("cannot read the first sheet ({e})")))?;
-    let start_row = range.start().map_or(0, |(r, _)| r as usize);
-    let mut iter = range.rows();
-    let header: Vec<String> = iter
-        .next()
-        .ok_or_else(|| {
-            BodyError::new(
-                "the first sheet is empty; put the header row indicator, time, value in row 1",
-            )
-        })?
-        .iter()
-        .map(|c| c.to_string())
+    let name = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| BodyError::new("the workbook has no sheets"))?;
+    // The cells are read one by one into sparse rows. calamine's `worksheet_range` allocates the
+    // whole bounding box of the used cells: one cell at XFD1048576 asks for 512 GiB and aborts
+    // the process.
+    let mut sheet: BTreeMap<u32, HashMap<u32, Data>> = BTreeMap::new();
+    let mut min_col = u32::MAX;
+    let mut count = 0usize;
+    let unreadable = |e: XlsxError| BodyError::new(format!("cannot read the first sheet ({e})"));
+    match book.worksheet_cells_reader(&name) {
+        Err(XlsxError::NotAWorksheet(_)) => {}
+        Err(e) => return Err(unreadable(e)),
+        Ok(mut reader) => {
+            while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+                if matches!(cell.get_value(), DataRef::Empty) {
+                    continue;
+                }
+                count += 1;
+                if count > MAX_XLSX_CELLS {
+                    return Err(BodyError::new(format!(
+                        "the first sheet has more than {MAX_XLSX_CELLS} filled cells; upload only the columns indicator, time, value and note"
+                    )));
+                }
+                let (row, col) = cell.get_position();
+                min_col = min_col.min(col);
+                sheet
+                    .entry(row)
+                    .or_default()
+                    .insert(col, Data::from(cell.get_value().clone()));
+            }
+        }
+    }
+    let mut sheet_rows = sheet.into_iter();
+    let (_, header_cells) = sheet_rows.next().ok_or_else(|| {
+        BodyError::new(
+            "the first sheet is empty; put the header row indicator, time, value in row 1",
+        )
+    })?;
+    let width = header_cells.keys().max().map_or(0, |c| c - min_col + 1);
+    let header: Vec<String> = (0..width)
+        .map(|i| {
+            header_cells
+                .get(&(min_col + i))
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        })
         .collect();
     let cols = columns(&header)?;
     let mut rows = Vec::new();
-    for (i, r) in iter.enumerate() {
-        let line = start_row + i + 2;
-        if r.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
-        }
+    for (row, r) in sheet_rows {
+        let line = row as usize + 1;
         if rows.len() >= max_rows {
             return Err(BodyError::new(format!(
                 "the sheet has more than {max_rows} rows; split it into smaller files"
             )));
         }
-        let cell = |i: usize| r.get(i).filter(|c| !matches!(c, Data::Empty));
+        let cell = |i: usize| {
+            u32::try_from(i)
+                .ok()
+                .and_then(|i| min_col.checked_add(i))
+                .and_then(|c| r.get(&c))
+        };
         let text = |i: usize| {
             cell(i)
                 .map(|c| c.to_string())

@@ -1,0 +1,783 @@
+//! `docs/openapi.yaml` stays true to the server: every documented operation exists and answers a
+//! valid request with its documented success status; every route in the source (`warp::path!`
+//! in src/api and src/live) answers on exactly the methods the spec lists; and live answers,
+//! successes and errors alike, validate against their documented schemas (a small JSON Schema
+//! checker below covers what the spec uses).
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn spec() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml"))
+        .expect("docs/openapi.yaml");
+    serde_norway::from_str(&text).expect("docs/openapi.yaml is valid YAML")
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+/// `/api/v1/indicators/{id}/series` -> `/api/v1/indicators/{}/series`.
+fn template(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The routes written in the source: `warp::path!(...)` macros, `warp::path::end()` (the index)
+/// and `warp::path("assets")` with a tail.
+fn routes_in_source() -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src/api", "src/live"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("warp::path!(") {
+            rest = &rest[i + "warp::path!(".len()..];
+            let end = rest.find(')').unwrap();
+            let segments: Vec<String> = rest[..end]
+                .split('/')
+                .map(|s| {
+                    let s = s.trim();
+                    if let Some(lit) = s.strip_prefix('"') {
+                        lit.trim_end_matches('"').to_string()
+                    } else {
+                        "{}".to_string()
+                    }
+                })
+                .collect();
+            found.insert(format!("/{}", segments.join("/")));
+        }
+        if text.contains("warp::path::end()") {
+            found.insert("/".into());
+        }
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("warp::path(\"") {
+            rest = &rest[i + "warp::path(\"".len()..];
+            let name = &rest[..rest.find('"').unwrap()];
+            if text.contains("warp::path::tail()") {
+                found.insert(format!("/{name}/{{}}"));
+            }
+        }
+    }
+    found
+}
+
+/// The documented operations: template -> (concrete path, methods).
+fn documented(spec: &Value) -> BTreeMap<String, (String, Vec<String>)> {
+    let mut out = BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let methods: Vec<String> = METHODS
+            .iter()
+            .filter(|m| item.get(**m).is_some())
+            .map(|m| m.to_string())
+            .collect();
+        out.insert(template(path), (concrete(spec, path, item), methods));
+    }
+    out
+}
+
+/// The path with each parameter replaced by its documented example.
+fn concrete(spec: &Value, path: &str, item: &Value) -> String {
+    let mut p = path.to_string();
+    for op in METHODS.iter().filter_map(|m| item.get(*m)) {
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let param = resolve(spec, param);
+            if param["in"] == "path" {
+                let example = param["schema"]["example"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{path}: path parameter without an example"));
+                p = p.replace(&format!("{{{}}}", param["name"].as_str().unwrap()), example);
+            }
+        }
+    }
+    p
+}
+
+fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let mut node = spec;
+            for part in r.trim_start_matches("#/").split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "dangling $ref {r}");
+            resolve(spec, node)
+        }
+        None => v,
+    }
+}
+
+/// The documented response of `status` for `method path`: its JSON schema, if it has one.
+fn response_schema<'a>(
+    spec: &'a Value,
+    path: &str,
+    method: &str,
+    status: u16,
+) -> Result<Option<&'a Value>, String> {
+    let op = &spec["paths"][path][method];
+    let responses = op["responses"]
+        .as_object()
+        .ok_or(format!("{method} {path} is not documented"))?;
+    let Some(r) = responses.get(&status.to_string()) else {
+        return Err(format!(
+            "{} {path} answered {status}, which is not documented (documented: {:?})",
+            method.to_uppercase(),
+            responses.keys().collect::<Vec<_>>()
+        ));
+    };
+    let r = resolve(spec, r);
+    Ok(r["content"]["application/json"].get("schema"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small JSON Schema checker: the subset docs/openapi.yaml uses (OpenAPI 3.0 flavour).
+
+fn validate(spec: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(spec, schema);
+    if v.is_null() && schema["nullable"] == true {
+        return;
+    }
+    if let Some(all) = schema["allOf"].as_array() {
+        for s in all {
+            validate(spec, s, v, at, errors);
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let passing = options
+                .iter()
+                .filter(|s| {
+                    let mut e = Vec::new();
+                    validate(spec, s, v, at, &mut e);
+                    e.is_empty()
+                })
+                .count();
+            let ok = if key == "oneOf" {
+                passing == 1
+            } else {
+                passing >= 1
+            };
+            if !ok {
+                errors.push(format!("{at}: {passing} of the {key} options match {v}"));
+            }
+        }
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        if !options.contains(v) {
+            errors.push(format!("{at}: {v} is not one of {options:?}"));
+        }
+    }
+    let Some(ty) = schema["type"].as_str() else {
+        return;
+    };
+    let type_ok = match ty {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "number" => v.is_number(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "boolean" => v.is_boolean(),
+        other => panic!("{at}: the checker does not know type `{other}`"),
+    };
+    if !type_ok {
+        errors.push(format!("{at}: expected {ty}, found {v}"));
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            let props = schema["properties"].as_object();
+            for r in schema["required"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap();
+                if !map.contains_key(r) {
+                    errors.push(format!("{at}: required `{r}` is missing"));
+                }
+            }
+            for (k, x) in map {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => validate(spec, s, x, &format!("{at}.{k}"), errors),
+                    None => match &schema["additionalProperties"] {
+                        Value::Bool(false) => {
+                            errors.push(format!("{at}: `{k}` is not documented"));
+                        }
+                        s @ Value::Object(_) => validate(spec, s, x, &format!("{at}.{k}"), errors),
+                        _ => {}
+                    },
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(n) = schema["minItems"].as_u64() {
+                if (items.len() as u64) < n {
+                    errors.push(format!("{at}: fewer than {n} items"));
+                }
+            }
+            if let Some(n) = schema["maxItems"].as_u64() {
+                if items.len() as u64 > n {
+                    errors.push(format!("{at}: more than {n} items"));
+                }
+            }
+            for (i, x) in items.iter().enumerate() {
+                validate(spec, &schema["items"], x, &format!("{at}[{i}]"), errors);
+            }
+        }
+        Value::String(s) => {
+            let format_ok = match schema["format"].as_str() {
+                Some("date") => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
+                Some("date-time") => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+                _ => true,
+            };
+            if !format_ok {
+                errors.push(format!("{at}: `{s}` is not a {}", schema["format"]));
+            }
+            let n = s.chars().count() as u64;
+            if schema["minLength"].as_u64().is_some_and(|m| n < m)
+                || schema["maxLength"].as_u64().is_some_and(|m| n > m)
+            {
+                errors.push(format!("{at}: length {n} is out of bounds"));
+            }
+        }
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap();
+            if schema["minimum"].as_f64().is_some_and(|m| x < m)
+                || schema["maximum"].as_f64().is_some_and(|m| x > m)
+            {
+                errors.push(format!("{at}: {x} is out of bounds"));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_schema(spec: &Value, path: &str, method: &str, status: u16, body: &Value) {
+    let schema = response_schema(spec, path, method, status).unwrap_or_else(|e| panic!("{e}"));
+    let Some(schema) = schema else {
+        panic!("{method} {path} {status} answered JSON but documents no JSON schema: {body}");
+    };
+    let mut errors = Vec::new();
+    validate(spec, schema, body, "body", &mut errors);
+    assert!(
+        errors.is_empty(),
+        "{} {path} {status} does not match docs/openapi.yaml:\n  {}\nbody: {body}",
+        method.to_uppercase(),
+        errors.join("\n  ")
+    );
+}
+
+#[test]
+fn the_checker_catches_what_it_should() {
+    let spec = spec();
+    let schema = json!({"$ref": "#/components/schemas/Error"});
+    let mut e = Vec::new();
+    validate(
+        &spec,
+        &schema,
+        &json!({"error": {"code": "not_found", "message": "x"}}),
+        "b",
+        &mut e,
+    );
+    assert!(e.is_empty(), "{e:?}");
+    for bad in [
+        json!({"error": {"code": "nope", "message": "x"}}),
+        json!({"error": {"message": "x"}}),
+        json!({"error": {"code": "not_found", "message": "x", "extra": 1}}),
+        json!({"error": {"code": "not_found", "message": 5}}),
+        json!({"error": {"code": "not_found", "message": "x", "rows": [{"row": 1}]}}),
+        json!([]),
+    ] {
+        let mut e = Vec::new();
+        validate(&spec, &schema, &bad, "b", &mut e);
+        assert!(!e.is_empty(), "{bad} should not validate");
+    }
+    let mut e = Vec::new();
+    let forecast = json!({"$ref": "#/components/schemas/Forecast"});
+    validate(
+        &spec,
+        &forecast,
+        &json!({"projected_value": 1.0, "reach_date": "2026-13-01"}),
+        "f",
+        &mut e,
+    );
+    assert!(!e.is_empty(), "a bad date must not validate");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A dashboards folder with every page, so that a 404 below means "no route", not "no file".
+fn dashboards(dir: &Path) -> std::path::PathBuf {
+    let d = dir.join("dashboards");
+    std::fs::create_dir_all(&d).unwrap();
+    for page in [
+        "index.html",
+        "wall.html",
+        "quick-wins.html",
+        "department.html",
+    ] {
+        std::fs::write(d.join(page), "<!doctype html><title>pantau</title>").unwrap();
+    }
+    std::fs::write(
+        d.join("favicon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("screens.toml"),
+        pantau::live::screens::EMBEDDED_SCREENS,
+    )
+    .unwrap();
+    d
+}
+
+async fn start() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dashboards(dir.path());
+    let config = write_config(dir.path(), &example_masterplan(), "");
+    start_in(
+        dir,
+        config,
+        pantau::server::RunOptions {
+            dashboards_dir: Some(d),
+            heartbeat: None,
+        },
+    )
+    .await
+}
+
+/// A request that should succeed on each documented operation.
+fn valid_body(path: &str) -> Option<Value> {
+    match path {
+        "/api/v1/observations" => Some(json!({"observations": [
+            {"indicator": "living.health.stunting", "time": jakarta_date(3), "value": 7.5, "note": "posyandu"}
+        ]})),
+        "/api/v1/indicators/{id}/notes" => {
+            Some(json!({"kendala": "data terlambat", "rencana_tindak_lanjut": "rapat koordinasi"}))
+        }
+        _ => None,
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> (u16, String, Value) {
+    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut req = app.client.request(m, app.url(url)).bearer_auth(ADMIN);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        ct,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Every documented operation exists and answers a valid request with its documented success
+/// status and schema; every route in the source is documented with exactly the methods it
+/// answers on.
+#[tokio::test]
+async fn the_spec_and_the_server_list_the_same_routes() {
+    let spec = spec();
+    let app = start().await;
+    let docs = documented(&spec);
+    let source = routes_in_source();
+    assert!(
+        source.len() >= 15,
+        "found only {} routes in src/api and src/live: {source:?}",
+        source.len()
+    );
+    let documented_templates: BTreeSet<String> = docs.keys().cloned().collect();
+    assert_eq!(
+        source, documented_templates,
+        "routes in the source (left) and paths in docs/openapi.yaml (right) differ"
+    );
+
+    // (a) each documented operation answers a valid request with its first documented 2xx/101.
+    let raw_paths: BTreeMap<String, String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|p| (template(p), p.clone()))
+        .collect();
+    let mut probed = 0;
+    for (t, (url, methods)) in &docs {
+        let path = &raw_paths[t];
+        for method in methods {
+            let expected: u16 = spec["paths"][path][method]["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter_map(|k| k.parse().ok())
+                .find(|s: &u16| (100..300).contains(s))
+                .unwrap_or_else(|| panic!("{method} {path} documents no success"));
+            if expected == 101 {
+                let mut ws = connect(&app.ws_url("?dimension=living")).await;
+                let first = next_json(&mut ws, 5).await;
+                assert_eq!(first["type"], "snapshot");
+                check_schema(&spec, "/api/v1/progress", "get", 200, &first["progress"]);
+                probed += 1;
+                continue;
+            }
+            let body = valid_body(path);
+            let (status, ct, answer) = send(&app, method, url, body.as_ref()).await;
+            assert_eq!(
+                status,
+                expected,
+                "{} {url}: {answer}",
+                method.to_uppercase()
+            );
+            if ct.starts_with("application/json") {
+                check_schema(&spec, path, method, status, &answer);
+            } else {
+                let documented = &spec["paths"][path][method]["responses"][expected.to_string()];
+                let documented = resolve(&spec, documented);
+                let types: Vec<&String> =
+                    documented["content"].as_object().unwrap().keys().collect();
+                let essence = ct.split(';').next().unwrap().trim();
+                assert!(
+                    types.iter().any(|t| *t == essence || *t == "*/*"),
+                    "{url} answered {ct}, documented {types:?}"
+                );
+            }
+            probed += 1;
+        }
+    }
+
+    // (b) each source route, on every method: the ones that answer are exactly the documented.
+    for (t, (url, methods)) in &docs {
+        for method in METHODS {
+            let (status, _, answer) =
+                send(&app, method, url, valid_body(&raw_paths[t]).as_ref()).await;
+            let no_route = status == 405
+                || (status == 404
+                    && answer["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("no such path")));
+            let listed = methods.iter().any(|m| m == method);
+            assert_eq!(
+                !no_route,
+                listed,
+                "{} {url} answered {status} ({answer}) but docs/openapi.yaml {} it",
+                method.to_uppercase(),
+                if listed { "lists" } else { "does not list" }
+            );
+        }
+    }
+    // The probe tells a missing route apart: these are not routes.
+    for url in [
+        "/api/v1/nothing",
+        "/api/v1/indicators",
+        "/api",
+        "/healthz/x",
+        "/metrics/x",
+        "/department",
+    ] {
+        let (status, _, answer) = send(&app, "get", url, None).await;
+        assert!(
+            status == 405
+                || (status == 404
+                    && answer["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("no such path")),
+            "{url} answered {status}: {answer}"
+        );
+    }
+    println!(
+        "{} routes in the source, {} documented operations answered as documented",
+        source.len(),
+        probed
+    );
+    app.stop().await;
+}
+
+/// Live answers, after real posts, corrections and notes, validate against the spec; so do the
+/// error answers of each kind.
+#[tokio::test]
+async fn live_answers_match_their_schemas() {
+    let spec = spec();
+    let app = start().await;
+    let dinkes = app.token("dinkes");
+    let ind = "living.health.stunting";
+    let post = |token: Option<String>, body: Value| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/observations", token.as_deref(), &body)
+                .await
+        }
+    };
+    let rows = json!({"observations": [
+        {"indicator": ind, "time": jakarta_date(40), "value": 9.0},
+        {"indicator": ind, "time": jakarta_date(20), "value": 8.5, "note": "posyandu"},
+        {"indicator": ind, "time": jakarta_date(2), "value": "7,9"},
+    ]});
+    let (s, b) = post(Some(dinkes.clone()), rows).await;
+    check_schema(&spec, "/api/v1/observations", "post", s, &b);
+    assert_eq!(
+        s, 422,
+        "a string with a decimal comma is not a JSON number: {b}"
+    );
+    let rows = json!({"observations": [
+        {"indicator": ind, "time": jakarta_date(40), "value": 9.0},
+        {"indicator": ind, "time": jakarta_date(20), "value": 8.5, "note": "posyandu"},
+        {"indicator": ind, "time": jakarta_date(2), "value": "7.9"},
+    ]});
+    let (s, b) = post(Some(dinkes.clone()), rows).await;
+    assert_eq!(s, 200, "{b}");
+    check_schema(&spec, "/api/v1/observations", "post", s, &b);
+    let (s, b) = post(
+        Some(dinkes.clone()),
+        json!({"observations": [{"indicator": ind, "time": jakarta_date(2), "value": 7.7}]}),
+    )
+    .await;
+    assert_eq!(b["corrected"], 1);
+    check_schema(&spec, "/api/v1/observations", "post", s, &b);
+    let (s, b) = app
+        .post_json(
+            &format!("/api/v1/indicators/{ind}/notes"),
+            Some(&dinkes),
+            &json!({"kendala": "data terlambat", "rencana_tindak_lanjut": "rapat"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    check_schema(&spec, "/api/v1/indicators/{id}/notes", "post", s, &b);
+    let mut screen = connect(&app.ws_url("?screen=wall-1&department=dinkes")).await;
+    let first = next_json(&mut screen, 5).await;
+    check_schema(&spec, "/api/v1/progress", "get", 200, &first["progress"]);
+
+    let gets = [
+        ("/healthz", "/healthz"),
+        ("/api/v1/masterplan", "/api/v1/masterplan"),
+        ("/api/v1/progress", "/api/v1/progress"),
+        (
+            "/api/v1/progress",
+            "/api/v1/progress?dimension=living&quick_win=true",
+        ),
+        ("/api/v1/progress", "/api/v1/progress?department=dinkes"),
+        (
+            "/api/v1/indicators/{id}",
+            "/api/v1/indicators/living.health.stunting",
+        ),
+        (
+            "/api/v1/indicators/{id}",
+            "/api/v1/indicators/gov.wifi.points",
+        ),
+        (
+            "/api/v1/indicators/{id}/series",
+            "/api/v1/indicators/living.health.stunting/series",
+        ),
+        (
+            "/api/v1/indicators/{id}/series",
+            "/api/v1/indicators/living.health.stunting/series?from=2024-01-01&to=2030-01-01T00:00:00Z&limit=2",
+        ),
+        (
+            "/api/v1/indicators/{id}/revisions",
+            "/api/v1/indicators/living.health.stunting/revisions",
+        ),
+        (
+            "/api/v1/departments/{id}/revisions",
+            "/api/v1/departments/dinkes/revisions",
+        ),
+        (
+            "/api/v1/departments/{id}/revisions",
+            "/api/v1/departments/dinkes/revisions?limit=1",
+        ),
+        ("/api/v1/feeds", "/api/v1/feeds"),
+        ("/api/v1/screens", "/api/v1/screens"),
+    ];
+    for (path, url) in gets {
+        let (s, b) = app.get(url).await;
+        assert_eq!(s, 200, "{url}: {b}");
+        check_schema(&spec, path, "get", s, &b);
+    }
+    let (_, revisions) = app
+        .get("/api/v1/indicators/living.health.stunting/revisions")
+        .await;
+    assert_eq!(revisions["revisions"].as_array().unwrap().len(), 1);
+    let (_, revisions) = app.get("/api/v1/departments/dinkes/revisions").await;
+    assert_eq!(revisions["revisions"][0]["indicator"], ind, "{revisions}");
+    let (_, screens) = app.get("/api/v1/screens").await;
+    assert_eq!(
+        screens["connected"].as_array().unwrap().len(),
+        1,
+        "{screens}"
+    );
+    let (_, detail) = app.get("/api/v1/indicators/living.health.stunting").await;
+    assert!(!detail["progress"]["note"].is_null(), "{detail}");
+
+    // Errors: each kind validates as the documented Error body of its operation.
+    // (documented path, method, expected status, url, posted with the dinkes token?, body)
+    type Case<'a> = (&'a str, &'a str, u16, String, Option<&'a str>, Value);
+    let errors: Vec<Case> = vec![
+        (
+            "/api/v1/indicators/{id}",
+            "get",
+            404,
+            "/api/v1/indicators/no.such".into(),
+            None,
+            Value::Null,
+        ),
+        (
+            "/api/v1/progress",
+            "get",
+            400,
+            "/api/v1/progress?dimension=mars".into(),
+            None,
+            Value::Null,
+        ),
+        (
+            "/api/v1/indicators/{id}/series",
+            "get",
+            400,
+            format!("/api/v1/indicators/{ind}/series?limit=0"),
+            None,
+            Value::Null,
+        ),
+        (
+            "/api/v1/indicators/{id}/series",
+            "get",
+            400,
+            format!("/api/v1/indicators/{ind}/series?from=2025-02-30"),
+            None,
+            Value::Null,
+        ),
+        (
+            "/api/v1/masterplan",
+            "get",
+            400,
+            "/api/v1/masterplan?x=1".into(),
+            None,
+            Value::Null,
+        ),
+        (
+            "/api/v1/observations",
+            "post",
+            401,
+            "/api/v1/observations".into(),
+            None,
+            json!({"observations": []}),
+        ),
+        (
+            "/api/v1/observations",
+            "post",
+            400,
+            "/api/v1/observations".into(),
+            Some("dinkes"),
+            json!({"rows": []}),
+        ),
+        (
+            "/api/v1/observations",
+            "post",
+            403,
+            "/api/v1/observations".into(),
+            Some("dinkes"),
+            json!({"observations": [{"indicator": "gov.wifi.points", "time": jakarta_date(1), "value": 1}]}),
+        ),
+        (
+            "/api/v1/observations",
+            "post",
+            422,
+            "/api/v1/observations".into(),
+            Some("dinkes"),
+            json!({"observations": [{"indicator": ind, "time": "2019-01-01", "value": 1e300}]}),
+        ),
+        (
+            "/api/v1/indicators/{id}/notes",
+            "post",
+            404,
+            "/api/v1/indicators/no.such/notes".into(),
+            Some("dinkes"),
+            json!({"kendala": "a", "rencana_tindak_lanjut": "b"}),
+        ),
+        (
+            "/api/v1/indicators/{id}/notes",
+            "post",
+            422,
+            format!("/api/v1/indicators/{ind}/notes"),
+            Some("dinkes"),
+            json!({"kendala": " ", "rencana_tindak_lanjut": "b"}),
+        ),
+        (
+            "/api/v1/admin/reload",
+            "post",
+            403,
+            "/api/v1/admin/reload".into(),
+            Some("dinkes"),
+            Value::Null,
+        ),
+    ];
+    for (path, method, expected, url, who, body) in errors {
+        let token = who.map(|_| dinkes.clone());
+        let (s, b) = if method == "get" {
+            app.get(&url).await
+        } else {
+            app.post_json(&url, token.as_deref(), &body).await
+        };
+        assert_eq!(s, expected, "{method} {url}: {b}");
+        check_schema(&spec, path, method, s, &b);
+        if s == 400 && method == "get" {
+            assert!(b["error"]["parameter"].is_string(), "{b}");
+        }
+        if s == 422 && path == "/api/v1/observations" {
+            assert!(b["error"]["rows"].as_array().unwrap().len() >= 2, "{b}");
+        }
+    }
+    let (s, b) = app
+        .post_bytes(
+            "/api/v1/observations",
+            Some(&dinkes),
+            "text/xml",
+            b"<x/>".to_vec(),
+        )
+        .await;
+    assert_eq!(s, 415);
+    check_schema(&spec, "/api/v1/observations", "post", s, &b);
+    let r = app
+        .client
+        .get(app.url("/api/v1/live"))
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(s, 400, "a plain GET of the websocket endpoint: {b}");
+    check_schema(&spec, "/api/v1/live", "get", s, &b);
+    let r = app
+        .client
+        .get(app.ws_url("?screen=nope").replace("ws://", "http://"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(s, 403, "{b}");
+    check_schema(&spec, "/api/v1/live", "get", s, &b);
+    app.stop().await;
+}
