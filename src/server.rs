@@ -210,6 +210,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let tick_seconds = config.settings.progress.tick_seconds;
     let rate = config.settings.server.rate_limit_per_minute;
+    let limits = crate::api::listen::ConnectionLimits {
+        header_read_timeout: config.settings.server.header_read_timeout,
+        ..Default::default()
+    };
     let app = App {
         config: Arc::new(RwLock::new(Arc::new(config))),
         progress: progress.clone(),
@@ -256,7 +260,7 @@ pub async fn run(
     let server = tokio::spawn(crate::api::listen::serve(
         routes,
         listener,
-        crate::api::listen::ConnectionLimits::default(),
+        limits,
         server_stop,
     ));
     shutdown.await;

@@ -309,6 +309,8 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
     let result = fetch_with_retries(client, spec, tz).await;
     let (mut points_read, mut new, mut corrected, mut rejected) = (0u64, 0u64, 0u64, 0u64);
     let http_status;
+    // Set when the run was stored together with its points (one commit per poll).
+    let mut recorded = false;
     let error: Option<String> = match result {
         Err((status, e)) => {
             http_status = status;
@@ -317,11 +319,22 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
         Ok(f) => {
             http_status = f.http_status;
             points_read = f.points.len() as u64;
-            match write_points(app, spec, f.points).await {
-                Ok((n, c, r)) => {
-                    new = n;
-                    corrected = c;
-                    rejected = r;
+            let run = FeedRunRecord {
+                feed: spec.id.clone(),
+                started,
+                duration_ms: clock.elapsed().as_millis() as i64,
+                http_status,
+                points: points_read,
+                new: 0,
+                corrected: 0,
+                error: None,
+            };
+            match write_points(app, spec, f.points, run).await {
+                Ok(w) => {
+                    new = w.new;
+                    corrected = w.corrected;
+                    rejected = w.rejected;
+                    recorded = w.recorded;
                     None
                 }
                 Err(e) => Some(e),
@@ -334,18 +347,20 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
     } else {
         tracing::debug!(feed = %id, points_read, new, corrected, "feed polled");
     }
-    let record = FeedRunRecord {
-        feed: spec.id.clone(),
-        started,
-        duration_ms,
-        http_status,
-        points: points_read,
-        new,
-        corrected,
-        error: error.clone(),
-    };
-    if let Err(e) = app.writer.submit(WriteCommand::FeedRun(record)).await {
-        tracing::warn!(feed = %id, error = %e, "cannot record the feed run");
+    if !recorded {
+        let record = FeedRunRecord {
+            feed: spec.id.clone(),
+            started,
+            duration_ms,
+            http_status,
+            points: points_read,
+            new,
+            corrected,
+            error: error.clone(),
+        };
+        if let Err(e) = app.writer.submit(WriteCommand::FeedRun(record)).await {
+            tracing::warn!(feed = %id, error = %e, "cannot record the feed run");
+        }
     }
     let view = RunView {
         started: format_instant(started, tz),
@@ -394,15 +409,26 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
     });
 }
 
+/// What `write_points` stored.
+#[derive(Debug, Default)]
+struct Written {
+    new: u64,
+    corrected: u64,
+    rejected: u64,
+    /// The run record was stored with the points (else the caller records the run).
+    recorded: bool,
+}
+
 /// Validates points like a department post (dropping, and counting, the invalid ones) and
-/// writes them. Returns (new, corrected, rejected).
+/// writes them together with the record of the run that read them.
 async fn write_points(
     app: &App,
     spec: &FeedSpec,
     points: Vec<super::FeedPoint>,
-) -> Result<(u64, u64, u64), String> {
+    run: FeedRunRecord,
+) -> Result<Written, String> {
     if points.is_empty() {
-        return Ok((0, 0, 0));
+        return Ok(Written::default());
     }
     let config = app.config();
     let tz = config.settings.city.time_zone;
@@ -454,20 +480,29 @@ async fn write_points(
     let kept = observations.len() as u64;
     let outcome = app
         .writer
-        .submit(WriteCommand::Observations(ObservationBatch {
-            origin: Origin {
-                source: Source::Feed(spec.id.clone()),
-                department: Some(spec.department.clone()),
-                token_id: None,
+        .submit(WriteCommand::FeedPoll {
+            points: ObservationBatch {
+                origin: Origin {
+                    source: Source::Feed(spec.id.clone()),
+                    department: Some(spec.department.clone()),
+                    token_id: None,
+                },
+                rows: observations,
             },
-            rows: observations,
-        }))
+            run,
+        })
         .await
         .map_err(|e| e.to_string())?;
-    match outcome {
-        WriteOutcome::Observations { new, corrected, .. } => Ok((new, corrected, total - kept)),
-        _ => Ok((0, 0, total - kept)),
-    }
+    let (new, corrected) = match outcome {
+        WriteOutcome::Observations { new, corrected, .. } => (new, corrected),
+        _ => (0, 0),
+    };
+    Ok(Written {
+        new,
+        corrected,
+        rejected: total - kept,
+        recorded: true,
+    })
 }
 
 fn retryable(status: Option<u16>) -> bool {

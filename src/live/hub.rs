@@ -327,6 +327,29 @@ impl Hub {
         serde_json::to_vec(&wire).ok().map(bytes::Bytes::from)
     }
 
+    /// A snapshot message for a filter, in parts: for an unfiltered screen, the progress JSON the
+    /// snapshot already holds (serialized once, shared by every screen and `/api/v1/progress`)
+    /// between the message's head and closing brace, the same bytes `snapshot_json` writes.
+    pub fn snapshot_message(
+        &self,
+        snapshot: &ProgressSnapshot,
+        seq: u64,
+        filter: &Filter,
+    ) -> Vec<bytes::Bytes> {
+        if !filter.is_empty() {
+            return vec![self.snapshot_json(snapshot, seq, filter)];
+        }
+        let head = format!(
+            "{{\"type\":\"snapshot\",\"epoch\":{},\"seq\":{seq},\"progress\":",
+            serde_json::to_string(&*self.epoch).unwrap_or_default()
+        );
+        vec![
+            bytes::Bytes::from(head),
+            snapshot.json(),
+            bytes::Bytes::from_static(b"}"),
+        ]
+    }
+
     /// A snapshot message for a filter.
     pub fn snapshot_json(
         &self,

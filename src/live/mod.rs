@@ -27,32 +27,74 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = warp::Reje
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(crate::api::listen::client_addr())
+        // Taken before `warp::ws()` (which checks the upgrade headers and removes it) so that
+        // the session can set its own socket configuration (warp's `Ws` cannot).
+        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
+        .and(warp::header::optional::<String>("sec-websocket-key"))
         .and(warp::ws())
         .and_then(
             |app: App,
              raw: String,
              headers: warp::http::HeaderMap,
              remote: Option<std::net::SocketAddr>,
-             ws: warp::ws::Ws| async move {
+             upgrade: Option<hyper::upgrade::OnUpgrade>,
+             key: Option<String>,
+             _checked: warp::ws::Ws| async move {
                 Ok::<_, Infallible>(match open(&app, &raw, &headers, remote) {
-                    Ok(params) => {
-                        let hub = app.hub.clone();
-                        let screens = app.screens.clone();
-                        let heartbeat = app.options.heartbeat.unwrap_or_default();
-                        let tz = app.tz();
-                        let stop = app.shutdown.clone();
-                        use warp::Reply;
-                        ws.max_message_size(64 * 1024)
-                            .max_frame_size(64 * 1024)
-                            .on_upgrade(move |socket| {
-                                session::run(socket, hub, params, screens, heartbeat, tz, stop)
-                            })
-                            .into_response()
-                    }
+                    Ok(params) => match (upgrade, key) {
+                        (Some(upgrade), Some(key)) => accept(app, params, upgrade, &key),
+                        _ => ApiError::BadParameter {
+                            name: "upgrade".into(),
+                            message: "this connection cannot be upgraded to a websocket".into(),
+                        }
+                        .into_response(),
+                    },
                     Err(e) => e.into_response(),
                 })
             },
         )
+}
+
+/// Answers 101 and runs the session on the upgraded connection.
+fn accept(
+    app: App,
+    params: session::SessionParams,
+    upgrade: hyper::upgrade::OnUpgrade,
+    key: &str,
+) -> Response {
+    let hub = app.hub.clone();
+    let screens = app.screens.clone();
+    let heartbeat = app.options.heartbeat.unwrap_or_default();
+    let tz = app.tz();
+    let stop = app.shutdown.clone();
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    hyper_util::rt::TokioIo::new(upgraded),
+                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                    Some(session::socket_config()),
+                )
+                .await;
+                session::run(socket, hub, params, screens, heartbeat, tz, stop).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    let accept =
+        tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
+    let mut response = Response::default();
+    *response.status_mut() = warp::http::StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(
+        "connection",
+        warp::http::HeaderValue::from_static("upgrade"),
+    );
+    h.insert("upgrade", warp::http::HeaderValue::from_static("websocket"));
+    if let Ok(v) = warp::http::HeaderValue::from_str(&accept) {
+        h.insert("sec-websocket-accept", v);
+    }
+    response
 }
 
 /// Checks the origin, the screen and its token, and reads the session's parameters.

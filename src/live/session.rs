@@ -3,6 +3,11 @@
 //!
 //! A session whose socket does not take a message within `SEND_TIMEOUT` is disconnected, so a
 //! stalled screen holds at most the hub's bounded channel, never the writer.
+//!
+//! Memory per screen stays small however large the masterplan: the socket reads into an 8 KiB
+//! buffer (`socket_config`), writes through without a buffer of its own, and a message larger
+//! than `FRAGMENT` (a snapshot) goes out as fragments cut from the shared serialized bytes, so no
+//! screen ever holds a copy of a whole snapshot.
 
 use super::hub::{Hub, Start};
 use crate::progress::state::Filter;
@@ -13,10 +18,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{Frame, Utf8Bytes};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+
+/// A screen's websocket.
+pub type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// How long one send may take before the screen counts as dead.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest websocket frame a session writes; longer messages are sent in fragments.
+pub const FRAGMENT: usize = 8 * 1024;
+
+/// The websocket settings of every session. tungstenite zero-fills its whole read buffer
+/// before each read (and a session's socket is polled on every delta), so the 128 KiB default
+/// cost a quarter of the CPU of a 1,000-screen fan-out and 128 KiB of memory per screen; screens
+/// only send pongs and closes. `write_buffer_size = 0` writes frames through as they come,
+/// so a session's write buffer never grows past one fragment.
+pub fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024))
+}
 
 /// What a screen asked for when it connected.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +164,7 @@ impl Default for Heartbeat {
 
 /// Runs one session until the peer leaves, stalls, or pantau shuts down.
 pub async fn run(
-    ws: WebSocket,
+    ws: Socket,
     hub: Hub,
     params: SessionParams,
     registry: ScreenRegistry,
@@ -150,10 +178,10 @@ pub async fn run(
     let (mut rx, start) = hub.subscribe(params.since, params.epoch.as_deref());
     let filter = params.filter.clone();
     let mut last_sent: u64;
-    let first: Vec<bytes::Bytes> = match start {
+    let first: Vec<Outgoing> = match start {
         Start::Snapshot(snapshot, seq) => {
             last_sent = seq;
-            vec![hub.snapshot_json(&snapshot, seq, &filter)]
+            vec![hub.snapshot_message(&snapshot, seq, &filter)]
         }
         Start::Replay(deltas) => {
             last_sent = params.since.unwrap_or(0);
@@ -162,13 +190,13 @@ pub async fn run(
                 if d.reset {
                     let (snapshot, seq) = hub.current();
                     last_sent = seq;
-                    out = vec![hub.snapshot_json(&snapshot, seq, &filter)];
+                    out = vec![hub.snapshot_message(&snapshot, seq, &filter)];
                     break;
                 }
                 if let Some(j) = hub.delta_json(d, &filter) {
-                    out.push(j);
+                    out.push(vec![j]);
                 }
-                out.extend(hub.events_for(d, &filter).cloned());
+                out.extend(hub.events_for(d, &filter).map(|e| vec![e.clone()]));
                 last_sent = d.seq;
             }
             out
@@ -190,31 +218,31 @@ pub async fn run(
                     Ok(d) if d.reset => {
                         let (snapshot, seq) = hub.current();
                         last_sent = seq;
-                        vec![hub.snapshot_json(&snapshot, seq, &filter)]
+                        vec![hub.snapshot_message(&snapshot, seq, &filter)]
                     }
                     Ok(d) => {
                         last_sent = d.seq;
-                        let mut out: Vec<bytes::Bytes> = hub.delta_json(&d, &filter).into_iter().collect();
-                        out.extend(hub.events_for(&d, &filter).cloned());
+                        let mut out: Vec<Outgoing> = hub.delta_json(&d, &filter).map(|j| vec![j]).into_iter().collect();
+                        out.extend(hub.events_for(&d, &filter).map(|e| vec![e.clone()]));
                         // Take everything else already queued, then write it all before one flush.
                         while let Ok(next) = rx.try_recv() {
                             if next.seq <= last_sent { continue; }
                             if next.reset {
                                 let (snapshot, seq) = hub.current();
                                 last_sent = seq;
-                                out = vec![hub.snapshot_json(&snapshot, seq, &filter)];
+                                out = vec![hub.snapshot_message(&snapshot, seq, &filter)];
                                 continue;
                             }
                             last_sent = next.seq;
-                            out.extend(hub.delta_json(&next, &filter));
-                            out.extend(hub.events_for(&next, &filter).cloned());
+                            out.extend(hub.delta_json(&next, &filter).map(|j| vec![j]));
+                            out.extend(hub.events_for(&next, &filter).map(|e| vec![e.clone()]));
                         }
                         out
                     }
                     Err(RecvError::Lagged(_)) => {
                         let (snapshot, seq) = hub.current();
                         last_sent = seq;
-                        vec![hub.snapshot_json(&snapshot, seq, &filter)]
+                        vec![hub.snapshot_message(&snapshot, seq, &filter)]
                     }
                     Err(RecvError::Closed) => break,
                 };
@@ -237,12 +265,12 @@ pub async fn run(
                     tracing::info!(session = id, "screen silent too long; disconnecting");
                     break;
                 }
-                if tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::ping(Vec::<u8>::new()))).await.map_or(true, |r| r.is_err()) {
+                if tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Ping(bytes::Bytes::new()))).await.map_or(true, |r| r.is_err()) {
                     break;
                 }
             }
             _ = shutdown.changed() => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::close_with(1001u16, "pantau is restarting"))).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "pantau is restarting".into() })))).await;
                 break;
             }
         }
@@ -250,18 +278,101 @@ pub async fn run(
     registry.remove(id);
 }
 
+/// One message to a screen, as consecutive parts of its bytes: a delta or event is one part; a
+/// snapshot is a short head, the shared serialized progress, and a closing brace.
+pub type Outgoing = Vec<bytes::Bytes>;
+
+/// The frames of one message: a single text frame when it fits in `FRAGMENT`, else a text frame
+/// and continuation frames of at most `FRAGMENT` bytes each, sliced (not copied) from `parts`.
+/// Fragments may split a UTF-8 sequence; the message as a whole is valid UTF-8 (RFC 6455 5.6).
+fn frames(parts: Outgoing) -> Vec<Message> {
+    let total: usize = parts.iter().map(bytes::Bytes::len).sum();
+    if parts.len() == 1 && total <= FRAGMENT {
+        return parts
+            .into_iter()
+            .filter_map(|p| Utf8Bytes::try_from(p).ok())
+            .map(Message::Text)
+            .collect();
+    }
+    let mut chunks = Vec::with_capacity(total / FRAGMENT + parts.len());
+    for part in parts {
+        let mut at = 0;
+        while at < part.len() {
+            let end = (at + FRAGMENT).min(part.len());
+            chunks.push(part.slice(at..end));
+            at = end;
+        }
+    }
+    let last = chunks.len().saturating_sub(1);
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+            Message::Frame(Frame::message(chunk, opcode, i == last))
+        })
+        .collect()
+}
+
 async fn send_all(
-    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    messages: Vec<bytes::Bytes>,
+    tx: &mut futures_util::stream::SplitSink<Socket, Message>,
+    messages: Vec<Outgoing>,
 ) -> Result<(), ()> {
     let work = async {
         for m in messages {
-            let text = String::from_utf8(m.to_vec()).map_err(|_| ())?;
-            tx.feed(Message::text(text)).await.map_err(|_| ())?;
+            for frame in frames(m) {
+                tx.feed(frame).await.map_err(|_| ())?;
+            }
         }
         tx.flush().await.map_err(|_| ())
     };
     tokio::time::timeout(SEND_TIMEOUT, work)
         .await
         .map_err(|_| ())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(frames: &[Message]) -> (String, usize) {
+        let mut out = Vec::new();
+        for m in frames {
+            match m {
+                Message::Text(t) => out.extend_from_slice(t.as_bytes()),
+                Message::Frame(f) => out.extend_from_slice(f.payload()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (String::from_utf8(out).unwrap(), frames.len())
+    }
+
+    #[test]
+    fn small_messages_are_one_text_frame() {
+        let f = frames(vec![bytes::Bytes::from_static(b"{\"type\":\"delta\"}")]);
+        assert!(matches!(&f[..], [Message::Text(_)]));
+    }
+
+    #[test]
+    fn large_messages_are_fragmented_without_losing_bytes() {
+        let body = "é".repeat(FRAGMENT); // two bytes each: fragments split characters
+        let parts = vec![
+            bytes::Bytes::from_static(b"{\"progress\":\""),
+            bytes::Bytes::from(body.clone()),
+            bytes::Bytes::from_static(b"\"}"),
+        ];
+        let f = frames(parts);
+        let (text, n) = text_of(&f);
+        assert_eq!(text, format!("{{\"progress\":\"{body}\"}}"));
+        assert!(n >= 3);
+        for (i, m) in f.iter().enumerate() {
+            let Message::Frame(frame) = m else {
+                panic!("fragments are raw frames")
+            };
+            assert!(frame.payload().len() <= FRAGMENT);
+            assert_eq!(frame.header().is_final, i + 1 == n);
+            let expected = if i == 0 { Data::Text } else { Data::Continue };
+            assert_eq!(frame.header().opcode, OpCode::Data(expected));
+        }
+    }
 }

@@ -57,6 +57,13 @@ pub enum WriteCommand {
     Observations(ObservationBatch),
     Note(NoteRecord),
     FeedRun(FeedRunRecord),
+    /// A feed's points and the record of the poll that read them, in one command so that a poll
+    /// costs one commit, not two. The writer fills in the record's `new` and `corrected`, and
+    /// its `duration_ms` up to the start of the write; the outcome is `Observations`.
+    FeedPoll {
+        points: ObservationBatch,
+        run: FeedRunRecord,
+    },
 }
 
 /// The answer to a command, sent after its commit.
@@ -196,7 +203,9 @@ pub fn spawn_writer(
 impl WriteRequest {
     fn rows(&self) -> usize {
         match &self.command {
-            WriteCommand::Observations(b) => b.rows.len().max(1),
+            WriteCommand::Observations(b) | WriteCommand::FeedPoll { points: b, .. } => {
+                b.rows.len().max(1)
+            }
             _ => 1,
         }
     }
@@ -305,29 +314,46 @@ fn apply(
                 Vec::new(),
             ))
         }
-        WriteCommand::FeedRun(r) => {
-            conn.prepare_cached(
-                "INSERT INTO feed_run (feed, started, duration_ms, http_status, points, new, corrected, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                r.feed.as_str(),
-                r.started,
-                r.duration_ms,
-                r.http_status,
-                r.points as i64,
-                r.new as i64,
-                r.corrected as i64,
-                r.error
-            ])?;
-            Ok((
-                WriteOutcome::FeedRun {
-                    id: conn.last_insert_rowid(),
-                },
-                Vec::new(),
-            ))
+        WriteCommand::FeedRun(r) => Ok((
+            WriteOutcome::FeedRun {
+                id: insert_feed_run(conn, r)?,
+            },
+            Vec::new(),
+        )),
+        WriteCommand::FeedPoll { points, run } => {
+            let (outcome, applied) = apply_observations(conn, points, received)?;
+            if let WriteOutcome::Observations { new, corrected, .. } = outcome {
+                insert_feed_run(
+                    conn,
+                    &FeedRunRecord {
+                        new,
+                        corrected,
+                        duration_ms: run.duration_ms.max(received - run.started),
+                        ..run.clone()
+                    },
+                )?;
+            }
+            Ok((outcome, applied))
         }
     }
+}
+
+fn insert_feed_run(conn: &Connection, r: &FeedRunRecord) -> Result<i64, rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO feed_run (feed, started, duration_ms, http_status, points, new, corrected, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        r.feed.as_str(),
+        r.started,
+        r.duration_ms,
+        r.http_status,
+        r.points as i64,
+        r.new as i64,
+        r.corrected as i64,
+        r.error
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 fn apply_observations(

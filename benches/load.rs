@@ -1,0 +1,420 @@
+//! pantau's load harness (issue 7): `cargo bench --bench load [-- --quick] [--with-prometheus]`.
+//!
+//! Starts the real daemon (the `pantau` binary of this build, as a child process on a loopback
+//! port), drives it over loopback HTTP and websockets with a synthetic city of 1,000 indicators,
+//! and prints a Markdown table; the same figures with every raw number go to
+//! `target/bench/load.json` (`load-quick.json` in quick mode, or `--out PATH`). Each figure
+//! stands beside a reference measured in the same run on the same machine, because absolute
+//! times vary from machine to machine.
+//!
+//! - `--quick`: a small city and short phases, so CI can run every path without timing it.
+//! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
+//!   reference; without it the reference runs only when `prometheus` is already installed.
+//! - `--only writes,reads,polling`: run only those phases (e.g. to profile one of them).
+//!
+//! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
+
+#[path = "load/daemon.rs"]
+mod daemon;
+#[path = "load/feeds.rs"]
+mod feeds;
+#[path = "load/http.rs"]
+mod http;
+#[path = "load/ingest.rs"]
+mod ingest;
+#[path = "load/live.rs"]
+mod live;
+#[path = "load/plan.rs"]
+mod plan;
+#[path = "load/report.rs"]
+mod report;
+
+use report::{Figure, Verdict, ms, quantile, thousands};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Sizes of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Scale {
+    indicators: usize,
+    days: u64,
+    batch_posts: usize,
+    batch_clients: usize,
+    single_clients: usize,
+    single_seconds: f64,
+    single_reference_rows: usize,
+    progress_gets: usize,
+    screens: usize,
+    updates: usize,
+    update_every_ms: u64,
+    feeds: usize,
+    poll_period_s: u64,
+    poll_periods: u64,
+}
+
+impl Scale {
+    fn full() -> Scale {
+        Scale {
+            indicators: 1000,
+            days: 3 * 365,
+            batch_posts: 200,
+            batch_clients: 4,
+            single_clients: 64,
+            single_seconds: 10.0,
+            single_reference_rows: 3000,
+            progress_gets: 500,
+            screens: 1000,
+            updates: 500,
+            update_every_ms: 20,
+            feeds: 1000,
+            poll_period_s: 60,
+            poll_periods: 3,
+        }
+    }
+
+    fn quick() -> Scale {
+        Scale {
+            indicators: 200,
+            days: 60,
+            batch_posts: 20,
+            batch_clients: 4,
+            single_clients: 64,
+            single_seconds: 2.0,
+            single_reference_rows: 300,
+            progress_gets: 50,
+            screens: 100,
+            updates: 50,
+            update_every_ms: 20,
+            feeds: 100,
+            poll_period_s: 5,
+            poll_periods: 2,
+        }
+    }
+}
+
+struct Options {
+    quick: bool,
+    with_prometheus: bool,
+    out: PathBuf,
+    /// Phases to run (all when empty).
+    only: Vec<String>,
+}
+
+impl Options {
+    fn wants(&self, phase: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == phase)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if !has("--bench") {
+        // `cargo test --all-targets` runs this binary without `--bench`: check the city only.
+        let plan = plan::Plan::new(100, 30);
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        if let Err(e) = plan::write_config(dir.path(), &plan.toml(None)) {
+            eprintln!("the synthetic masterplan is invalid: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+        println!("load harness: the synthetic city is valid; run `cargo bench --bench load`");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let name = if has("--quick") {
+                "load-quick.json"
+            } else {
+                "load.json"
+            };
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/bench")
+                .join(name)
+        });
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let options = Options {
+        quick: has("--quick"),
+        with_prometheus: has("--with-prometheus"),
+        out,
+        only,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(options)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load harness failed: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn step(what: &str) {
+    eprintln!("--- {what}");
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let scale = if options.quick {
+        Scale::quick()
+    } else {
+        Scale::full()
+    };
+    let started = Instant::now();
+    let load_before = loadavg();
+    let prometheus = feeds::find_prometheus(options.with_prometheus);
+    let scratch = tempfile::tempdir()?;
+    let plan = plan::Plan::new(scale.indicators, scale.days);
+    let mut figures: Vec<Figure> = Vec::new();
+
+    // ---- Writes: a fresh database, department tokens, batch then single-row posts.
+    if options.wants("writes") {
+        step("writes: batch ingest and single-row posts");
+        let write_dir = scratch.path().join("writes");
+        std::fs::create_dir_all(&write_dir)?;
+        let config = plan::write_config(&write_dir, &plan.toml(None))?;
+        let tokens = department_tokens(&write_dir.join("pantau.db"), &plan)?;
+        let d = daemon::Daemon::start(&config).await?;
+        figures.push(
+            ingest::batch(
+                d.addr,
+                &plan,
+                scale.batch_posts,
+                scale.batch_clients,
+                scratch.path(),
+            )
+            .await?,
+        );
+        figures.push(
+            ingest::single(
+                d.addr,
+                &plan,
+                &tokens,
+                scale.single_clients,
+                scale.single_seconds,
+                scale.single_reference_rows,
+                scratch.path(),
+            )
+            .await?,
+        );
+        d.stop().await?;
+    }
+
+    // ---- Reads and screens: the plan's whole daily history, then start-up, progress, live.
+    step(&format!(
+        "history: {} indicators x {} days",
+        scale.indicators, scale.days
+    ));
+    let read_dir = scratch.path().join("reads");
+    std::fs::create_dir_all(&read_dir)?;
+    let config = plan::write_config(&read_dir, &plan.toml(None))?;
+    let began = Instant::now();
+    let rows = if options.wants("reads") || options.wants("polling") {
+        let (db, plan) = (read_dir.join("pantau.db"), plan.clone());
+        tokio::task::spawn_blocking(move || plan::backfill(&db, &plan)).await??
+    } else {
+        0
+    };
+    eprintln!(
+        "    {} rows in {:.1} s",
+        thousands(rows as f64),
+        began.elapsed().as_secs_f64()
+    );
+    if options.wants("reads") {
+        step("start-up and GET /api/v1/progress");
+        let d = daemon::Daemon::start(&config).await?;
+        figures.push(startup_figure(&d, rows, &scale));
+        figures.push(progress_figure(&d, &scale).await?);
+
+        step(&format!("live: {} screens", scale.screens));
+        let every = Duration::from_millis(scale.update_every_ms);
+        let fan = live::pantau_fanout(d.addr, &plan, scale.screens, scale.updates, every).await?;
+        let rss = d.peak_rss_mib();
+        let cpu = d.cpu_seconds();
+        d.stop().await?;
+        step("live reference: bare tokio-tungstenite broadcast");
+        let reference =
+            live::reference_fanout(scale.screens, scale.updates, every, fan.message_bytes).await?;
+        figures.push(live_figure(fan, reference, &scale));
+        figures.push(Figure {
+            name: "peak RSS with 1,000 indicators and 1,000 screens",
+            pantau: format!(
+                "{rss:.1} MiB ({} indicators, {} days of history, {} screens)",
+                scale.indicators, scale.days, scale.screens
+            ),
+            reference: "-".into(),
+            goal: "<= 100 MB",
+            verdict: Verdict::from_bool(rss * 1.048_576 <= 100.0),
+            data: json!({ "peak_rss_mib": rss, "daemon_cpu_s": cpu }),
+        });
+    }
+
+    // ---- Polling: the same database, now with feeds, beside Prometheus.
+    if options.wants("polling") {
+        step(&format!(
+            "polling: {} feeds every {} s for {} periods",
+            scale.feeds, scale.poll_period_s, scale.poll_periods
+        ));
+        if let Err(why) = &prometheus {
+            eprintln!("    {why}");
+        }
+        figures.push(
+            feeds::polling(feeds::PollSetup {
+                plan: &plan,
+                dir: &read_dir,
+                feeds: scale.feeds,
+                period_s: scale.poll_period_s,
+                periods: scale.poll_periods,
+                prometheus,
+            })
+            .await?,
+        );
+    }
+
+    let table = report::table(&figures);
+    println!(
+        "\npantau load harness ({} mode, {} cores, load average {} -> {}):\n\n{table}",
+        if options.quick { "quick" } else { "full" },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_before,
+        loadavg()
+    );
+    let meta = json!({
+        "mode": if options.quick { "quick" } else { "full" },
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "load_average_before": load_before,
+        "load_average_after": loadavg(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "scale": scale,
+        "unix_time": chrono::Utc::now().timestamp(),
+    });
+    report::write_json(&options.out, meta, &figures)?;
+    println!("JSON report: {}", options.out.display());
+    Ok(())
+}
+
+/// One token per department, created the way `pantau token create` does.
+fn department_tokens(
+    db: &std::path::Path,
+    plan: &plan::Plan,
+) -> anyhow::Result<HashMap<String, Arc<str>>> {
+    let conn = pantau::store::open_writer(db)?;
+    let mut tokens = HashMap::new();
+    for ind in &plan.indicators {
+        if !tokens.contains_key(ind.department) {
+            let id = pantau::domain::DepartmentId::parse(ind.department)?;
+            let (_, token) = pantau::store::tokens::create(&conn, &id, "load harness")?;
+            tokens.insert(ind.department.to_string(), Arc::from(token.as_str()));
+        }
+    }
+    Ok(tokens)
+}
+
+fn startup_figure(d: &daemon::Daemon, rows: u64, scale: &Scale) -> Figure {
+    let s = d.startup.as_secs_f64();
+    Figure {
+        name: "start-up to serving on that database",
+        pantau: format!(
+            "{s:.2} s ({} rows, {} indicators)",
+            thousands(rows as f64),
+            scale.indicators
+        ),
+        reference: "-".into(),
+        goal: "<= 2 s",
+        verdict: Verdict::from_bool(s <= 2.0),
+        data: json!({ "seconds": s, "rows": rows }),
+    }
+}
+
+async fn progress_figure(d: &daemon::Daemon, scale: &Scale) -> anyhow::Result<Figure> {
+    let mut conn = http::Conn::connect(d.addr).await?;
+    let first = conn.get("/api/v1/progress").await?;
+    anyhow::ensure!(first.status == 200, "progress answered {}", first.status);
+    let v: serde_json::Value = serde_json::from_slice(&first.body)?;
+    let shown = v["indicators"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(
+        shown == scale.indicators,
+        "progress lists {shown} indicators, expected {}",
+        scale.indicators
+    );
+    let mut lat = Vec::with_capacity(scale.progress_gets);
+    for _ in 0..scale.progress_gets {
+        let t0 = Instant::now();
+        let r = conn.get("/api/v1/progress").await?;
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(r.status == 200, "progress answered {}", r.status);
+    }
+    let p50 = quantile(&mut lat, 0.5);
+    let p99 = quantile(&mut lat, 0.99);
+    Ok(Figure {
+        name: "GET /api/v1/progress, 1,000 indicators x 3 years of daily data, p50",
+        pantau: format!(
+            "p50 {}, p99 {} ({} KiB body, {} GETs on one connection)",
+            ms(p50),
+            ms(p99),
+            first.body.len() / 1024,
+            scale.progress_gets
+        ),
+        reference: "-".into(),
+        goal: "p50 <= 2 ms",
+        verdict: Verdict::from_bool(p50 <= 2.0),
+        data: json!({ "p50_ms": p50, "p99_ms": p99, "body_bytes": first.body.len(), "gets": scale.progress_gets }),
+    })
+}
+
+fn live_figure(mut fan: live::FanOut, mut reference: live::FanOut, scale: &Scale) -> Figure {
+    let p50 = quantile(&mut fan.latencies_ms, 0.5);
+    let p99 = quantile(&mut fan.latencies_ms, 0.99);
+    let r50 = quantile(&mut reference.latencies_ms, 0.5);
+    let r99 = quantile(&mut reference.latencies_ms, 0.99);
+    let ack50 = quantile(&mut fan.ack_ms, 0.5);
+    Figure {
+        name: "POST accepted -> delta received on 1,000 websocket screens, p50 and p99",
+        pantau: format!(
+            "p50 {}, p99 {} ({} screens, {} posts, {} B deltas, {} undelivered; POST answered in {} p50)",
+            ms(p50),
+            ms(p99),
+            scale.screens,
+            scale.updates,
+            fan.message_bytes,
+            fan.missing,
+            ms(ack50)
+        ),
+        reference: format!(
+            "bare tokio-tungstenite broadcast: p50 {}, p99 {} ({} undelivered)",
+            ms(r50),
+            ms(r99),
+            reference.missing
+        ),
+        goal: "p99 <= 25 ms and <= 2x reference",
+        verdict: Verdict::from_bool(p99 <= 25.0 && p99 <= 2.0 * r99 && fan.missing == 0),
+        data: json!({
+            "screens": scale.screens, "updates": scale.updates, "every_ms": scale.update_every_ms,
+            "p50_ms": p50, "p99_ms": p99, "missing": fan.missing,
+            "message_bytes": fan.message_bytes, "snapshot_bytes": fan.opening_bytes,
+            "connect_seconds": fan.connect_seconds, "post_answer_ms_p50": ack50,
+            "reference_p50_ms": r50, "reference_p99_ms": r99, "reference_missing": reference.missing,
+            "reference_connect_seconds": reference.connect_seconds,
+        }),
+    }
+}

@@ -1,0 +1,119 @@
+//! Figures, their goals and the report: a Markdown table on standard output and the same
+//! figures (with every raw number) as JSON in `target/bench/load.json`.
+
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Whether a figure met its goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Met,
+    Missed,
+    /// Not measured in this run (the reason is in the figure's note).
+    Skipped,
+}
+
+impl Verdict {
+    pub fn from_bool(ok: bool) -> Verdict {
+        if ok { Verdict::Met } else { Verdict::Missed }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "MISSED",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: &'static str,
+    /// pantau's figure, formatted.
+    pub pantau: String,
+    /// The reference measured in the same run, formatted ("-" when the figure has none).
+    pub reference: String,
+    pub goal: &'static str,
+    pub verdict: Verdict,
+    /// Raw numbers and notes for the JSON report.
+    pub data: Value,
+}
+
+/// The `q`-quantile (0..=1) of `v` (sorted in place), nearest rank; NaN when empty.
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = (q * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// 12345.6 -> "12,346".
+pub fn thousands(x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".into();
+    }
+    let s = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if x < 0.0 { format!("-{out}") } else { out }
+}
+
+/// Milliseconds with precision that suits them.
+pub fn ms(x: f64) -> String {
+    if !x.is_finite() {
+        "n/a".into()
+    } else if x < 10.0 {
+        format!("{x:.2} ms")
+    } else {
+        format!("{x:.1} ms")
+    }
+}
+
+/// The table, as Markdown.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::from(
+        "| figure | pantau | reference (same run) | goal | result |\n|---|---|---|---|---|\n",
+    );
+    for f in figures {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            f.name,
+            f.pantau,
+            f.reference,
+            f.goal,
+            f.verdict.label()
+        ));
+    }
+    out
+}
+
+/// Writes the JSON report.
+pub fn write_json(path: &Path, meta: Value, figures: &[Figure]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let figures: Vec<Value> = figures
+        .iter()
+        .map(|f| {
+            json!({
+                "figure": f.name,
+                "pantau": f.pantau,
+                "reference": f.reference,
+                "goal": f.goal,
+                "result": f.verdict.label(),
+                "data": f.data,
+            })
+        })
+        .collect();
+    let report = json!({ "run": meta, "figures": figures });
+    std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+}
