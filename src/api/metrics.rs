@@ -154,54 +154,44 @@ pub fn render(app: &App) -> String {
         }
     }
     let feeds = app.feeds.list();
-    let _ = writeln!(
-        out,
-        "# HELP pantau_feed_up Whether the feed's last poll succeeded.\n# TYPE pantau_feed_up gauge"
+    let per_feed = |out: &mut String,
+                    name: &str,
+                    help: &str,
+                    kind: &str,
+                    value: &dyn Fn(&crate::feeds::poller::FeedMetric) -> f64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for f in &feeds {
+            let _ = writeln!(out, "{name}{{feed=\"{}\"}} {}", escape(&f.id), value(f));
+        }
+    };
+    per_feed(
+        &mut out,
+        "pantau_feed_up",
+        "Whether the feed's last poll succeeded.",
+        "gauge",
+        &|f| f64::from(u8::from(f.up)),
     );
-    for f in &feeds {
-        let _ = writeln!(
-            out,
-            "pantau_feed_up{{feed=\"{}\"}} {}",
-            escape(&f.id),
-            u8::from(f.up)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP pantau_feed_last_duration_seconds Duration of the feed's last poll.\n# TYPE pantau_feed_last_duration_seconds gauge"
+    per_feed(
+        &mut out,
+        "pantau_feed_last_duration_seconds",
+        "Duration of the feed's last poll.",
+        "gauge",
+        &|f| f.last_duration_ms as f64 / 1000.0,
     );
-    for f in &feeds {
-        let _ = writeln!(
-            out,
-            "pantau_feed_last_duration_seconds{{feed=\"{}\"}} {}",
-            escape(&f.id),
-            f.last_duration_ms as f64 / 1000.0
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP pantau_feed_errors_total Failed polls of the feed since start.\n# TYPE pantau_feed_errors_total counter"
+    per_feed(
+        &mut out,
+        "pantau_feed_errors_total",
+        "Failed polls of the feed since start.",
+        "counter",
+        &|f| f.errors_total as f64,
     );
-    for f in &feeds {
-        let _ = writeln!(
-            out,
-            "pantau_feed_errors_total{{feed=\"{}\"}} {}",
-            escape(&f.id),
-            f.errors_total
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP pantau_feed_polls_total Polls of the feed since start.\n# TYPE pantau_feed_polls_total counter"
+    per_feed(
+        &mut out,
+        "pantau_feed_polls_total",
+        "Polls of the feed since start.",
+        "counter",
+        &|f| f.polls_total as f64,
     );
-    for f in &feeds {
-        let _ = writeln!(
-            out,
-            "pantau_feed_polls_total{{feed=\"{}\"}} {}",
-            escape(&f.id),
-            f.polls_total
-        );
-    }
     out
 }
 

@@ -102,18 +102,7 @@ impl Config {
                 if default.exists() {
                     Self::load_file(default, &env)
                 } else {
-                    Self::from_texts(
-                        EMBEDDED_SETTINGS,
-                        "pantau.toml (embedded)",
-                        |_| {
-                            Ok((
-                                EMBEDDED_MASTERPLAN.to_string(),
-                                "masterplan.toml (embedded)".into(),
-                            ))
-                        },
-                        &env,
-                        ConfigOrigin::Embedded,
-                    )
+                    Self::embedded()
                 }
             }
         }
