@@ -2092,3 +2092,90 @@ async fn a_reload_is_not_held_up_by_a_hanging_feed() {
     .await;
     app.stop().await;
 }
+
+/// Feed health comes back from the database after a restart, before the feed polls again.
+#[tokio::test]
+async fn feed_health_survives_a_restart() {
+    let plan = |schedule: &str, run_at_start: bool| {
+        format!(
+            r#"
+[[department]]
+id = "dlh"
+name = "Dinas Lingkungan Hidup"
+[[dimension]]
+id = "environment"
+name = "Smart Environment"
+[[program]]
+id = "env.air"
+dimension = "environment"
+name = "Udara Bersih"
+department = "dlh"
+horizon = "medium"
+start = 2023-01-01
+due = 2027-12-31
+[[indicator]]
+id = "env.air.ispu"
+program = "env.air"
+name = "Rata-rata ISPU"
+unit = "ISPU"
+direction = "decrease"
+baseline = {{ date = 2022-12-31, value = 80.0 }}
+targets = [{{ date = 2027-12-31, value = 50.0 }}]
+update_every = "1d"
+[[feed]]
+id = "dlh-down"
+department = "dlh"
+url = "http://127.0.0.1:9/ispu.json"
+format = "json"
+schedule = "{schedule}"
+run_at_start = {run_at_start}
+timeout = "1s"
+retries = 0
+[feed.json]
+points = [{{ indicator = "env.air.ispu", value = "/v" }}]
+"#
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &plan("*/1 * * * * *", true), "");
+    let app = start_in(dir, cfg, Default::default()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let before = loop {
+        let (_, f) = app.get("/api/v1/feeds").await;
+        let feed = f["feeds"][0].clone();
+        if feed["consecutive_failures"].as_u64().unwrap_or(0) >= 2 {
+            break feed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed did not fail twice: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (dir, cfg) = app.stop().await;
+    // Restart with a schedule that will not fire during the test.
+    std::fs::write(dir.path().join("masterplan.toml"), plan("0 8 1 1 *", false)).unwrap();
+    let app = start_in(dir, cfg, Default::default()).await;
+    let (_, f) = app.get("/api/v1/feeds").await;
+    let feed = &f["feeds"][0];
+    assert_eq!(
+        feed["polls_total"].as_u64(),
+        Some(0),
+        "no poll since the restart: {f}"
+    );
+    assert!(
+        feed["consecutive_failures"].as_u64().unwrap()
+            >= before["consecutive_failures"].as_u64().unwrap()
+    );
+    assert!(
+        feed["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{f}"
+    );
+    assert_eq!(feed["last_run"]["error"], feed["last_error"]["message"]);
+    assert_eq!(feed["up"], serde_json::json!(false));
+    assert_eq!(feed["last_success"], serde_json::Value::Null);
+    app.stop().await;
+}

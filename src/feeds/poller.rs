@@ -103,6 +103,48 @@ impl FeedHealth {
         }
     }
 
+    /// Fills in what the database remembers of feeds this process has not polled yet, so health
+    /// survives a restart.
+    pub fn restore(&self, reads: &crate::store::ReadPool, tz: chrono_tz::Tz) {
+        let ids: Vec<String> = match self.feeds.lock() {
+            Ok(m) => m
+                .iter()
+                .filter(|(_, s)| s.last_run.is_none())
+                .map(|(id, _)| id.clone())
+                .collect(),
+            Err(_) => return,
+        };
+        for id in ids {
+            let key = id.clone();
+            let Ok(h) = reads.run_blocking(|c| crate::store::read::feed_history(c, &key)) else {
+                continue;
+            };
+            self.with(&id, |s| {
+                if s.last_run.is_some() {
+                    return;
+                }
+                s.last_run = h.last.map(|r| {
+                    (
+                        r.started,
+                        RunView {
+                            started: format_instant(r.started, tz),
+                            duration_ms: r.duration_ms,
+                            http_status: r.http_status,
+                            points: r.points.max(0) as u64,
+                            new: r.new.max(0) as u64,
+                            corrected: r.corrected.max(0) as u64,
+                            rejected: 0,
+                            error: r.error,
+                        },
+                    )
+                });
+                s.last_success = h.last_success;
+                s.last_error = h.last_error;
+                s.consecutive_failures = h.consecutive_failures.max(0) as u64;
+            });
+        }
+    }
+
     pub fn list(&self) -> Vec<FeedMetric> {
         let Ok(m) = self.feeds.lock() else {
             return Vec::new();
@@ -181,6 +223,10 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
         notified.as_mut().enable();
         let config = app.config();
         app.feeds.configure(&config.masterplan.feeds);
+        {
+            let (feeds, reads, tz) = (app.feeds.clone(), app.reads.clone(), app.tz());
+            let _ = tokio::task::spawn_blocking(move || feeds.restore(&reads, tz)).await;
+        }
         let (feed_stop_tx, feed_stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for spec in config.masterplan.feeds.iter().cloned() {

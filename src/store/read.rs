@@ -263,6 +263,44 @@ pub fn feed_runs(
     Ok(rows)
 }
 
+/// What the database remembers of a feed's health (for `/api/v1/feeds` after a restart).
+#[derive(Debug, Clone, Default)]
+pub struct FeedHistory {
+    pub last: Option<FeedRunRow>,
+    pub last_success: Option<Millis>,
+    pub last_error: Option<(Millis, String)>,
+    pub consecutive_failures: i64,
+}
+
+pub fn feed_history(conn: &Connection, feed: &str) -> Result<FeedHistory, StoreError> {
+    use rusqlite::OptionalExtension;
+    let last = feed_runs(conn, feed, 1)?.into_iter().next();
+    let last_success: Option<Millis> = conn.query_row(
+        "SELECT max(started) FROM feed_run WHERE feed = ?1 AND error IS NULL",
+        params![feed],
+        |r| r.get(0),
+    )?;
+    let last_error: Option<(Millis, String)> = conn
+        .query_row(
+            "SELECT started, error FROM feed_run WHERE feed = ?1 AND error IS NOT NULL ORDER BY id DESC LIMIT 1",
+            params![feed],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let consecutive_failures: i64 = conn.query_row(
+        "SELECT count(*) FROM feed_run WHERE feed = ?1 AND id > coalesce(
+             (SELECT max(id) FROM feed_run WHERE feed = ?1 AND error IS NULL), 0)",
+        params![feed],
+        |r| r.get(0),
+    )?;
+    Ok(FeedHistory {
+        last,
+        last_success,
+        last_error,
+        consecutive_failures,
+    })
+}
+
 pub fn observation_count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM observation", [], |r| r.get(0))?)
 }
