@@ -231,6 +231,16 @@ pub async fn run(
         webhooks: Arc::new(crate::live::webhooks::WebhookMetrics::default()),
     };
 
+    // Feed health as recorded before a restart is there from the first request on.
+    {
+        let (feeds, reads, config) = (app.feeds.clone(), app.reads.clone(), app.config());
+        tokio::task::spawn_blocking(move || {
+            feeds.configure(&config.masterplan.feeds);
+            feeds.restore(&reads, config.settings.city.time_zone);
+        })
+        .await?;
+    }
+
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(tick(
         progress,

@@ -86,7 +86,7 @@ impl FeedHealth {
     }
 
     /// Resets to the given feeds, keeping what is known of feeds that stay.
-    fn configure(&self, specs: &[FeedSpec]) {
+    pub fn configure(&self, specs: &[FeedSpec]) {
         if let Ok(mut m) = self.feeds.lock() {
             let mut next = HashMap::new();
             for s in specs {
