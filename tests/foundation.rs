@@ -262,6 +262,13 @@ async fn import_restart_and_progress_match_the_method() {
         / w;
     close(&prog["progress"], pp);
     close(&prog["expected"], pq);
+    // Its sparkline is its progress at weekly instants, computed the same way, ending now: no
+    // observation is younger than half a year, so every point equals today's progress.
+    let spark = prog["sparkline"].as_array().unwrap();
+    assert_eq!(spark.len(), 26);
+    for v in spark {
+        close(v, pp);
+    }
     let counts = &prog["counts"];
     let total: u64 = ["no_data", "achieved", "on_track", "at_risk", "off_track"]
         .iter()
@@ -630,4 +637,57 @@ fn run_stops_cleanly_on_sigterm() {
     });
     let code = child.wait().unwrap();
     assert!(code.success(), "exit status {code:?}");
+}
+
+#[tokio::test]
+async fn roll_up_sparklines_follow_the_observations_week_by_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), PLAN, "");
+    let file = dir.path().join("recent.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "indicator,time,value\nliving.health.coverage,{},50\nliving.health.coverage,{},65\n",
+            jakarta_date(70),
+            jakarta_date(14)
+        ),
+    )
+    .unwrap();
+    let out = pantau()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = start_in(dir, cfg, Default::default()).await;
+    let (_, p) = app.get("/api/v1/progress").await;
+    let prog = p["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "living.health")
+        .unwrap()
+        .clone();
+    let spark: Vec<f64> = prog["sparkline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // Weekly instants from 25 weeks ago to now: none has data before 70 days ago; from then the
+    // only indicator with data is coverage (B 40, T 90): 50 -> p 0.2, and 65 -> p 0.5 from 14 days ago.
+    let mut expected = vec![0.2; 8];
+    expected.extend([0.5; 3]);
+    assert_eq!(spark.len(), expected.len(), "{spark:?}");
+    for (a, b) in spark.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-9, "{spark:?}");
+    }
+    assert_eq!(p["masterplan"]["sparkline"].as_array().unwrap().len(), 11);
+    app.stop().await;
 }

@@ -60,8 +60,8 @@ function progressValues(ind, def) {
  * its progress over the last six months, worked out the way the server rolls up (clamped
  * indicator progress, weighted means per program, dimension and masterplan). Each indicator's
  * sparkline values are placed back in time from its last update by its cadence; before its
- * oldest value it counts with that value. When the server sends `sparkline` on roll-ups, that is
- * used instead.
+ * oldest value it counts with that value. The server sends each roll-up's weekly `sparkline`,
+ * which is used whenever it has two points or more; this estimate covers a plan without history.
  */
 export function rollupTrend(item, kind, indicators, defs, buckets = 27, spanDays = 182) {
   if (Array.isArray(item.sparkline) && item.sparkline.length > 1) return item.sparkline;

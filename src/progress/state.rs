@@ -16,6 +16,11 @@ use std::sync::{Arc, OnceLock};
 
 /// How many recent values each indicator carries for sparklines.
 pub const SPARKLINE_POINTS: usize = 30;
+/// Roll-ups carry their progress at this many weekly instants (the last one is now).
+pub const ROLLUP_HISTORY_POINTS: usize = 26;
+const WEEK_MS: Millis = 7 * 86_400_000;
+/// How often the weekly roll-up history is recomputed from the series.
+const ROLLUP_HISTORY_REFRESH_MS: Millis = 3_600_000;
 
 /// A target or baseline as shown in the API.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -79,6 +84,9 @@ pub struct RollUpProgress {
     pub expected: Option<f64>,
     pub stale: bool,
     pub counts: math::Counts,
+    /// Progress at weekly instants over the last half year, oldest first, ending now (instants
+    /// without data are left out).
+    pub sparkline: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dimension: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,7 +269,26 @@ pub struct ProgressState {
     dimension_rollups: Vec<RollUp>,
     masterplan_rollup: RollUp,
     notes: Vec<Option<NoteView>>,
+    history: RollUpHistory,
     snapshot: Arc<ProgressSnapshot>,
+}
+
+/// Roll-up progress at past weekly instants (without the current one), recomputed hourly.
+#[derive(Debug, Clone, Default)]
+struct RollUpHistory {
+    computed_at: Millis,
+    programs: Vec<Vec<Option<f64>>>,
+    dimensions: Vec<Vec<Option<f64>>>,
+    masterplan: Vec<Option<f64>>,
+}
+
+fn with_current(past: Option<&Vec<Option<f64>>>, current: Option<f64>) -> Vec<f64> {
+    past.into_iter()
+        .flatten()
+        .copied()
+        .chain(std::iter::once(current))
+        .flatten()
+        .collect()
 }
 
 impl ProgressState {
@@ -360,6 +387,7 @@ impl ProgressState {
             dimension_rollups: vec![empty_rollup; plan.dimensions.len()],
             masterplan_rollup: empty_rollup,
             notes,
+            history: RollUpHistory::default(),
             snapshot: Arc::new(ProgressSnapshot {
                 as_of: now,
                 tz,
@@ -381,6 +409,7 @@ impl ProgressState {
             state.dimension_rollups[d] = state.roll_dimension(d);
         }
         state.masterplan_rollup = state.roll_masterplan();
+        state.history = state.compute_history(now);
         let all = Change {
             indicators: (0..plan.indicators.len()).collect(),
             programs: (0..plan.programs.len()).collect(),
@@ -426,33 +455,83 @@ impl ProgressState {
     }
 
     fn roll_program(&self, p: usize) -> RollUp {
+        self.roll_program_with(p, &self.evaluations)
+    }
+
+    fn roll_program_with(&self, p: usize, evaluations: &[IndicatorEvaluation]) -> RollUp {
         let parts: Vec<RollUpPart> = self.program_indicators[p]
             .iter()
-            .map(|i| {
-                RollUpPart::from_indicator(&self.evaluations[*i], self.plan.indicators[*i].weight)
-            })
+            .map(|i| RollUpPart::from_indicator(&evaluations[*i], self.plan.indicators[*i].weight))
             .collect();
         math::roll_up(&parts, &self.th)
     }
 
     fn roll_dimension(&self, d: usize) -> RollUp {
+        self.roll_dimension_with(d, &self.program_rollups)
+    }
+
+    fn roll_dimension_with(&self, d: usize, programs: &[RollUp]) -> RollUp {
         let parts: Vec<RollUpPart> = self.dimension_programs[d]
             .iter()
-            .map(|p| {
-                RollUpPart::from_roll_up(&self.program_rollups[*p], self.plan.programs[*p].weight)
-            })
+            .map(|p| RollUpPart::from_roll_up(&programs[*p], self.plan.programs[*p].weight))
             .collect();
         math::roll_up(&parts, &self.th)
     }
 
     fn roll_masterplan(&self) -> RollUp {
-        let parts: Vec<RollUpPart> = self
-            .dimension_rollups
+        self.roll_masterplan_with(&self.dimension_rollups)
+    }
+
+    fn roll_masterplan_with(&self, dimensions: &[RollUp]) -> RollUp {
+        let parts: Vec<RollUpPart> = dimensions
             .iter()
             .zip(&self.plan.dimensions)
             .map(|(r, d)| RollUpPart::from_roll_up(r, d.weight))
             .collect();
         math::roll_up(&parts, &self.th)
+    }
+
+    /// Every roll-up's progress at the past weekly instants, each computed by the same method
+    /// from the observations that existed then.
+    fn compute_history(&self, now: Millis) -> RollUpHistory {
+        let mut history = RollUpHistory {
+            computed_at: now,
+            programs: vec![Vec::new(); self.plan.programs.len()],
+            dimensions: vec![Vec::new(); self.plan.dimensions.len()],
+            masterplan: Vec::new(),
+        };
+        for k in (1..ROLLUP_HISTORY_POINTS as i64).rev() {
+            let t = now - k * WEEK_MS;
+            let evaluations: Vec<IndicatorEvaluation> = (0..self.plan.indicators.len())
+                .map(|i| {
+                    let series = &self.series[i];
+                    let upto = series.partition_point(|(at, _)| *at <= t);
+                    math::evaluate(
+                        &self.plan.indicators[i],
+                        &self.trajectories[i],
+                        &series[..upto],
+                        t,
+                        &self.th,
+                    )
+                })
+                .collect();
+            let programs: Vec<RollUp> = (0..self.plan.programs.len())
+                .map(|p| self.roll_program_with(p, &evaluations))
+                .collect();
+            let dimensions: Vec<RollUp> = (0..self.plan.dimensions.len())
+                .map(|d| self.roll_dimension_with(d, &programs))
+                .collect();
+            for (p, r) in programs.iter().enumerate() {
+                history.programs[p].push(r.progress);
+            }
+            for (d, r) in dimensions.iter().enumerate() {
+                history.dimensions[d].push(r.progress);
+            }
+            history
+                .masterplan
+                .push(self.roll_masterplan_with(&dimensions).progress);
+        }
+        history
     }
 
     /// Applies committed observations: updates the series, recomputes what they touch.
@@ -486,6 +565,17 @@ impl ProgressState {
     /// Re-evaluates every indicator at `now` (staleness and expected progress move with time);
     /// reports only what visibly changed.
     pub fn tick(&mut self, now: Millis) -> Change {
+        if now - self.history.computed_at >= ROLLUP_HISTORY_REFRESH_MS {
+            self.history = self.compute_history(now);
+            let all: Vec<usize> = (0..self.evaluations.len()).collect();
+            let mut change = self.recompute(all, now, false);
+            // Every roll-up's sparkline moved: send them all once.
+            change.programs = (0..self.plan.programs.len()).collect();
+            change.dimensions = (0..self.plan.dimensions.len()).collect();
+            change.masterplan = true;
+            self.publish(&change, now, false);
+            return change;
+        }
         let all: Vec<usize> = (0..self.evaluations.len()).collect();
         self.recompute(all, now, false)
     }
@@ -624,11 +714,12 @@ impl ProgressState {
             }
         }
         let masterplan = if full || change.masterplan {
-            Arc::new(rollup_view(
-                "masterplan",
-                "Masterplan",
-                &self.masterplan_rollup,
-            ))
+            let mut v = rollup_view("masterplan", "Masterplan", &self.masterplan_rollup);
+            v.sparkline = with_current(
+                Some(&self.history.masterplan),
+                self.masterplan_rollup.progress,
+            );
+            Arc::new(v)
         } else {
             prev.masterplan.clone()
         };
@@ -715,6 +806,10 @@ impl ProgressState {
     fn program_view(&self, p: usize) -> RollUpProgress {
         let prog = &self.plan.programs[p];
         let mut v = rollup_view(prog.id.as_str(), &prog.name, &self.program_rollups[p]);
+        v.sparkline = with_current(
+            self.history.programs.get(p),
+            self.program_rollups[p].progress,
+        );
         v.dimension = Some(prog.dimension.to_string());
         v.department = Some(prog.department.to_string());
         v.quick_win = Some(prog.quick_win);
@@ -725,7 +820,12 @@ impl ProgressState {
 
     fn dimension_view(&self, d: usize) -> RollUpProgress {
         let dim = &self.plan.dimensions[d];
-        rollup_view(dim.id.as_str(), &dim.name, &self.dimension_rollups[d])
+        let mut v = rollup_view(dim.id.as_str(), &dim.name, &self.dimension_rollups[d]);
+        v.sparkline = with_current(
+            self.history.dimensions.get(d),
+            self.dimension_rollups[d].progress,
+        );
+        v
     }
 }
 
@@ -738,6 +838,7 @@ fn rollup_view(id: &str, name: &str, r: &RollUp) -> RollUpProgress {
         expected: r.expected,
         stale: r.stale,
         counts: r.counts,
+        sparkline: Vec::new(),
         dimension: None,
         department: None,
         quick_win: None,
