@@ -151,7 +151,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
-            runtime()?.block_on(crate::demo::run(cli.config.clone(), args))?;
+            if let Some(c) = &cli.config {
+                eprintln!(
+                    "pantau demo: it always runs the embedded example city, so {} is not used; serve your own configuration with `pantau run --config {}`",
+                    c.display(),
+                    c.display()
+                );
+            }
+            runtime()?.block_on(crate::demo::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => match Config::load(cli.config.as_deref()) {

@@ -387,7 +387,7 @@ fn clamp(ind: &Indicator, v: f64) -> f64 {
 }
 
 /// Runs the demo city until SIGINT/SIGTERM.
-pub async fn run(_config: Option<std::path::PathBuf>, args: RunArgs) -> anyhow::Result<()> {
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let stop = crate::server::shutdown_signal();
     let services = start_simulated_services()
