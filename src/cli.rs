@@ -3,10 +3,10 @@
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
 
+use crate::app::RunOptions;
 use crate::config::Config;
 use crate::domain::{DepartmentId, Source};
-use crate::server::RunOptions;
-use crate::store::{self, ObservationBatch, Origin, WriteCommand};
+use crate::store;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -158,7 +158,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     c.display()
                 );
             }
-            runtime()?.block_on(crate::demo::run(args))?;
+            runtime()?.block_on(crate::demo::run(crate::demo::DemoOptions {
+                listen: args.listen,
+                db: args.db,
+                dashboards: args.dashboards,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => match Config::load(cli.config.as_deref()) {
@@ -170,7 +174,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     c.masterplan.programs.len(),
                     c.masterplan.programs.iter().filter(|p| p.quick_win).count(),
                     c.masterplan.indicators.len(),
-                    c.masterplan.feeds.len()
+                    c.feeds.len()
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -333,7 +337,7 @@ pub fn import_file(
     };
     let total = observations.len();
     stage(format!("writing {total} rows in one transaction"));
-    let outcome = backfill(db, observations, Source::Import);
+    let outcome = store::backfill(db, observations, Source::Import);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -345,40 +349,6 @@ pub fn import_file(
         outcome.1,
         outcome.2
     )))
-}
-
-struct NoListener;
-impl store::CommitListener for NoListener {
-    fn committed(&mut self, _: &[store::writer::Committed<'_>], _: i64) {}
-}
-
-/// Writes validated observations in one transaction (all or none) through a writer of its own.
-/// Returns (new, corrected, unchanged).
-pub fn backfill(
-    db: &Path,
-    observations: Vec<crate::domain::Observation>,
-    source: Source,
-) -> anyhow::Result<(u64, u64, u64)> {
-    let conn = store::open_writer(db)?;
-    let (writer, thread) = store::writer::spawn_writer(conn, Box::new(NoListener), 4);
-    let result = writer.submit_blocking(WriteCommand::Observations(ObservationBatch {
-        origin: Origin {
-            source,
-            department: None,
-            token_id: None,
-        },
-        rows: observations,
-    }));
-    drop(writer);
-    let _ = thread.join();
-    match result? {
-        store::WriteOutcome::Observations {
-            new,
-            corrected,
-            unchanged,
-        } => Ok((new, corrected, unchanged)),
-        _ => bail!("the writer answered with the wrong kind of outcome"),
-    }
 }
 
 fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {

@@ -5,10 +5,9 @@
 //! something to show. Everything goes through the real paths: the feeds through the poller, the
 //! history through the importer's writer.
 
-use crate::cli::RunArgs;
+use crate::app::RunOptions;
 use crate::config::{Config, EMBEDDED_MASTERPLAN, EMBEDDED_SETTINGS};
 use crate::domain::{Direction, Indicator, Kind, Millis, Observation, Source, date_start_millis};
-use crate::server::RunOptions;
 use anyhow::Context;
 use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
 use std::net::SocketAddr;
@@ -387,7 +386,18 @@ fn clamp(ind: &Indicator, v: f64) -> f64 {
 }
 
 /// Runs the demo city until SIGINT/SIGTERM.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+/// What `pantau demo` takes from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// Address to listen on (default: the embedded settings', or a free port when it is taken).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Database file (default: a new one in the temporary folder).
+    pub db: Option<std::path::PathBuf>,
+    /// Serve the dashboards from this folder instead of the embedded copy.
+    pub dashboards: Option<std::path::PathBuf>,
+}
+
+pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let stop = crate::server::shutdown_signal();
     let services = start_simulated_services()
@@ -445,7 +455,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("the demo history does not validate: {e:?}"))?;
         let db2 = db.clone();
         tokio::task::spawn_blocking(move || {
-            crate::cli::backfill(&db2, observations, Source::Import)
+            crate::store::backfill(&db2, observations, Source::Import)
         })
         .await??;
         eprintln!(
@@ -507,13 +517,9 @@ mod tests {
             &format!("{EMBEDDED_MASTERPLAN}\n{}", demo_feeds(addr)),
         )
         .unwrap();
-        assert_eq!(config.masterplan.feeds.len(), 6);
-        let formats: std::collections::HashSet<&str> = config
-            .masterplan
-            .feeds
-            .iter()
-            .map(|f| crate::feeds::poller::format_name(&f.format))
-            .collect();
+        assert_eq!(config.feeds.len(), 6);
+        let formats: std::collections::HashSet<&str> =
+            config.feeds.iter().map(|f| f.format.name()).collect();
         assert_eq!(formats.len(), 4, "all four formats are simulated");
     }
 

@@ -9,14 +9,22 @@
 //! - `progress`: the pure progress math and the incrementally updated state.
 //! - `store`: schema and migrations, the one writer, read-only queries, tokens, backups.
 //! - `ingest`: parsing and validating department posts, uploads and imports.
-//! - `feeds`: cron schedules, feed formats (JSON, CSV, Prometheus text, CKAN), the poller.
+//! - `feeds`: feed specifications, cron schedules, feed formats (JSON, CSV, Prometheus text,
+//!   CKAN) as pure code, and each feed's health.
 //! - `live`: the hub that numbers changes, and websocket sessions for screens.
-//! - `api`: warp routes, the one error-to-status mapping, the dashboards.
+//! - `app`: the shared handle (`App`) that the API, the poller and the server hold.
+//! - `poller`: the one polling engine for every feed format.
+//! - `api`: warp routes, the one error-to-status mapping, the live websocket, the dashboards.
 //! - `server`: wires everything and shuts it down in order.
+//!
+//! Modules are layered (checked by `tests/structure.rs`): `domain` uses nothing of ours; `config`,
+//! `feeds`, `progress`, `store`, `ingest` and `live` sit above it; `app` above those; `poller`
+//! and `api` above `app`; `server`, `demo`, `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -25,6 +33,7 @@ pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod locale;
+pub mod poller;
 pub mod progress;
 pub mod server;
 pub mod store;

@@ -4,134 +4,20 @@
 //! `run` serves until the shutdown future resolves, then stops accepting, tells every task, lets
 //! the writer commit what it took, and returns.
 
+pub use crate::app::{App, RunOptions};
+
 use crate::config::Config;
 use crate::live::Hub;
-use crate::live::session::{Heartbeat, ScreenRegistry};
+use crate::live::session::ScreenRegistry;
 use crate::progress::ProgressState;
 use crate::progress::state::Change;
 use crate::store::read::NoteRow;
 use crate::store::writer::Committed;
-use crate::store::{self, CommitListener, ReadPool, WriteCommand, WriteOutcome, WriterHandle};
-use std::path::PathBuf;
+use crate::store::{self, CommitListener, ReadPool, WriteCommand, WriteOutcome};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-
-/// Options of `run` that do not come from the config files.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Serve the dashboards from this folder instead of the embedded copy.
-    pub dashboards_dir: Option<PathBuf>,
-    /// Heartbeat of websocket sessions.
-    pub heartbeat: Option<Heartbeat>,
-}
-
-/// Everything the handlers share. Cheap to clone (all handles).
-#[derive(Clone)]
-pub struct App {
-    pub config: Arc<RwLock<Arc<Config>>>,
-    pub progress: Arc<Mutex<ProgressState>>,
-    pub hub: Hub,
-    pub writer: WriterHandle,
-    pub reads: ReadPool,
-    pub screens: ScreenRegistry,
-    pub feeds: crate::feeds::poller::FeedHealth,
-    pub http: Arc<crate::api::metrics::HttpMetrics>,
-    pub limiter: Arc<crate::api::auth::RateLimiter>,
-    pub options: RunOptions,
-    pub shutdown: watch::Receiver<bool>,
-    pub reload: Arc<tokio::sync::Notify>,
-    pub started: std::time::Instant,
-    pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
-}
-
-impl App {
-    pub fn config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(c) => c.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.config().settings.city.time_zone
-    }
-
-    /// Re-reads the configuration from where it came from; a valid one replaces the masterplan
-    /// and schedules (data stays), an invalid one is refused and the running one stays.
-    pub async fn reload_config(&self) -> Result<usize, crate::config::ConfigError> {
-        let current = self.config();
-        let new = match &current.origin {
-            crate::config::ConfigOrigin::File(p) => Config::load(Some(p))?,
-            crate::config::ConfigOrigin::Embedded => Config::embedded()?,
-            crate::config::ConfigOrigin::Inline {
-                settings,
-                masterplan,
-            } => Config::inline(settings, masterplan)?,
-        };
-        // The listen address and database cannot change while running.
-        let mut new = new;
-        new.settings.server.listen = current.settings.server.listen;
-        new.settings.database = current.settings.database.clone();
-        let new = Arc::new(new);
-        // Rebuild under the progress lock: a commit that lands meanwhile waits for the lock and
-        // is then applied to the new state, so nothing committed is missing from it.
-        let (progress, hub, reads, plan) = (
-            self.progress.clone(),
-            self.hub.clone(),
-            self.reads.clone(),
-            new.clone(),
-        );
-        let rebuilt = tokio::task::spawn_blocking(move || {
-            let mut guard = match progress.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            let (series, notes) = reads.run_blocking(|c| {
-                Ok((store::read::all_series(c)?, store::read::latest_notes(c)?))
-            })?;
-            *guard = ProgressState::new(
-                Arc::new(plan.masterplan.clone()),
-                plan.settings.city.time_zone,
-                plan.settings.progress.thresholds,
-                series,
-                notes,
-                chrono::Utc::now().timestamp_millis(),
-            );
-            hub.reset(guard.snapshot());
-            Ok::<_, store::StoreError>(())
-        })
-        .await;
-        let problem = |message: String| crate::config::ConfigError {
-            problems: vec![crate::config::Problem {
-                file: "database".into(),
-                item: "reload".into(),
-                field: String::new(),
-                message,
-            }],
-        };
-        match rebuilt {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(problem(format!(
-                    "cannot read stored data for the new masterplan: {e}"
-                )));
-            }
-            Err(e) => return Err(problem(format!("the reload task failed: {e}"))),
-        }
-        if let Ok(mut c) = self.config.write() {
-            *c = new.clone();
-        }
-        self.reload.notify_waiters();
-        tracing::info!(
-            indicators = new.masterplan.indicators.len(),
-            feeds = new.masterplan.feeds.len(),
-            "configuration reloaded"
-        );
-        Ok(new.masterplan.indicators.len())
-    }
-}
 
 /// Updates the progress state and the hub after each commit, before senders are answered.
 struct ProgressListener {
@@ -221,9 +107,9 @@ pub async fn run(
         writer,
         reads,
         screens: ScreenRegistry::default(),
-        feeds: crate::feeds::poller::FeedHealth::default(),
-        http: Arc::new(crate::api::metrics::HttpMetrics::default()),
-        limiter: Arc::new(crate::api::auth::RateLimiter::new(rate)),
+        feeds: crate::feeds::FeedHealth::default(),
+        http: Arc::new(crate::app::HttpMetrics::default()),
+        limiter: Arc::new(crate::app::RateLimiter::new(rate)),
         options,
         shutdown: stop_rx.clone(),
         reload: Arc::new(tokio::sync::Notify::new()),
@@ -235,7 +121,7 @@ pub async fn run(
     {
         let (feeds, reads, config) = (app.feeds.clone(), app.reads.clone(), app.config());
         tokio::task::spawn_blocking(move || {
-            feeds.configure(&config.masterplan.feeds);
+            feeds.configure(&config.feeds);
             feeds.restore(&reads, config.settings.city.time_zone);
         })
         .await?;
@@ -248,7 +134,7 @@ pub async fn run(
         Duration::from_secs(tick_seconds),
         stop_rx.clone(),
     ));
-    tasks.spawn(crate::feeds::poller::run(app.clone(), stop_rx.clone()));
+    tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
     tasks.spawn(crate::live::webhooks::run(
         hub.clone(),
         app.config().settings.webhooks.clone(),

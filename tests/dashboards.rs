@@ -301,7 +301,7 @@ impl Daemon {
         let handle = tokio::spawn(pantau::server::run(
             config,
             listener,
-            pantau::server::RunOptions::default(),
+            pantau::app::RunOptions::default(),
             async move {
                 let _ = rx.await;
             },

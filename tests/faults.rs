@@ -12,9 +12,8 @@ use futures_util::{SinkExt, StreamExt};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -221,59 +220,6 @@ async fn poster(
             // The daemon is gone or restarting: do not spin.
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-    }
-}
-
-/// The real binary running `pantau run --config`, its address read from standard error.
-struct Daemon {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Daemon {
-    fn start(config: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pantau"))
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .env("PANTAU_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start pantau");
-        let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            let n = reader.read_line(&mut line).unwrap_or(0);
-            if n == 0 {
-                let status = child.wait();
-                panic!("pantau exited before serving: {status:?}");
-            }
-            if let Some(rest) = line.split("open http://").nth(1) {
-                break rest.trim().trim_end_matches('/').to_string();
-            }
-        };
-        // Keep draining standard error so that logging never blocks the daemon.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
-            }
-        });
-        Daemon { child, addr }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -698,7 +644,7 @@ async fn a_full_disk_gives_503_and_the_daemon_recovers_by_itself() {
     });
     let dir = tempfile::tempdir_in(&disk.mount).unwrap();
     let config = write_config(dir.path(), PLAN, &settings_with(""));
-    let app = start_in(dir, config, pantau::server::RunOptions::default()).await;
+    let app = start_in(dir, config, pantau::app::RunOptions::default()).await;
     let token = app.token("dinkes");
     let mut ledger = Ledger::default();
     let mut k: i64 = 0;
@@ -807,7 +753,7 @@ async fn a_full_disk_gives_503_and_the_daemon_recovers_by_itself() {
     let checked = check_ledger(&stored(&conn), &ledger, "after the disk filled up");
     drop(conn);
     // And the daemon starts again on it.
-    let app = start_in(dir, config, pantau::server::RunOptions::default()).await;
+    let app = start_in(dir, config, pantau::app::RunOptions::default()).await;
     let (s, series) = app
         .get("/api/v1/indicators/living.health.visits/series")
         .await;
@@ -1133,7 +1079,7 @@ async fn paths_outside_the_dashboards_are_refused() {
     let from_dir = start_in(
         dir,
         config,
-        pantau::server::RunOptions {
+        pantau::app::RunOptions {
             dashboards_dir: Some(dashboards.clone()),
             heartbeat: None,
         },

@@ -12,7 +12,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1841,81 +1841,13 @@ async fn admin_reload_replaces_masterplan_and_schedules_and_refuses_a_broken_con
     app.stop().await;
 }
 
-/// A running `pantau run` child, killed if the test fails.
-struct Daemon {
-    child: std::process::Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-/// Starts the real binary on `cfg`; returns it and its address from the `open http://` line.
-fn start_binary(cfg: &std::path::Path) -> (Daemon, String) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pantau"))
-        .arg("run")
-        .arg("--config")
-        .arg(cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let daemon = Daemon {
-        child,
-        stderr: stderr.clone(),
-    };
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        let n = reader.read_line(&mut line).unwrap();
-        assert!(
-            n > 0,
-            "the daemon exited early:\n{}",
-            stderr.lock().unwrap()
-        );
-        stderr.lock().unwrap().push_str(&line);
-        if let Some(rest) = line.split("open http://").nth(1) {
-            break rest.trim().trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 {
-            stderr.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-    (daemon, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_real_daemon_and_keeps_it_on_a_broken_config() {
     let (web, _) = upstream(reload_handler()).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), BASE, "");
-    let (daemon, addr) = start_binary(&cfg);
+    let daemon = Daemon::start(&cfg);
+    let addr = daemon.addr.clone();
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
     let get = |path: &str| {

@@ -84,10 +84,6 @@ targets = [{ date = 2027-12-31, value = 50.0 }]
 update_every = "1y"
 "#;
 
-fn pantau() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pantau"))
-}
-
 /// Midnight at the start of a Jakarta date, in ms.
 fn day(d: &str) -> i64 {
     let date = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();

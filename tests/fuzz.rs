@@ -1523,7 +1523,7 @@ fn load_and_use(
             tally.accepted();
             let tz = config.settings.city.time_zone;
             let now = chrono::DateTime::from_timestamp_millis(NOW).unwrap();
-            for f in &config.masterplan.feeds {
+            for f in &config.feeds {
                 let _ = f.schedule.next_after(now, tz);
                 let _ = f.format.indicators();
             }

@@ -299,7 +299,7 @@ async fn watch_prints_live_progress() {
     let t = app.token("dinkes");
     let base = app.base.clone();
     let watcher = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pantau"))
+        pantau()
             .args([
                 "watch",
                 "--url",
@@ -430,7 +430,7 @@ async fn dead_peers_are_dropped_and_screen_tokens_are_checked() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &example_masterplan(), "");
-    let options = pantau::server::RunOptions {
+    let options = pantau::app::RunOptions {
         dashboards_dir: Some(dashboards.path().to_path_buf()),
         heartbeat: Some(pantau::live::session::Heartbeat {
             interval: Duration::from_millis(200),

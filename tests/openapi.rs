@@ -347,7 +347,7 @@ async fn start() -> TestApp {
     start_in(
         dir,
         config,
-        pantau::server::RunOptions {
+        pantau::app::RunOptions {
             dashboards_dir: Some(d),
             heartbeat: None,
         },

@@ -4,7 +4,7 @@
 //! whose it is, by User-Agent); each one's CPU time comes from its own /proc/<pid>/stat.
 //!
 //! Lateness of a pantau poll = its arrival minus its scheduled instant, which is the schedule's
-//! fire time plus the feed's fixed spread offset (`pantau::feeds::poller::spread_offset` over a
+//! fire time plus the feed's fixed spread offset (`pantau::poller::spread_offset` over a
 //! quarter of the period, at most 30 s, as the poller computes it).
 
 use crate::daemon::{self, Daemon};
@@ -277,7 +277,7 @@ pub async fn polling(setup: PollSetup<'_>) -> anyhow::Result<Figure> {
         .iter()
         .filter(|a| !a.prometheus)
         .map(|a| {
-            let offset = pantau::feeds::poller::spread_offset(
+            let offset = pantau::poller::spread_offset(
                 &crate::plan::feed_id(a.feed),
                 Duration::from_millis(window),
             )

@@ -153,6 +153,19 @@ impl ApiError {
     }
 }
 
+impl From<crate::live::screens::ScreenRefusal> for ApiError {
+    fn from(e: crate::live::screens::ScreenRefusal) -> Self {
+        use crate::live::screens::ScreenRefusal;
+        match e {
+            ScreenRefusal::Unreadable(m) => ApiError::Unavailable(m),
+            ScreenRefusal::Refused(message) => ApiError::Forbidden {
+                message,
+                rows: Vec::new(),
+            },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -1,60 +1,9 @@
 //! `/metrics` in Prometheus text format: writer queue and commits, observations, HTTP requests
 //! by route and status, connected screens, and each feed's health.
 
-use crate::server::App;
-use std::collections::BTreeMap;
+use crate::app::App;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-
-/// Requests counted by (route template, status).
-#[derive(Default)]
-pub struct HttpMetrics {
-    counts: Mutex<BTreeMap<(String, u16), u64>>,
-}
-
-impl HttpMetrics {
-    pub fn record(&self, path: &str, status: u16) {
-        let route = route_of(path);
-        if let Ok(mut c) = self.counts.lock() {
-            *c.entry((route, status)).or_insert(0) += 1;
-        }
-    }
-}
-
-/// A path reduced to its route template so that ids do not explode the label set.
-pub fn route_of(path: &str) -> String {
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["", "api", "v1", "indicators", _] => "/api/v1/indicators/{id}".into(),
-        ["", "api", "v1", "indicators", _, rest] => {
-            format!("/api/v1/indicators/{{id}}/{}", sanitize(rest))
-        }
-        ["", "department", _] => "/department/{id}".into(),
-        ["", "api", "v1", rest @ ..] if rest.len() <= 2 => format!(
-            "/api/v1/{}",
-            rest.iter()
-                .map(|r| sanitize(r))
-                .collect::<Vec<_>>()
-                .join("/")
-        ),
-        [""] => "/".into(),
-        ["", "healthz" | "metrics" | "wall" | "quick-wins"] => path.to_string(),
-        ["", "assets", ..] => "/assets/*".into(),
-        _ => "other".into(),
-    }
-}
-
-fn sanitize(s: &str) -> String {
-    if s.len() <= 24
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        s.to_string()
-    } else {
-        "other".into()
-    }
-}
 
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -158,7 +107,7 @@ pub fn render(app: &App) -> String {
                     name: &str,
                     help: &str,
                     kind: &str,
-                    value: &dyn Fn(&crate::feeds::poller::FeedMetric) -> f64| {
+                    value: &dyn Fn(&crate::feeds::health::FeedMetric) -> f64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for f in &feeds {
             let _ = writeln!(out, "{name}{{feed=\"{}\"}} {}", escape(&f.id), value(f));
@@ -193,23 +142,4 @@ pub fn render(app: &App) -> String {
         &|f| f.polls_total as f64,
     );
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_collapse_ids() {
-        assert_eq!(
-            route_of("/api/v1/indicators/gov.x/series"),
-            "/api/v1/indicators/{id}/series"
-        );
-        assert_eq!(
-            route_of("/api/v1/indicators/gov.x"),
-            "/api/v1/indicators/{id}"
-        );
-        assert_eq!(route_of("/api/v1/progress"), "/api/v1/progress");
-        assert_eq!(route_of("/../etc/passwd"), "other");
-    }
 }

@@ -7,12 +7,13 @@
 pub mod auth;
 pub mod error;
 pub mod listen;
+mod live;
 pub mod metrics;
 mod read;
 mod static_files;
 mod write;
 
-use crate::server::App;
+use crate::app::App;
 use std::convert::Infallible;
 use warp::Filter;
 
@@ -82,7 +83,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = In
     let api = read::routes(app.clone())
         .or(write::routes(app.clone()))
         .unify()
-        .or(crate::live::routes(app.clone()))
+        .or(live::routes(app.clone()))
         .unify()
         .or(static_files::routes(app.clone()))
         .unify();

@@ -2,10 +2,10 @@
 //! revisions and notes, feeds and screens. None of them scans the database for progress.
 
 use super::{ApiError, Query, query, with_app};
+use crate::app::App;
 use crate::domain::{Millis, format_instant};
 use crate::ingest::{RawTime, parse_time};
 use crate::progress::state::Filter;
-use crate::server::App;
 use crate::store::read;
 use serde::Serialize;
 use std::convert::Infallible;
@@ -169,7 +169,7 @@ pub(super) fn routes(
         .and(query())
         .and_then(|app: App, q: Query| async move {
             respond(allow_only(&q, &[]).and_then(|_| {
-                let configured = crate::live::screens::load(&app.options).map_err(ApiError::Unavailable)?;
+                let configured = crate::live::screens::load(app.options.dashboards_dir.as_deref()).map_err(ApiError::Unavailable)?;
                 Ok(json(&serde_json::json!({ "configured": configured, "connected": app.screens.list() })))
             }))
         });
@@ -210,7 +210,7 @@ fn masterplan(app: &App) -> Response {
     let config = app.config();
     let plan = &config.masterplan;
     let s = &config.settings;
-    let feeds: Vec<serde_json::Value> = plan
+    let feeds: Vec<serde_json::Value> = config
         .feeds
         .iter()
         .map(|f| {
@@ -218,7 +218,7 @@ fn masterplan(app: &App) -> Response {
             let _ = url.set_password(None);
             serde_json::json!({
                 "id": f.id, "department": f.department, "url": url.as_str(),
-                "format": crate::feeds::poller::format_name(&f.format), "schedule": f.schedule.as_str(),
+                "format": f.format.name(), "schedule": f.schedule.as_str(),
                 "indicators": f.format.indicators(),
             })
         })

@@ -3,7 +3,7 @@
 //! dashboards folder are refused.
 
 use super::ApiError;
-use crate::server::App;
+use crate::app::App;
 use rust_embed::RustEmbed;
 use warp::Filter;
 use warp::reply::Response;

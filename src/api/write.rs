@@ -5,10 +5,10 @@
 use super::auth::{Caller, authenticate};
 use super::read::{allow_only, json};
 use super::{ApiError, Query, query, with_app};
+use crate::app::App;
 use crate::domain::{IndicatorId, Source};
 use crate::ingest::parse::{self, BodyError};
 use crate::ingest::{Rejection, validate};
-use crate::server::App;
 use crate::store::{NoteRecord, ObservationBatch, Origin, WriteCommand, WriteOutcome};
 use bytes::{Buf, BytesMut};
 use futures_util::{Stream, StreamExt};

@@ -15,7 +15,11 @@ use std::time::Duration;
 const SECTIONS: &[&str] = &["department", "dimension", "program", "indicator", "feed"];
 
 /// Parses masterplan text; problems go to `problems`; `None` when any were found in this file.
-pub fn parse_masterplan(text: &str, file: &str, problems: &mut Vec<Problem>) -> Option<Masterplan> {
+pub fn parse_masterplan(
+    text: &str,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<(Masterplan, Vec<FeedSpec>)> {
     let before = problems.len();
     let table: toml::Table = match toml::from_str(text) {
         Ok(t) => t,
@@ -83,6 +87,7 @@ pub fn parse_masterplan(text: &str, file: &str, problems: &mut Vec<Problem>) -> 
     let feeds_t = items("feed", problems);
 
     let mut plan = Masterplan::default();
+    let mut feeds = Vec::new();
     let mut seen = Seen::default();
 
     for (i, t) in departments_t.iter().enumerate() {
@@ -216,7 +221,7 @@ pub fn parse_masterplan(text: &str, file: &str, problems: &mut Vec<Problem>) -> 
     for (i, t) in feeds_t.iter().enumerate() {
         let mut r = reader(file, "feed", i, t, problems);
         if let Some(feed) = read_feed(&mut r, &mut seen, &department_ids, &indicator_departments) {
-            plan.feeds.push(feed);
+            feeds.push(feed);
         }
         r.finish();
     }
@@ -235,7 +240,7 @@ pub fn parse_masterplan(text: &str, file: &str, problems: &mut Vec<Problem>) -> 
     if problems.len() > before {
         None
     } else {
-        Some(plan)
+        Some((plan, feeds))
     }
 }
 
@@ -677,9 +682,9 @@ fn read_feed(
     if let (Some(format), Some(dept)) = (&format, &department) {
         for ind in format.indicators() {
             match indicator_departments.get(&ind) {
-                None => r.problem(crate::feeds::poller::format_name(format), format!("maps to unknown indicator `{ind}`; define it in an `[[indicator]]` or fix the id")),
+                None => r.problem(format.name(), format!("maps to unknown indicator `{ind}`; define it in an `[[indicator]]` or fix the id")),
                 Some(owner) if owner != dept => r.problem(
-                    crate::feeds::poller::format_name(format),
+                    format.name(),
                     format!("maps to indicator `{ind}`, which belongs to department `{owner}`, not to this feed's department `{dept}`; a feed may only write its own department's indicators"),
                 ),
                 Some(_) => {}

@@ -82,11 +82,12 @@ pub enum ConfigOrigin {
     },
 }
 
-/// A validated configuration: settings and masterplan.
+/// A validated configuration: settings, the masterplan and the feeds that fill it.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
     pub masterplan: Masterplan,
+    pub feeds: Vec<crate::feeds::FeedSpec>,
     pub origin: ConfigOrigin,
 }
 
@@ -209,9 +210,10 @@ impl Config {
             }
         };
         match (settings, masterplan) {
-            (Some(settings), Some(masterplan)) if problems.is_empty() => Ok(Config {
+            (Some(settings), Some((masterplan, feeds))) if problems.is_empty() => Ok(Config {
                 settings,
                 masterplan,
+                feeds,
                 origin,
             }),
             _ => Err(ConfigError { problems }),

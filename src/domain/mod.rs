@@ -190,14 +190,14 @@ impl Indicator {
     }
 }
 
-/// Everything the city planned: departments, dimensions, programs, indicators and feeds.
+/// Everything the city planned: departments, dimensions, programs and indicators. (The feeds
+/// that fill the indicators are configuration: `config::Config::feeds`.)
 #[derive(Debug, Clone, Default)]
 pub struct Masterplan {
     pub departments: Vec<Department>,
     pub dimensions: Vec<Dimension>,
     pub programs: Vec<Program>,
     pub indicators: Vec<Indicator>,
-    pub feeds: Vec<crate::feeds::FeedSpec>,
 }
 
 impl Masterplan {

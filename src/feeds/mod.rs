@@ -1,14 +1,16 @@
 //! Department feeds that pantau polls: their specification, the cron schedule, the formats.
 //!
 //! `schedule` turns crontab text into fire times in the city's zone; `format` turns a response
-//! body into points for indicators. The poller (one engine for every format) fetches, extracts,
-//! and hands the points to the same validation and writer as department posts.
+//! body into points for indicators; `health` keeps each feed's last runs. The poller
+//! (`crate::poller`, one engine for every format) fetches, extracts, and hands the points to the
+//! same validation and writer as department posts.
 
 pub mod format;
-pub mod poller;
+pub mod health;
 pub mod schedule;
 
 pub use format::{ExtractContext, ExtractError, FeedFormat, FeedPoint, Page};
+pub use health::FeedHealth;
 pub use schedule::Schedule;
 
 use crate::domain::{DepartmentId, FeedId};

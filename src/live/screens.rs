@@ -1,9 +1,8 @@
 //! The wall's screens from `dashboards/screens.toml`: id, label, pages and rotation interval,
 //! and an optional token a screen must present to connect.
 
-use crate::api::ApiError;
-use crate::server::RunOptions;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 use subtle::ConstantTimeEq;
 
 /// The embedded screens file.
@@ -37,8 +36,8 @@ struct ScreensFile {
 }
 
 /// Reads the screens: from `--dashboards DIR` when given, else the embedded file.
-pub fn load(options: &RunOptions) -> Result<Vec<Screen>, String> {
-    let text = match &options.dashboards_dir {
+pub fn load(dashboards_dir: Option<&Path>) -> Result<Vec<Screen>, String> {
+    let text = match dashboards_dir {
         Some(dir) => std::fs::read_to_string(dir.join("screens.toml"))
             .map_err(|e| format!("cannot read {}/screens.toml: {e}", dir.display()))?,
         None => EMBEDDED_SCREENS.to_string(),
@@ -66,24 +65,35 @@ pub fn parse(text: &str) -> Result<Vec<Screen>, String> {
     Ok(file.screen)
 }
 
+/// Why a screen may not connect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScreenRefusal {
+    /// The screens file cannot be read (HTTP 503).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Unknown screen, or its token is missing or wrong (HTTP 403).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// A screen may connect when it is known and, if it has a token, presents it.
-pub fn check_screen(options: &RunOptions, id: &str, token: Option<&str>) -> Result<(), ApiError> {
-    let screens = load(options).map_err(ApiError::Unavailable)?;
+pub fn check_screen(
+    dashboards_dir: Option<&Path>,
+    id: &str,
+    token: Option<&str>,
+) -> Result<(), ScreenRefusal> {
+    let screens = load(dashboards_dir).map_err(ScreenRefusal::Unreadable)?;
     let Some(screen) = screens.iter().find(|s| s.id == id) else {
-        return Err(ApiError::Forbidden {
-            message: format!("unknown screen `{id}`; add it to dashboards/screens.toml"),
-            rows: Vec::new(),
-        });
+        return Err(ScreenRefusal::Refused(format!(
+            "unknown screen `{id}`; add it to dashboards/screens.toml"
+        )));
     };
     if let Some(expected) = &screen.token {
         let ok = token.is_some_and(|t| bool::from(t.as_bytes().ct_eq(expected.as_bytes())));
         if !ok {
-            return Err(ApiError::Forbidden {
-                message: format!(
-                    "screen `{id}` needs its token (`&token=...`); the one given is missing or wrong"
-                ),
-                rows: Vec::new(),
-            });
+            return Err(ScreenRefusal::Refused(format!(
+                "screen `{id}` needs its token (`&token=...`); the one given is missing or wrong"
+            )));
         }
     }
     Ok(())

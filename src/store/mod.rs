@@ -210,6 +210,40 @@ pub fn backup(source: &Path, dest: &Path) -> Result<String, StoreError> {
     Ok(check)
 }
 
+struct NoListener;
+impl CommitListener for NoListener {
+    fn committed(&mut self, _: &[writer::Committed<'_>], _: i64) {}
+}
+
+/// Writes validated observations in one transaction (all or none) through a writer of its own.
+/// Returns (new, corrected, unchanged).
+pub fn backfill(
+    db: &Path,
+    observations: Vec<crate::domain::Observation>,
+    source: crate::domain::Source,
+) -> Result<(u64, u64, u64), StoreError> {
+    let conn = open_writer(db)?;
+    let (writer, thread) = writer::spawn_writer(conn, Box::new(NoListener), 4);
+    let result = writer.submit_blocking(WriteCommand::Observations(ObservationBatch {
+        origin: Origin {
+            source,
+            department: None,
+            token_id: None,
+        },
+        rows: observations,
+    }));
+    drop(writer);
+    let _ = thread.join();
+    match result? {
+        WriteOutcome::Observations {
+            new,
+            corrected,
+            unchanged,
+        } => Ok((new, corrected, unchanged)),
+        _ => Err(StoreError::Closed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,10 @@
 //! loopback with real HTTP and real websockets.
 #![allow(dead_code)]
 
+pub mod process;
+#[allow(unused_imports)]
+pub use process::{Daemon, pantau, pantau_output};
+
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -49,14 +53,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(masterplan: &str, extra_settings: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), masterplan, extra_settings);
-    start_in(dir, config_path, pantau::server::RunOptions::default()).await
+    start_in(dir, config_path, pantau::app::RunOptions::default()).await
 }
 
 /// Starts the daemon on an existing folder (for restarts).
 pub async fn start_in(
     dir: tempfile::TempDir,
     config_path: PathBuf,
-    options: pantau::server::RunOptions,
+    options: pantau::app::RunOptions,
 ) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = pantau::config::Config::load(Some(&config_path)).expect("valid test config");

@@ -196,6 +196,16 @@ impl FeedFormat {
         }
     }
 
+    /// The format's name as written in `format = "..."`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FeedFormat::Json(_) => "json",
+            FeedFormat::Csv(_) => "csv",
+            FeedFormat::Prometheus(_) => "prometheus",
+            FeedFormat::Ckan(_) => "ckan",
+        }
+    }
+
     /// The indicator ids named in the mapping, each once, in the order they appear.
     pub fn indicators(&self) -> Vec<String> {
         let ids = match self {

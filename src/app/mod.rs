@@ -1,0 +1,135 @@
+//! `App`: the handle every request handler, the poller and the clock share: the configuration,
+//! the progress state, the hub, the writer, read connections and the counters around them.
+//!
+//! It sits below `api`, `poller` and `server` and above the parts it holds, so nothing it holds
+//! reaches back up to it. Cloning is cheap (every field is a handle).
+
+pub mod counters;
+pub mod limiter;
+
+pub use counters::HttpMetrics;
+pub use limiter::RateLimiter;
+
+use crate::config::Config;
+use crate::live::Hub;
+use crate::live::session::{Heartbeat, ScreenRegistry};
+use crate::progress::ProgressState;
+use crate::store::{self, ReadPool, WriterHandle};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+/// Options of `run` that do not come from the config files.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Serve the dashboards from this folder instead of the embedded copy.
+    pub dashboards_dir: Option<PathBuf>,
+    /// Heartbeat of websocket sessions.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// Everything the handlers share. Cheap to clone (all handles).
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<RwLock<Arc<Config>>>,
+    pub progress: Arc<Mutex<ProgressState>>,
+    pub hub: Hub,
+    pub writer: WriterHandle,
+    pub reads: ReadPool,
+    pub screens: ScreenRegistry,
+    pub feeds: crate::feeds::FeedHealth,
+    pub http: Arc<HttpMetrics>,
+    pub limiter: Arc<RateLimiter>,
+    pub options: RunOptions,
+    pub shutdown: watch::Receiver<bool>,
+    pub reload: Arc<tokio::sync::Notify>,
+    pub started: std::time::Instant,
+    pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
+}
+
+impl App {
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.config().settings.city.time_zone
+    }
+
+    /// Re-reads the configuration from where it came from; a valid one replaces the masterplan
+    /// and schedules (data stays), an invalid one is refused and the running one stays.
+    pub async fn reload_config(&self) -> Result<usize, crate::config::ConfigError> {
+        let current = self.config();
+        let new = match &current.origin {
+            crate::config::ConfigOrigin::File(p) => Config::load(Some(p))?,
+            crate::config::ConfigOrigin::Embedded => Config::embedded()?,
+            crate::config::ConfigOrigin::Inline {
+                settings,
+                masterplan,
+            } => Config::inline(settings, masterplan)?,
+        };
+        // The listen address and database cannot change while running.
+        let mut new = new;
+        new.settings.server.listen = current.settings.server.listen;
+        new.settings.database = current.settings.database.clone();
+        let new = Arc::new(new);
+        // Rebuild under the progress lock: a commit that lands meanwhile waits for the lock and
+        // is then applied to the new state, so nothing committed is missing from it.
+        let (progress, hub, reads, plan) = (
+            self.progress.clone(),
+            self.hub.clone(),
+            self.reads.clone(),
+            new.clone(),
+        );
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            let mut guard = match progress.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let (series, notes) = reads.run_blocking(|c| {
+                Ok((store::read::all_series(c)?, store::read::latest_notes(c)?))
+            })?;
+            *guard = ProgressState::new(
+                Arc::new(plan.masterplan.clone()),
+                plan.settings.city.time_zone,
+                plan.settings.progress.thresholds,
+                series,
+                notes,
+                chrono::Utc::now().timestamp_millis(),
+            );
+            hub.reset(guard.snapshot());
+            Ok::<_, store::StoreError>(())
+        })
+        .await;
+        let problem = |message: String| crate::config::ConfigError {
+            problems: vec![crate::config::Problem {
+                file: "database".into(),
+                item: "reload".into(),
+                field: String::new(),
+                message,
+            }],
+        };
+        match rebuilt {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(problem(format!(
+                    "cannot read stored data for the new masterplan: {e}"
+                )));
+            }
+            Err(e) => return Err(problem(format!("the reload task failed: {e}"))),
+        }
+        if let Ok(mut c) = self.config.write() {
+            *c = new.clone();
+        }
+        self.reload.notify_waiters();
+        tracing::info!(
+            indicators = new.masterplan.indicators.len(),
+            feeds = new.feeds.len(),
+            "configuration reloaded"
+        );
+        Ok(new.masterplan.indicators.len())
+    }
+}

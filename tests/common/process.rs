@@ -1,0 +1,132 @@
+//! The real `pantau` binary as tests use it: a daemon child process (`pantau run --config`) whose
+//! address is read from its `open http://` line and whose standard error is kept, and one-shot
+//! commands (`pantau check`, `import`, `token`, ...).
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A `pantau` command with quiet logs unless the test sets its own.
+pub fn pantau() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pantau"));
+    c.env("PANTAU_LOG", "warn");
+    c
+}
+
+/// Runs `pantau <args>` to completion.
+pub fn pantau_output(args: &[&str]) -> Output {
+    pantau().args(args).output().expect("run pantau")
+}
+
+/// A running `pantau run` child, killed when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    /// `host:port` it serves on.
+    pub addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `pantau run --config <config> [extra...]` and waits until it says where it serves.
+    pub fn start(config: &Path) -> Daemon {
+        Self::start_with(config, &[], &[])
+    }
+
+    /// Like `start`, with more arguments and environment variables.
+    pub fn start_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        match Self::try_start(config, args, env) {
+            Ok(d) => d,
+            Err(log) => panic!("pantau exited before serving:\n{log}"),
+        }
+    }
+
+    /// Starts the daemon; Err(standard error) when it exits before serving.
+    pub fn try_start(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Daemon, String> {
+        let mut cmd = pantau();
+        cmd.arg("run").arg("--config").arg(config).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pantau");
+        let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            let n = reader.read_line(&mut line).unwrap_or(0);
+            if n == 0 {
+                let _ = child.wait();
+                return Err(stderr.lock().unwrap().clone());
+            }
+            stderr.lock().unwrap().push_str(&line);
+            if let Some(rest) = line.split("open http://").nth(1) {
+                break rest.trim().trim_end_matches('/').to_string();
+            }
+        };
+        // Keep draining standard error so that logging never blocks the daemon.
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                keep.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Ok(Daemon {
+            child,
+            addr,
+            stderr,
+        })
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything the daemon wrote to standard error so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, `KILL`, ...).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
