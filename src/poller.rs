@@ -171,6 +171,8 @@ async fn feed_loop(
 struct Fetched {
     http_status: Option<u16>,
     points: Vec<crate::feeds::FeedPoint>,
+    /// Values the pages left out (missing, not finite), with examples.
+    skipped: crate::feeds::Skipped,
 }
 
 /// Polls once, writes the points, records the run.
@@ -182,6 +184,7 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
     let tz = app.tz();
     let result = fetch_with_retries(client, spec, tz).await;
     let (mut points_read, mut new, mut corrected, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+    let mut skipped = crate::feeds::Skipped::default();
     let http_status;
     // Set when the run was stored together with its points (one commit per poll).
     let mut recorded = false;
@@ -193,6 +196,7 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
         Ok(f) => {
             http_status = f.http_status;
             points_read = f.points.len() as u64;
+            skipped = f.skipped;
             let run = FeedRunRecord {
                 feed: spec.id.clone(),
                 started,
@@ -244,6 +248,7 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
         new,
         corrected,
         rejected,
+        skipped,
         error: error.clone(),
     };
     let was_up = app
@@ -425,6 +430,7 @@ async fn fetch_all_pages(
 ) -> Result<Fetched, (Option<u16>, String, bool)> {
     let mut url = spec.format.first_url(&spec.url);
     let mut points = Vec::new();
+    let mut skipped = crate::feeds::Skipped::default();
     let mut status = None;
     for _ in 0..MAX_PAGES {
         let mut req = client.get(url.clone());
@@ -490,12 +496,14 @@ async fn fetch_all_pages(
             (status, format!("{e}{hint}"), false)
         })?;
         points.extend(page.points);
+        skipped.merge(page.skipped);
         match page.next {
             Some(next) if next != url => url = next,
             _ => {
                 return Ok(Fetched {
                     http_status: status,
                     points,
+                    skipped,
                 });
             }
         }

@@ -18,6 +18,8 @@ pub struct RunView {
     pub new: u64,
     pub corrected: u64,
     pub rejected: u64,
+    /// Values the feed sent that were left out (missing, not finite), with examples.
+    pub skipped: super::Skipped,
     pub error: Option<String>,
 }
 
@@ -110,6 +112,7 @@ impl FeedHealth {
                             new: r.new.max(0) as u64,
                             corrected: r.corrected.max(0) as u64,
                             rejected: 0,
+                            skipped: super::Skipped::default(),
                             error: r.error,
                         },
                     )

@@ -9,7 +9,9 @@ pub mod format;
 pub mod health;
 pub mod schedule;
 
-pub use format::{ExtractContext, ExtractError, FeedFormat, FeedPoint, Page};
+pub use format::{
+    ExtractContext, ExtractError, FeedFormat, FeedPoint, Page, Skipped, SkippedValue,
+};
 pub use health::FeedHealth;
 pub use schedule::Schedule;
 

@@ -273,7 +273,7 @@ impl CkanMapping {
         Ok(Page {
             points,
             next,
-            skipped,
+            skipped: super::Skipped::counted(skipped),
         })
     }
 
@@ -639,7 +639,7 @@ mod tests {
             Page {
                 points: vec![],
                 next: None,
-                skipped: 0
+                skipped: super::super::Skipped::default()
             }
         );
     }
@@ -741,7 +741,7 @@ mod tests {
                 ("env.air.ispu-mean", d1, 50.0),
             ]
         );
-        assert_eq!(page.skipped, 1);
+        assert_eq!(page.skipped.count, 1);
         // More records than one page: aggregation would be wrong, so it is an error.
         let body = json!({"success": true, "result": {"total": 5000, "limit": 4, "records": body["result"]["records"]}});
         let err = extract(&f, &body, &first).unwrap_err();
@@ -818,7 +818,7 @@ mod tests {
         ));
         let body = json!({"success": true, "result": {"records": [{"tanggal": "2024-01-01", "nilai": "NaN"}, {"tanggal": "2024-01-02", "nilai": 1e308}]}});
         let page = extract(&f, &body, &first).unwrap();
-        assert_eq!((page.points.len(), page.skipped), (1, 1));
+        assert_eq!((page.points.len(), page.skipped.count), (1, 1));
         let err = f
             .extract(
                 b"<!DOCTYPE html><html>Maintenance</html>",

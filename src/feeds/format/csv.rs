@@ -339,7 +339,7 @@ impl CsvMapping {
         Ok(Page {
             points,
             next: None,
-            skipped,
+            skipped: super::Skipped::counted(skipped),
         })
     }
 }
@@ -776,7 +776,7 @@ mod tests {
         assert_eq!(values(&page, "air.last"), vec![(d1, 80.0), (d2, 45.0)]);
         assert_eq!(values(&page, "air.dki1"), vec![(d1, 40.0), (d2, 60.0)]);
         // Empty and `---` cells, for five value series each plus the DKI1 one on 01-03.
-        assert_eq!(page.skipped, 2 * 5 + 1);
+        assert_eq!(page.skipped.count, 2 * 5 + 1);
         assert_eq!(page.next, None);
     }
 
@@ -880,7 +880,7 @@ mod tests {
             values(&page, "a.b"),
             vec![(Some(jkt_midnight(2024, 1, 5)), 5.0)]
         );
-        assert_eq!(page.skipped, 5);
+        assert_eq!(page.skipped.count, 5);
     }
 
     #[test]
@@ -891,7 +891,7 @@ mod tests {
         );
         let page = run(&f, "t,x,v\n2024-01-01,1\n2024-01-02,1,2\n").unwrap();
         assert_eq!(page.points.len(), 1);
-        assert_eq!(page.skipped, 1);
+        assert_eq!(page.skipped.count, 1);
     }
 
     #[test]
@@ -946,7 +946,7 @@ mod tests {
         );
         let page = run(&f, "t,v\n2024-01-01,1e308\n2024-01-02,1e999\n").unwrap();
         assert_eq!(page.points.len(), 1);
-        assert_eq!(page.skipped, 1);
+        assert_eq!(page.skipped.count, 1);
     }
 
     #[test]
@@ -1058,7 +1058,7 @@ mod tests {
         assert_eq!(dki4.len(), 1674);
         assert_eq!(dki4.iter().map(|(_, v)| v).sum::<f64>(), 156_478.0);
         assert_eq!(
-            page.skipped, 1,
+            page.skipped.count, 1,
             "the empty `max` of 2023-09-30 in the raw series"
         );
 

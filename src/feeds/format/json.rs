@@ -368,7 +368,7 @@ impl JsonMapping {
         Ok(Page {
             points,
             next: None,
-            skipped,
+            skipped: super::Skipped::counted(skipped),
         })
     }
 
@@ -645,7 +645,7 @@ mod tests {
                 point("gov.cctv.count", Some(1_738_285_200_000), 7.0),
             ]
         );
-        assert_eq!(page.skipped, 3);
+        assert_eq!(page.skipped.count, 3);
         assert_eq!(f.indicators(), vec!["gov.cctv.count", "gov.wifi.points"]);
     }
 
@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(run(&f, "").unwrap_err(), ExtractError::EmptyBody);
         // NaN as a string is skipped and counted.
         let page = run(&f, r#"{"data": {"total": "NaN", "t": "2025-01-01"}}"#).unwrap();
-        assert_eq!((page.points.len(), page.skipped), (0, 1));
+        assert_eq!((page.points.len(), page.skipped.count), (0, 1));
 
         let f = mapping(
             r#"records = { path = "/items", indicator = "a.b", value = "nilai", time = "waktu" }"#,

@@ -47,7 +47,56 @@ pub struct Page {
     pub next: Option<reqwest::Url>,
     /// Values skipped as missing or not finite (rows without a time count once; a row whose
     /// value is missing counts once for each series that wanted it).
-    pub skipped: usize,
+    pub skipped: Skipped,
+}
+
+/// How many examples of skipped values a page keeps (the count goes on).
+pub const SKIPPED_EXAMPLES: usize = 20;
+
+/// Values a poll left out, with the first few of them and why, for `/api/v1/feeds`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    /// How many values were left out.
+    pub count: usize,
+    /// The first `SKIPPED_EXAMPLES` of them: where and why.
+    pub examples: Vec<SkippedValue>,
+}
+
+/// One value a feed sent that was not turned into a point.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SkippedValue {
+    /// Where in the body (e.g. `line 12, column pm25`, `/data/3/nilai`).
+    pub location: String,
+    /// Why it was left out (e.g. `missing (`TIDAK ADA DATA`)`, `not finite (NaN)`).
+    pub reason: String,
+}
+
+impl Skipped {
+    /// Only a count, without examples.
+    pub fn counted(count: usize) -> Self {
+        Skipped {
+            count,
+            examples: Vec::new(),
+        }
+    }
+
+    /// Counts one skipped value, keeping it as an example while there is room.
+    pub fn add(&mut self, location: impl FnOnce() -> String, reason: impl Into<String>) {
+        self.count += 1;
+        if self.examples.len() < SKIPPED_EXAMPLES {
+            self.examples.push(SkippedValue {
+                location: location(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Adds another page's skipped values.
+    pub fn merge(&mut self, other: Skipped) {
+        self.count += other.count;
+        let room = SKIPPED_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+    }
 }
 
 /// Why a response body could not be read. Messages say what was wrong and how to fix it.

@@ -233,7 +233,7 @@ impl PromMapping {
         Ok(Page {
             points,
             next: None,
-            skipped,
+            skipped: super::Skipped::counted(skipped),
         })
     }
 }
@@ -1320,7 +1320,7 @@ temperature_celsius{zone="2"} 21.5
             ]
         );
         // queue_length NaN and temperature +Inf.
-        assert_eq!(page.skipped, 2);
+        assert_eq!(page.skipped.count, 2);
     }
 
     #[test]
