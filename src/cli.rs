@@ -19,7 +19,8 @@ use std::process::ExitCode;
     about = "Smart City Masterplan monitoring for a city's command center"
 )]
 pub struct Cli {
-    /// Settings file (pantau.toml). Default: config/pantau.toml if present, else the embedded example.
+    /// Settings file (pantau.toml), or a folder holding one. Default: config/pantau.toml if
+    /// present, else the embedded example.
     #[arg(long, global = true, env = "PANTAU_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -39,6 +40,10 @@ pub enum Command {
         file: PathBuf,
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Create the database if it does not exist yet (otherwise a missing one is an error,
+        /// so that a mistyped path does not make a new, empty database).
+        #[arg(long)]
+        create: bool,
     },
     /// Write every indicator's series as CSV (to a file, or to standard output with `-`).
     Export {
@@ -82,6 +87,9 @@ pub enum TokenCommand {
         label: String,
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Create the database if it does not exist yet.
+        #[arg(long)]
+        create: bool,
     },
     /// List tokens (never their secrets).
     List {
@@ -135,6 +143,41 @@ fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| config.settings.database.clone())
 }
 
+/// Says on standard error which database a command works on, and whether a daemon serves it.
+fn announce_db(db: &Path) {
+    match store::lock::holder(db) {
+        Some(holder) => eprintln!(
+            "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
+            db.display()
+        ),
+        None => eprintln!("pantau: database {}", db.display()),
+    }
+}
+
+/// The database of a command that writes: it must exist unless `create` is given.
+fn existing_or_create(db: &Path, create: bool) -> anyhow::Result<()> {
+    if !create && !db.exists() {
+        bail!(
+            "there is no database at {}; check --db or [storage] database in pantau.toml, or add --create to make a new one",
+            db.display()
+        );
+    }
+    announce_db(db);
+    Ok(())
+}
+
+/// The database of a command that only reads: it must exist.
+fn existing(db: &Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        bail!(
+            "there is no database at {}; check --db or [storage] database in pantau.toml",
+            db.display()
+        );
+    }
+    announce_db(db);
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -183,9 +226,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
-        Command::Import { file, db } => {
+        Command::Import { file, db, create } => {
             let config = load(&cli.config)?;
             let db = db_path(&config, &db);
+            existing_or_create(&db, create)?;
             match import_file(&config, &db, &file, true)? {
                 Ok(summary) => {
                     println!("{summary}");
@@ -199,18 +243,15 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { out, db } => {
             let config = load(&cli.config)?;
-            export(&config, &db_path(&config, &db), &out)?;
+            let db = db_path(&config, &db);
+            existing(&db)?;
+            export(&config, &db, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, db } => {
             let config = load(&cli.config)?;
             let src = db_path(&config, &db);
-            if !src.exists() {
-                bail!(
-                    "no database at {}; check --db or [storage] database",
-                    src.display()
-                );
-            }
+            existing(&src)?;
             if file.exists() {
                 bail!("{} already exists; choose a new file name", file.display());
             }
@@ -248,6 +289,9 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
         let addr = listener.local_addr()?;
+        let db = config.settings.database.clone();
+        let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
+        eprintln!("pantau: database {}", db.display());
         eprintln!(
             "pantau: {} — open http://{addr}/",
             config.settings.city.name
@@ -258,6 +302,7 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             RunOptions {
                 dashboards_dir: args.dashboards,
                 heartbeat: None,
+                lock: Some(lock),
             },
             stop,
         )
@@ -401,12 +446,40 @@ fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A table with columns padded to their widest cell (counted in characters, not bytes).
+fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(w - cell.chars().count() + 2));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
 fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TokenCommand::Create {
             department,
             label,
             db,
+            create,
         } => {
             let Some(d) = config.masterplan.department(&department) else {
                 let ids: Vec<&str> = config
@@ -421,7 +494,9 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 );
             };
             let id = DepartmentId::parse(d.id.as_str())?;
-            let conn = store::open_writer(&db_path(config, &db))?;
+            let db = db_path(config, &db);
+            existing_or_create(&db, create)?;
+            let conn = store::open_writer(&db)?;
             let (tid, token) = store::tokens::create(&conn, &id, &label)?;
             eprintln!(
                 "token {tid} for {} ({}) — shown only now, store it safely:",
@@ -430,32 +505,46 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
         TokenCommand::List { db } => {
-            let conn = store::open_writer(&db_path(config, &db))?;
+            let db = db_path(config, &db);
+            existing(&db)?;
+            let conn = store::open_writer(&db)?;
             let tz = config.settings.city.time_zone;
-            println!(
-                "{:>4}  {:<18} {:<20} {:<27} status",
-                "id", "department", "label", "created"
+            let rows: Vec<[String; 5]> = store::tokens::list(&conn)?
+                .into_iter()
+                .map(|t| {
+                    let status = match t.revoked {
+                        Some(r) => format!("revoked {}", crate::domain::format_instant(r, tz)),
+                        None => "active".into(),
+                    };
+                    [
+                        t.id.to_string(),
+                        t.department,
+                        t.label,
+                        crate::domain::format_instant(t.created, tz),
+                        status,
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                aligned(["id", "department", "label", "created", "status"], &rows)
             );
-            for t in store::tokens::list(&conn)? {
-                let status = match t.revoked {
-                    Some(r) => format!("revoked {}", crate::domain::format_instant(r, tz)),
-                    None => "active".into(),
-                };
-                println!(
-                    "{:>4}  {:<18} {:<20} {:<27} {status}",
-                    t.id,
-                    t.department,
-                    t.label,
-                    crate::domain::format_instant(t.created, tz)
-                );
-            }
         }
         TokenCommand::Revoke { id, db } => {
-            let conn = store::open_writer(&db_path(config, &db))?;
-            if !store::tokens::revoke(&conn, id)? {
-                bail!("there is no token {id}; see `pantau token list`");
+            let db = db_path(config, &db);
+            existing(&db)?;
+            let conn = store::open_writer(&db)?;
+            let tz = config.settings.city.time_zone;
+            match store::tokens::revoke(&conn, id)? {
+                store::tokens::Revoked::Now => println!("token {id} revoked"),
+                store::tokens::Revoked::Already(at) => println!(
+                    "token {id} was already revoked on {}; nothing changed",
+                    crate::domain::format_instant(at, tz)
+                ),
+                store::tokens::Revoked::NoSuchToken => {
+                    bail!("there is no token {id}; see `pantau token list`")
+                }
             }
-            println!("token {id} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

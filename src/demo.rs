@@ -427,6 +427,23 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
             t
         }
     };
+    let listener = match tokio::net::TcpListener::bind(config.settings.server.listen).await {
+        Ok(l) => l,
+        Err(e) if args.listen.is_none() => {
+            eprintln!(
+                "pantau demo: {} is busy ({e}); using a free port instead",
+                config.settings.server.listen
+            );
+            tokio::net::TcpListener::bind("127.0.0.1:0").await?
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot listen on {}", config.settings.server.listen));
+        }
+    };
+    let addr = listener.local_addr()?;
+    // Claimed before the history is written: a database another daemon serves is left alone.
+    let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
     let fresh = !db.exists()
         || crate::store::open_reader(&db)
             .and_then(|c| crate::store::read::observation_count(&c))
@@ -468,21 +485,6 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
         let d = crate::domain::DepartmentId::parse("dinkes")?;
         crate::store::tokens::create(&conn, &d, "demo")?.1
     };
-    let listener = match tokio::net::TcpListener::bind(config.settings.server.listen).await {
-        Ok(l) => l,
-        Err(e) if args.listen.is_none() => {
-            eprintln!(
-                "pantau demo: {} is busy ({e}); using a free port instead",
-                config.settings.server.listen
-            );
-            tokio::net::TcpListener::bind("127.0.0.1:0").await?
-        }
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot listen on {}", config.settings.server.listen));
-        }
-    };
-    let addr = listener.local_addr()?;
     eprintln!(
         "pantau demo: {} with simulated department feeds on {services}",
         config.settings.city.name
@@ -499,6 +501,7 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
         RunOptions {
             dashboards_dir: args.dashboards,
             heartbeat: None,
+            lock: Some(lock),
         },
         stop,
     )

@@ -19,6 +19,21 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// Takes the serve lock of `db` for a daemon listening on `addr`: a second daemon on the same
+/// database is refused, naming this one.
+pub fn claim(
+    db: &std::path::Path,
+    addr: std::net::SocketAddr,
+    tz: chrono_tz::Tz,
+) -> Result<Arc<store::lock::ServeLock>, store::StoreError> {
+    let holder = format!(
+        "pantau (pid {}, http://{addr}/, since {})",
+        std::process::id(),
+        crate::domain::format_instant(chrono::Utc::now().timestamp_millis(), tz)
+    );
+    store::lock::ServeLock::acquire(db, &holder).map(Arc::new)
+}
+
 /// Updates the progress state and the hub after each commit, before senders are answered.
 struct ProgressListener {
     progress: Arc<Mutex<ProgressState>>,
@@ -56,6 +71,24 @@ impl CommitListener for ProgressListener {
             }
         }
     }
+
+    fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &rusqlite::Connection) {
+        let mut updates = Vec::new();
+        for id in &changes.indicators {
+            match store::read::indicator_state(conn, id) {
+                Ok((series, note)) => updates.push((id.clone(), series, note)),
+                Err(e) => {
+                    tracing::warn!(indicator = %id, error = %e, "cannot reload an indicator changed by another process")
+                }
+            }
+        }
+        let mut state = match self.progress.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let change = state.refresh(updates, chrono::Utc::now().timestamp_millis());
+        self.hub.publish(&change, state.snapshot());
+    }
 }
 
 /// Runs the daemon on `listener` until `shutdown` resolves.
@@ -66,6 +99,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = config.settings.database.clone();
+    // One daemon per database: taken before anything is opened, held until `run` returns.
+    let _lock = match options.lock.clone() {
+        Some(lock) => lock,
+        None => claim(&db, listener.local_addr()?, config.settings.city.time_zone)?,
+    };
     let conn = {
         let db = db.clone();
         tokio::task::spawn_blocking(move || store::open_writer(&db)).await??
@@ -135,6 +173,7 @@ pub async fn run(
         stop_rx.clone(),
     ));
     tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
+    tasks.spawn(watch_other_writers(app.writer.clone(), stop_rx.clone()));
     tasks.spawn(crate::live::webhooks::run(
         hub.clone(),
         app.config().settings.webhooks.clone(),
@@ -196,6 +235,21 @@ async fn tick(
         };
         let change: Change = state.tick(now);
         hub.publish(&change, state.snapshot());
+    }
+}
+
+/// How often the writer looks for commits by other processes (`pantau import`, `pantau token`).
+const OTHER_WRITERS_EVERY: Duration = Duration::from_millis(500);
+
+/// Wakes the writer on a clock so that it looks for other processes' commits while idle.
+async fn watch_other_writers(writer: store::WriterHandle, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(OTHER_WRITERS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => writer.wake(),
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
 

@@ -1082,6 +1082,7 @@ async fn paths_outside_the_dashboards_are_refused() {
         pantau::app::RunOptions {
             dashboards_dir: Some(dashboards.clone()),
             heartbeat: None,
+            lock: None,
         },
     )
     .await;

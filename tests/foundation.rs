@@ -132,6 +132,7 @@ async fn import_restart_and_progress_match_the_method() {
         .arg("--config")
         .arg(&cfg)
         .arg("import")
+        .arg("--create")
         .arg(&file)
         .output()
         .unwrap();
@@ -309,6 +310,7 @@ async fn import_refuses_a_file_with_any_bad_row_and_lists_them_all() {
         .arg("--config")
         .arg(&cfg)
         .arg("import")
+        .arg("--create")
         .arg(&file)
         .output()
         .unwrap();
@@ -653,6 +655,7 @@ async fn roll_up_sparklines_follow_the_observations_week_by_week() {
         .arg("--config")
         .arg(&cfg)
         .arg("import")
+        .arg("--create")
         .arg(&file)
         .output()
         .unwrap();
@@ -686,4 +689,210 @@ async fn roll_up_sparklines_follow_the_observations_week_by_week() {
     }
     assert_eq!(p["masterplan"]["sparkline"].as_array().unwrap().len(), 11);
     app.stop().await;
+}
+
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), PLAN, "");
+    let first = Daemon::start(&cfg);
+    let second = Daemon::try_start(&cfg, &[], &[]);
+    let log = match second {
+        Ok(d) => panic!("a second daemon started on the same database:\n{}", d.log()),
+        Err(log) => log,
+    };
+    let db = dir.path().join("pantau.db");
+    assert!(log.contains(&db.display().to_string()), "{log}");
+    assert!(log.contains("already served"), "{log}");
+    assert!(
+        log.contains(&format!("pid {}", first.child.id())),
+        "names the one serving it: {log}"
+    );
+    assert!(log.contains(&first.addr), "{log}");
+    // The first one still serves.
+    assert_eq!(first.healthz(), Some(200));
+    // Once it is gone, the database can be served again (a killed daemon leaves no stale lock).
+    first.kill();
+    let again = Daemon::start(&cfg);
+    again.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_and_a_revocation_beside_a_running_daemon_reach_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), PLAN, "");
+    let daemon = Daemon::start(&cfg);
+    let db = dir.path().join("pantau.db");
+    let token = {
+        let conn = pantau::store::open_writer(&db).unwrap();
+        let d = pantau::domain::DepartmentId::parse("dinkes").unwrap();
+        pantau::store::tokens::create(&conn, &d, "beside").unwrap()
+    };
+    let mut ws = connect(&format!("ws://{}/api/v1/live", daemon.addr)).await;
+    let snap = next_json(&mut ws, 5).await;
+    assert_eq!(snap["type"], "snapshot");
+
+    let file = dir.path().join("rows.csv");
+    std::fs::write(
+        &file,
+        "indicator,time,value\nliving.health.coverage,2025-06-30,77.5\n",
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let (cfg, file) = (cfg.clone(), file.clone());
+        move || {
+            pantau()
+                .arg("--config")
+                .arg(&cfg)
+                .arg("import")
+                .arg(&file)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&db.display().to_string()) && stderr.contains("served by"),
+        "the import says which database and that a daemon serves it: {stderr}"
+    );
+    // The committed import reaches the screen: the daemon notices another process's commit.
+    let committed = std::time::Instant::now();
+    let delta = loop {
+        let m = next_json(&mut ws, 5).await;
+        if m["type"] == "delta" {
+            break m;
+        }
+    };
+    let seen_after = committed.elapsed();
+    let ind = delta["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "living.health.coverage")
+        .expect("the imported indicator");
+    assert_eq!(ind["current"], json!(77.5));
+    assert!(
+        seen_after < std::time::Duration::from_secs(2),
+        "the import reached the screen after {seen_after:?}"
+    );
+    let client = reqwest::Client::new();
+    let progress: Value = client
+        .get(format!("{}/api/v1/progress", daemon.base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let coverage = progress["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "living.health.coverage")
+        .unwrap();
+    assert_eq!(coverage["current"], json!(77.5));
+
+    // A token revoked from the command line stops working on the running daemon.
+    let post = |tok: String| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/observations", daemon.base());
+        async move {
+            client
+                .post(url)
+                .bearer_auth(tok)
+                .json(&json!({"observations": [{"indicator": "living.health.coverage", "time": "2025-07-01", "value": 78.0}]}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(post(token.1.clone()).await, 200);
+    let out = pantau()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["token", "revoke", &token.0.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(post(token.1.clone()).await, 401);
+    // Revoking it again says so.
+    let out = pantau()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["token", "revoke", &token.0.to_string()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already revoked"));
+    daemon.kill();
+}
+
+#[test]
+fn commands_take_a_config_folder_and_refuse_a_database_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), PLAN, "");
+    let folder = dir.path().to_str().unwrap();
+    let out = pantau_output(&["--config", folder, "check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.path().join("rows.csv");
+    std::fs::write(
+        &file,
+        "indicator,time,value\nliving.health.coverage,2025-06-30,70\n",
+    )
+    .unwrap();
+    let typo = dir.path().join("pantua.db");
+    for args in [
+        vec![
+            "import",
+            file.to_str().unwrap(),
+            "--db",
+            typo.to_str().unwrap(),
+        ],
+        vec!["token", "create", "dinkes", "--db", typo.to_str().unwrap()],
+        vec!["token", "list", "--db", typo.to_str().unwrap()],
+        vec!["export", "--db", typo.to_str().unwrap()],
+    ] {
+        let mut full = vec!["--config", folder];
+        full.extend(args.iter().copied());
+        let out = pantau_output(&full);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded on a missing database"
+        );
+        assert!(
+            err.contains(&typo.display().to_string()) && err.contains("no database"),
+            "{args:?}: {err}"
+        );
+        assert!(!typo.exists(), "{args:?} made a new empty database");
+    }
+    // With --create it is made, and the command says which database it used.
+    let out = pantau_output(&[
+        "--config",
+        folder,
+        "import",
+        file.to_str().unwrap(),
+        "--db",
+        typo.to_str().unwrap(),
+        "--create",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("database {}", typo.display())));
+    let out = pantau_output(&[
+        "--config",
+        folder,
+        "token",
+        "list",
+        "--db",
+        typo.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
 }

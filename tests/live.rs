@@ -436,6 +436,7 @@ async fn dead_peers_are_dropped_and_screen_tokens_are_checked() {
             interval: Duration::from_millis(200),
             timeout: Duration::from_millis(700),
         }),
+        lock: None,
     };
     let app = start_in(dir, cfg, options).await;
     assert!(
@@ -471,5 +472,237 @@ async fn dead_peers_are_dropped_and_screen_tokens_are_checked() {
     }
     drop(silent);
     reader.abort();
+    app.stop().await;
+}
+
+/// A plan whose statuses and expected values move with time alone (dates around today).
+fn moving_plan() -> String {
+    let d = |days: i64| jakarta_date(-days);
+    format!(
+        r#"
+[[department]]
+id = "dinkes"
+name = "Dinas Kesehatan"
+[[dimension]]
+id = "living"
+name = "Smart Living"
+[[dimension]]
+id = "society"
+name = "Smart Society"
+[[program]]
+id = "living.mixed"
+dimension = "living"
+name = "Program campuran"
+department = "dinkes"
+horizon = "short"
+start = {d0}
+due = {d3}
+[[indicator]]
+id = "living.mixed.steady"
+program = "living.mixed"
+name = "Tetap"
+unit = "persen"
+direction = "maintain"
+tolerance = 5.0
+baseline = {{ date = {d0}, value = 50.0 }}
+targets = [{{ date = {d3}, value = 50.0 }}]
+update_every = "1d"
+[[indicator]]
+id = "living.mixed.slow"
+program = "living.mixed"
+name = "Lambat"
+unit = "persen"
+direction = "increase"
+baseline = {{ date = {d0}, value = 0.0 }}
+targets = [{{ date = {d3}, value = 100.0 }}]
+update_every = "1d"
+[[program]]
+id = "society.day"
+dimension = "society"
+name = "Sehari"
+department = "dinkes"
+horizon = "short"
+start = {today}
+due = {d1}
+[[indicator]]
+id = "society.day.ramp"
+program = "society.day"
+name = "Naik sehari"
+unit = "orang"
+direction = "increase"
+baseline = {{ date = {today}, value = 0.0 }}
+targets = [{{ date = {d1}, value = 100.0 }}]
+update_every = "1d"
+[[program]]
+id = "society.late"
+dimension = "society"
+name = "Sudah lewat"
+department = "dinkes"
+quick_win = true
+start = {dm10}
+due = {dm2}
+[[indicator]]
+id = "society.late.almost"
+program = "society.late"
+name = "Hampir tercapai"
+unit = "persen"
+direction = "increase"
+baseline = {{ date = {dm10}, value = 0.0 }}
+targets = [{{ date = {dm2}, value = 100.0 }}]
+update_every = "1d"
+[[indicator]]
+id = "society.late.done"
+program = "society.late"
+name = "Tercapai"
+unit = "persen"
+direction = "increase"
+baseline = {{ date = {dm10}, value = 0.0 }}
+targets = [{{ date = {dm2}, value = 100.0 }}]
+update_every = "1d"
+"#,
+        d0 = d(-1),
+        d1 = d(1),
+        d3 = d(3),
+        today = d(0),
+        dm10 = d(-10),
+        dm2 = d(-2),
+    )
+}
+
+/// Midnight at the start of a Jakarta date (YYYY-MM-DD), in ms.
+fn jakarta_midnight(date: &str) -> i64 {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
+        - 7 * 3_600_000
+}
+
+fn find<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|x| x["id"] == id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_alone_moves_expected_values_and_roll_up_statuses() {
+    let app = spawn_app_with(&moving_plan(), "[progress]\ntick_seconds = 1\n").await;
+    let t = app.token("dinkes");
+    // The maintained indicator is met (p = 1, q = 1). The slow one has its p fixed by a post so
+    // that the program's means cross p/q = 0.95 three seconds from now: (1 + pB) / (1 + qB(t*)),
+    // while the slow indicator itself stays off track all along (pB/qB < 0.85 for qB < 0.5).
+    let d0 = jakarta_midnight(&jakarta_date(1));
+    let d3 = jakarta_midnight(&jakarta_date(-3));
+    let crossing = chrono::Utc::now().timestamp_millis() + 4_000;
+    let q_at = (crossing - d0) as f64 / (d3 - d0) as f64;
+    assert!((0.25..0.5).contains(&q_at), "q at the crossing {q_at}");
+    let p_slow = 0.95 * (1.0 + q_at) - 1.0;
+    let body = json!({ "observations": [
+        { "indicator": "living.mixed.steady", "time": jakarta_date(0), "value": 50.0 },
+        { "indicator": "living.mixed.slow", "time": jakarta_date(0), "value": 100.0 * p_slow },
+    ]});
+    let (s, r) = app.post_json("/api/v1/observations", Some(&t), &body).await;
+    assert_eq!(s, 200, "{r}");
+    let (_, progress) = app.get("/api/v1/progress").await;
+    assert_eq!(
+        find(&progress["programs"], "living.mixed").unwrap()["status"],
+        "on_track"
+    );
+    assert_eq!(
+        find(&progress["indicators"], "living.mixed.slow").unwrap()["status"],
+        "off_track"
+    );
+
+    let mut ws = connect(&app.ws_url("")).await;
+    let snap = next_json(&mut ws, 5).await;
+    let ramp_q0 = find(&snap["progress"]["indicators"], "society.day.ramp").unwrap()["expected"]
+        .as_f64()
+        .unwrap();
+    // With no post, within a few ticks after the crossing the program, its dimension and the
+    // events say at risk; the ramp's expected value (q grows 1.2e-5 a second) is resent as it
+    // moves, however small each tick's step.
+    let (mut program_at_risk, mut dimension_at_risk, mut event_seen) = (false, false, false);
+    let mut ramp_q = ramp_q0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    while !(program_at_risk && dimension_at_risk && event_seen && ramp_q > ramp_q0 + 1e-4) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "time did not move the wall: program at risk {program_at_risk}, dimension at risk {dimension_at_risk}, event {event_seen}, ramp q {ramp_q0} -> {ramp_q}"
+        );
+        let m = next_json(&mut ws, 25).await;
+        if m["type"] == "delta" {
+            if let Some(p) = find(&m["programs"], "living.mixed") {
+                program_at_risk = p["status"] == "at_risk";
+            }
+            if let Some(d) = find(&m["dimensions"], "living") {
+                dimension_at_risk = d["status"] == "at_risk";
+            }
+            if let Some(i) = find(&m["indicators"], "society.day.ramp") {
+                ramp_q = i["expected"].as_f64().unwrap();
+            }
+            assert!(
+                find(&m["indicators"], "living.mixed.slow")
+                    .is_none_or(|i| i["status"] == "off_track"),
+                "the slow indicator itself stays off track"
+            );
+        } else if m["type"] == "event"
+            && m["kind"] == "status_changed"
+            && m["item_type"] == "program"
+            && m["id"] == "living.mixed"
+        {
+            assert_eq!(
+                (m["from"].as_str(), m["to"].as_str()),
+                (Some("on_track"), Some("at_risk"))
+            );
+            event_seen = true;
+        }
+    }
+    // The REST view agrees with the screen.
+    let (_, progress) = app.get("/api/v1/progress").await;
+    assert_eq!(
+        find(&progress["programs"], "living.mixed").unwrap()["status"],
+        "at_risk"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn items_past_their_date_are_overdue_unless_achieved() {
+    let app = spawn_app_with(&moving_plan(), "").await;
+    let t = app.token("dinkes");
+    let body = json!({ "observations": [
+        { "indicator": "society.late.almost", "time": jakarta_date(0), "value": 98.0 },
+        { "indicator": "society.late.done", "time": jakarta_date(0), "value": 100.0 },
+        { "indicator": "society.day.ramp", "time": jakarta_date(0), "value": 1.0 },
+    ]});
+    let (s, r) = app.post_json("/api/v1/observations", Some(&t), &body).await;
+    assert_eq!(s, 200, "{r}");
+    let (_, p) = app.get("/api/v1/progress").await;
+    let almost = find(&p["indicators"], "society.late.almost").unwrap();
+    // 98 of 100 with everything expected is on pace, but two days past its date: overdue.
+    assert_eq!(almost["status"], "on_track");
+    assert_eq!(almost["overdue"], true);
+    let done = find(&p["indicators"], "society.late.done").unwrap();
+    assert_eq!(
+        (done["status"].as_str(), done["overdue"].as_bool()),
+        (Some("achieved"), Some(false))
+    );
+    assert_eq!(
+        find(&p["indicators"], "society.day.ramp").unwrap()["overdue"],
+        false
+    );
+    let late = find(&p["programs"], "society.late").unwrap();
+    assert_eq!(late["overdue"], true);
+    assert_eq!(late["counts"]["overdue"], 1);
+    assert_eq!(
+        find(&p["programs"], "society.day").unwrap()["overdue"],
+        false
+    );
+    let society = find(&p["dimensions"], "society").unwrap();
+    assert_eq!(
+        society["overdue"], true,
+        "a dimension with an overdue program"
+    );
+    assert_eq!(p["masterplan"]["counts"]["overdue"], 1);
     app.stop().await;
 }

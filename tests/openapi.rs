@@ -350,6 +350,7 @@ async fn start() -> TestApp {
         pantau::app::RunOptions {
             dashboards_dir: Some(d),
             heartbeat: None,
+            lock: None,
         },
     )
     .await

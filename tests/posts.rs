@@ -98,7 +98,10 @@ async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused() {
     {
         let conn = pantau::store::open_writer(&app.db).unwrap();
         let id: i64 = revoked.split('_').nth(1).unwrap().parse().unwrap();
-        assert!(pantau::store::tokens::revoke(&conn, id).unwrap());
+        assert_eq!(
+            pantau::store::tokens::revoke(&conn, id).unwrap(),
+            pantau::store::tokens::Revoked::Now
+        );
     }
     // Something stored first, so "unchanged" is meaningful.
     let (s, _) = app

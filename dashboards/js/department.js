@@ -6,7 +6,7 @@ import { getJSON, post } from './api.js';
 import { boot, connectLive, setTitle, batched, ProgressStore } from './page.js';
 import { t, lang } from './i18n.js';
 import {
-  esc, pct, num, valueUnit, badge, staleChip, progressBar, age, date, dateTime, toMillis, todayYMD, cadence,
+  esc, pct, num, valueUnit, badge, statusBadges, staleChip, progressBar, age, date, dateTime, toMillis, todayYMD, cadence,
   cadenceMillis, statusLabel, STATUS_ORDER,
 } from './format.js';
 import { mountSparklines } from './chart.js';
@@ -82,7 +82,7 @@ function render() {
       const prog = defs.programs.get(i.program);
       const updated = toMillis(i.last_update);
       return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
-        <td>${badge(i.status)}</td>
+        <td>${statusBadges(i, i.target.date)}</td>
         <td><div class="prog-name">${esc(i.name)}</div><div class="muted">${esc(prog ? prog.name : i.program)}${i.quick_win ? ` · <span class="qw">${esc(t('quick_win'))}</span>` : ''}</div></td>
         <td class="value-cell nowrap"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><br><small>${esc(t('target'))} ${esc(valueUnit(i.target.value, i.unit))} · ${esc(date(i.target.date))}</small></td>
         <td class="cell-progress"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>

@@ -248,6 +248,19 @@ export function badge(status, extraClass = '') {
   return `<span class="badge st-${esc(status)} ${extraClass}" data-status="${esc(status)}">${icon(status)}<span>${esc(statusLabel(status))}</span></span>`;
 }
 
+/** The status badge, with a "lewat tenggat" chip beside it when the item is overdue (its final
+ * target or due date has passed and it is not achieved). `due` is that date (YYYY-MM-DD). */
+export function statusBadges(item, due) {
+  return badge(item.status) + (item.overdue ? overdueChip(due) : '');
+}
+
+/** "Lewat tenggat N hari": red, beside the status of an overdue item. */
+export function overdueChip(due) {
+  const n = due ? -daysBetween(todayYMD(), due) : null;
+  const text = n != null && n > 0 ? t('overdue_chip', { n: num(n, 0) }) : t('past_due');
+  return `<span class="overdue-chip" data-overdue="true" title="${esc(t('past_due_hint'))}">${esc(text)}</span>`;
+}
+
 /** A "data usang" chip with a clock icon. */
 export function staleChip(text) {
   return `<span class="stale-chip" title="${esc(t('stale_long'))}">${icon('stale')}<span>${esc(text || t('stale'))}</span></span>`;

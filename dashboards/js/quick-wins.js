@@ -7,7 +7,7 @@ import { getJSON } from './api.js';
 import { boot, connectLive, batched, ProgressStore } from './page.js';
 import { t } from './i18n.js';
 import {
-  esc, pct, num, valueUnit, badge, staleChip, progressBar, age, date, dateTime, daysBetween, todayYMD, statusLabel,
+  esc, pct, num, valueUnit, badge, statusBadges, staleChip, progressBar, age, date, dateTime, daysBetween, todayYMD, statusLabel,
   toMillis, cadence, STATUS_ORDER, icon,
 } from './format.js';
 import { trajectoryChart, destroyChart, mountSparklines } from './chart.js';
@@ -64,8 +64,10 @@ document.addEventListener('keydown', (ev) => {
 function dueCell(p) {
   if (!p.due) return '–';
   const n = daysBetween(todayYMD(), p.due);
-  const late = n < 0 && p.status !== 'achieved';
-  const text = n > 0 ? t('due_in', { n: num(n, 0) }) : n === 0 ? t('due_today') : t('overdue_by', { n: num(-n, 0) });
+  const late = p.overdue;
+  // An achieved program is never "lewat N hari", however long ago its due date was.
+  const text =
+    p.status === 'achieved' && n < 0 ? statusLabel('achieved') : n > 0 ? t('due_in', { n: num(n, 0) }) : n === 0 ? t('due_today') : t('overdue_by', { n: num(-n, 0) });
   return `<div>${esc(date(p.due))}</div><div class="${late ? 'late' : 'muted'}" data-days="${n}">${esc(text)}</div>`;
 }
 
@@ -94,7 +96,7 @@ function indicatorRows(p) {
     .map((i) => {
       const fc = i.forecast ? (i.forecast.reach_date ? date(i.forecast.reach_date) : t('forecast_never')) : i.status === 'achieved' ? statusLabel('achieved') : '–';
       return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}">
-        <td>${badge(i.status)}</td>
+        <td>${statusBadges(i, i.target.date)}</td>
         <td><a class="ind-link" href="?indicator=${encodeURIComponent(i.id)}" data-indicator="${esc(i.id)}">${esc(i.name)}</a></td>
         <td class="value-cell"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b> <small>/ ${esc(valueUnit(i.target.value, i.unit))}</small></td>
         <td class="cell-progress"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
@@ -114,7 +116,7 @@ function render() {
   let late = 0;
   for (const p of programs) {
     counts[p.status] += 1;
-    if (p.due && daysBetween(todayYMD(), p.due) < 0 && p.status !== 'achieved') late += 1;
+    if (p.overdue) late += 1;
   }
   summary.innerHTML =
     `<div class="tile"><span class="lbl">${esc(t('quick_wins_long'))}</span><b>${programs.length}</b></div>` +
@@ -126,7 +128,7 @@ function render() {
       const dim = defs.dimensions.get(p.dimension);
       const isOpen = open.has(p.id);
       return `<tr class="row-main st-edge-${esc(p.status)}${isOpen ? ' open' : ''}${p.stale ? ' is-stale' : ''}" data-id="${esc(p.id)}" data-status="${esc(p.status)}" tabindex="0" aria-expanded="${isOpen}">
-        <td>${badge(p.status)}</td>
+        <td>${statusBadges(p, p.due)}</td>
         <td><div class="prog-name"><span class="caret">▸</span>${esc(p.name)}</div><div class="muted">${esc(dim ? dim.name : p.dimension)} · ${esc(t('indicators_n', { n: inds.length }))}</div></td>
         <td title="${esc(departmentName(defs, p.department))}"><span class="opd">${esc(departmentShort(p.department))}</span></td>
         <td class="cell-progress"><div class="pct-line"><b class="value-progress">${esc(pct(p.progress))}</b><span>${esc(t('expected'))} <span class="value-expected">${esc(pct(p.expected))}</span></span></div>${progressBar(p.progress, p.expected, p.status)}</td>

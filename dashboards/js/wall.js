@@ -7,7 +7,7 @@ import { getJSON } from './api.js';
 import { boot, connectLive, setTitle, batched, ProgressStore } from './page.js';
 import { t } from './i18n.js';
 import {
-  esc, pct, gapPoints, valueUnit, badge, icon, staleChip, progressBar, age, date, time, daysBetween, todayYMD,
+  esc, pct, gapPoints, valueUnit, badge, statusBadges, overdueChip, icon, staleChip, progressBar, age, date, time, daysBetween, todayYMD,
   statusLabel, STATUS_ORDER,
 } from './format.js';
 import { mountSparklines } from './chart.js';
@@ -210,7 +210,7 @@ function indicatorRow(i) {
   const fresh = i.last_update ? age(Date.parse(i.last_update)) : '–';
   return `<li class="ind${i.stale ? ' is-stale' : ''}${flash(i.id)}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
     <span class="ind-icon st-${esc(i.status)}" title="${esc(statusLabel(i.status))}">${icon(i.status)}</span>
-    <span class="ind-name">${esc(i.name)}</span>
+    <span class="ind-name">${esc(i.name)}${i.overdue ? overdueChip(i.target.date) : ''}</span>
     <span class="ind-age">${i.stale ? staleChip(fresh) : esc(fresh)}</span>
     <span class="ind-value"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><small>/ ${esc(valueUnit(i.target.value, i.unit))}</small></span>
     <span class="ind-bar">${progressBar(i.progress, i.expected, i.status)}</span>
@@ -229,7 +229,7 @@ function dimensionPage(id) {
       return `<article class="tile prog st-edge-${esc(p.status)}${p.stale ? ' is-stale' : ''}${flash(p.id)}" data-id="${esc(p.id)}" data-status="${esc(p.status)}">
         <div class="prog-head">
           <h3>${esc(p.name)}</h3>
-          <div class="prog-meta">${badge(p.status)}<span class="opd">${esc(departmentShort(p.department))}</span>${p.quick_win ? `<span class="qw">${esc(t('quick_win'))}</span>` : ''}<b class="prog-pct">${esc(pct(p.progress))}</b></div>
+          <div class="prog-meta">${statusBadges(p, p.due)}<span class="opd">${esc(departmentShort(p.department))}</span>${p.quick_win ? `<span class="qw">${esc(t('quick_win'))}</span>` : ''}<b class="prog-pct">${esc(pct(p.progress))}</b></div>
         </div>
         <ul class="ind-list">${inds.map(indicatorRow).join('')}</ul>
       </article>`;
@@ -246,9 +246,11 @@ function dimensionPage(id) {
   </section>`;
 }
 
-function dueText(due) {
-  if (!due) return '–';
-  const n = daysBetween(todayYMD(), due);
+/** Days to the due date; past it, "lewat N hari" only while the program is not achieved. */
+function dueText(p) {
+  if (!p.due) return '–';
+  const n = daysBetween(todayYMD(), p.due);
+  if (p.status === 'achieved') return statusLabel('achieved');
   if (n > 0) return t('due_in', { n });
   if (n === 0) return t('due_today');
   return t('overdue_by', { n: -n });
@@ -268,17 +270,16 @@ function quickWinsPage() {
       const inds = indicatorsUnder(store, 'program', p.id);
       const f = programForecast(inds);
       const note = latestNote(inds);
-      const n = p.due ? daysBetween(todayYMD(), p.due) : null;
-      const late = n !== null && n < 0 && p.status !== 'achieved';
+      const late = p.overdue;
       const newest = newestUpdate(inds);
       const fresh = newest ? age(newest) : t('no_update');
       return `<li class="qw-row st-edge-${esc(p.status)}${p.stale ? ' is-stale' : ''}${flash(p.id)}" data-id="${esc(p.id)}" data-status="${esc(p.status)}">
-        <div class="qw-status">${badge(p.status)}</div>
+        <div class="qw-status">${statusBadges(p, p.due)}</div>
         <div class="qw-name"><h3>${esc(p.name)}</h3>
           <div class="qw-sub"><span class="opd">${esc(departmentShort(p.department))}</span>${p.stale ? staleChip(fresh) : `<span class="age">${esc(fresh)}</span>`}${note ? `<span class="qw-note"><b>${esc(t('kendala'))}:</b> ${esc(note.note.kendala)}</span>` : ''}</div>
         </div>
         <div class="qw-progress"><div class="qw-pct"><b class="value-progress">${esc(pct(p.progress))}</b><span>${esc(t('expected'))} ${esc(pct(p.expected))}</span></div>${progressBar(p.progress, p.expected, p.status)}</div>
-        <div class="qw-due${late ? ' late' : ''}"><span class="lbl">${esc(t('due'))} ${esc(date(p.due))}</span><b>${esc(dueText(p.due))}</b></div>
+        <div class="qw-due${late ? ' late' : ''}"><span class="lbl">${esc(t('due'))} ${esc(date(p.due))}</span><b>${esc(dueText(p))}</b></div>
         <div class="qw-forecast"><span class="lbl">${esc(t('forecast_short'))}</span><b>${esc(forecastText(f))}</b></div>
       </li>`;
     })
@@ -336,8 +337,9 @@ function renderEvents() {
       let text;
       if (e.kind === 'became_stale') text = t('event_stale', { name: e.name });
       else if (e.kind === 'fresh_again') text = t('event_fresh', { name: e.name });
+      else if (e.kind === 'became_overdue') text = t('event_overdue', { name: e.name });
       else text = t('event_status', { name: e.name, from: statusLabel(e.from), to: statusLabel(e.to) });
-      const st = e.kind === 'became_stale' ? 'stale' : e.to || 'no_data';
+      const st = e.kind === 'became_stale' ? 'stale' : e.kind === 'became_overdue' ? 'off_track' : e.to || 'no_data';
       return `<span class="event st-${esc(st)}">${icon(st)}<time>${esc(when)}</time><span class="text">${esc(text)}</span></span>`;
     })
     .join('');

@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub dashboards_dir: Option<PathBuf>,
     /// Heartbeat of websocket sessions.
     pub heartbeat: Option<Heartbeat>,
+    /// The database's serve lock, when the caller took it already (to take it before writing
+    /// anything, as the demo does); otherwise `server::run` takes it.
+    pub lock: Option<Arc<crate::store::lock::ServeLock>>,
 }
 
 /// Everything the handlers share. Cheap to clone (all handles).

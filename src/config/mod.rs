@@ -97,6 +97,8 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         match path {
+            // A folder means the pantau.toml in it.
+            Some(p) if p.is_dir() => Self::load_file(&p.join("pantau.toml"), &env),
             Some(p) => Self::load_file(p, &env),
             None => {
                 let default = Path::new("config/pantau.toml");

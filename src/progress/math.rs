@@ -71,6 +71,9 @@ impl Default for Thresholds {
 pub struct Trajectory {
     /// First the baseline, then the targets; times strictly increasing.
     points: Vec<(Millis, f64)>,
+    /// The first instant after the final target's day (midnight at the start of the next day):
+    /// from here on an item that is not achieved is overdue.
+    overdue_from: Millis,
 }
 
 impl Trajectory {
@@ -81,13 +84,33 @@ impl Trajectory {
             .chain(indicator.targets.iter())
             .map(|t| (date_start_millis(t.date, tz), t.value))
             .collect();
-        Trajectory { points }
+        let final_date = indicator.final_target().date;
+        let overdue_from = final_date
+            .succ_opt()
+            .map(|next| date_start_millis(next, tz))
+            .unwrap_or(Millis::MAX);
+        Trajectory {
+            points,
+            overdue_from,
+        }
     }
 
     /// A trajectory from explicit points: the first is the baseline, the rest are targets, in
-    /// strictly increasing time order (the caller guarantees it).
+    /// strictly increasing time order (the caller guarantees it). Overdue one day after the last.
     pub fn from_points(points: Vec<(Millis, f64)>) -> Self {
-        Trajectory { points }
+        let overdue_from = points
+            .last()
+            .map_or(Millis::MAX, |(t, _)| t.saturating_add(86_400_000));
+        Trajectory {
+            points,
+            overdue_from,
+        }
+    }
+
+    /// The first instant at which an item that is not achieved counts as overdue: midnight at
+    /// the start of the day after the final target date.
+    pub fn overdue_from(&self) -> Millis {
+        self.overdue_from
     }
 
     /// The value the indicator is expected to have at instant `t`.
@@ -159,6 +182,8 @@ pub struct IndicatorEvaluation {
     pub status: Status,
     /// The newest observation is older than `update_every × (1 + stale_grace)`; false without data.
     pub stale: bool,
+    /// The final target date has passed and the indicator is not achieved (also without data).
+    pub overdue: bool,
     /// Time of the newest observation at or after the baseline date.
     pub last_update: Option<Millis>,
     pub forecast: Option<Forecast>,
@@ -197,6 +222,7 @@ pub fn evaluate(
             expected_value,
             status: Status::NoData,
             stale: false,
+            overdue: is_overdue(now, trajectory.overdue_from(), Status::NoData),
             last_update: None,
             forecast: None,
             capaian: None,
@@ -249,6 +275,7 @@ pub fn evaluate(
             th.stale_grace,
             now,
         ),
+        overdue: is_overdue(now, trajectory.overdue_from(), status),
         last_update: Some(last_update),
         forecast,
         capaian: capaian(direction, c, t),
@@ -264,6 +291,8 @@ pub struct Counts {
     pub at_risk: u32,
     pub off_track: u32,
     pub stale: u32,
+    /// Indicators past their final target date and not achieved (a flag beside the status).
+    pub overdue: u32,
 }
 
 impl Counts {
@@ -275,12 +304,14 @@ impl Counts {
         self.at_risk = self.at_risk.saturating_add(other.at_risk);
         self.off_track = self.off_track.saturating_add(other.off_track);
         self.stale = self.stale.saturating_add(other.stale);
+        self.overdue = self.overdue.saturating_add(other.overdue);
     }
 
     /// The counts of a single indicator.
-    pub fn of_indicator(status: Status, stale: bool) -> Counts {
+    pub fn of_indicator(status: Status, stale: bool, overdue: bool) -> Counts {
         let mut counts = Counts {
             stale: u32::from(stale),
+            overdue: u32::from(overdue),
             ..Counts::default()
         };
         match status {
@@ -329,7 +360,7 @@ impl RollUpPart {
             progress,
             expected: clamp01(e.expected),
             achieved: e.status == Status::Achieved,
-            counts: Counts::of_indicator(e.status, e.stale),
+            counts: Counts::of_indicator(e.status, e.stale, e.overdue),
         }
     }
 
@@ -355,6 +386,10 @@ pub struct RollUp {
     pub expected: Option<f64>,
     /// Some indicator under this item is stale (`counts.stale > 0`).
     pub stale: bool,
+    /// A program past its due date and not achieved; a dimension or the masterplan with such a
+    /// program under it. `roll_up` leaves it false: the caller knows the dates
+    /// (`program_overdue`, `any_overdue`).
+    pub overdue: bool,
     pub counts: Counts,
 }
 
@@ -389,6 +424,7 @@ pub fn roll_up(parts: &[RollUpPart], th: &Thresholds) -> RollUp {
             progress: None,
             expected: None,
             stale,
+            overdue: false,
             counts,
         };
     }
@@ -419,8 +455,24 @@ pub fn roll_up(parts: &[RollUpPart], th: &Thresholds) -> RollUp {
         progress: Some(progress),
         expected: Some(expected),
         stale,
+        overdue: false,
         counts,
     }
+}
+
+/// A program is overdue from `overdue_from` (midnight after its due date) while not achieved.
+pub fn program_overdue(rollup: &RollUp, overdue_from: Millis, now: Millis) -> bool {
+    is_overdue(now, overdue_from, rollup.status)
+}
+
+/// A dimension or the masterplan is overdue when any item under it is.
+pub fn any_overdue<'a>(parts: impl IntoIterator<Item = &'a RollUp>) -> bool {
+    parts.into_iter().any(|r| r.overdue)
+}
+
+/// Past `overdue_from` and not achieved.
+fn is_overdue(now: Millis, overdue_from: Millis, status: Status) -> bool {
+    now >= overdue_from && status != Status::Achieved
 }
 
 /// Steps 3–5 of the status rules: on track, at risk or off track by `p / q`.
@@ -932,6 +984,44 @@ mod tests {
     }
 
     #[test]
+    fn overdue_from_the_day_after_the_final_target_date_unless_achieved() {
+        // The final target date is 2026-01-11 (day 10): overdue from midnight of 2026-01-12.
+        let ind = ten_day_increase();
+        let series = [(day(2), 60.0)];
+        assert!(!eval_at(&ind, &series, day(10)).overdue);
+        assert!(!eval_at(&ind, &series, day(11) - 1).overdue);
+        let late = eval_at(&ind, &series, day(11));
+        assert!(late.overdue);
+        // 60 of 100 with everything expected: off track, and overdue beside it.
+        assert_eq!(late.status, Status::OffTrack);
+        // Nearly there but late is still overdue; on track by pace does not hide it.
+        let nearly = eval_at(&ind, &[(day(12), 98.0)], day(12));
+        assert_eq!((nearly.status, nearly.overdue), (Status::OnTrack, true));
+        // Achieved is never overdue, and no data past the date is.
+        assert!(!eval_at(&ind, &[(day(2), 100.0)], day(400)).overdue);
+        assert!(eval_at(&ind, &[], day(11)).overdue);
+        // In a roll-up the counts carry it.
+        let part = RollUpPart::from_indicator(&late, 1.0);
+        assert_eq!(part.counts.overdue, 1);
+    }
+
+    #[test]
+    fn program_overdue_follows_its_due_date_and_status() {
+        let th = Thresholds::default();
+        let off = roll_up(&[part(1.0, Some(0.2), 1.0, Status::OffTrack)], &th);
+        assert!(!program_overdue(&off, day(5), day(4)));
+        assert!(program_overdue(&off, day(5), day(5)));
+        let done = roll_up(&[part(1.0, Some(1.0), 1.0, Status::Achieved)], &th);
+        assert!(!program_overdue(&done, day(5), day(50)));
+        let flagged = RollUp {
+            overdue: true,
+            ..off
+        };
+        assert!(any_overdue([&done, &flagged]));
+        assert!(!any_overdue([&done, &off]));
+    }
+
+    #[test]
     fn no_data_without_observations_at_or_after_the_baseline() {
         let ind = ten_day_increase();
         for series in [&[][..], &[(day(-1), 50.0)][..], &[(day(0) - 1, 50.0)][..]] {
@@ -1191,29 +1281,31 @@ mod tests {
             progress,
             expected,
             achieved: status == Status::Achieved,
-            counts: Counts::of_indicator(status, false),
+            counts: Counts::of_indicator(status, false, false),
         }
     }
 
     #[test]
     fn counts_add_up() {
         let mut c = Counts::default();
-        c.add(&Counts::of_indicator(Status::OnTrack, true));
-        c.add(&Counts::of_indicator(Status::OnTrack, false));
-        c.add(&Counts::of_indicator(Status::NoData, false));
-        c.add(&Counts::of_indicator(Status::OffTrack, true));
-        c.add(&Counts::of_indicator(Status::AtRisk, false));
-        c.add(&Counts::of_indicator(Status::Achieved, false));
+        c.add(&Counts::of_indicator(Status::OnTrack, true, false));
+        c.add(&Counts::of_indicator(Status::OnTrack, false, false));
+        c.add(&Counts::of_indicator(Status::NoData, false, false));
+        c.add(&Counts::of_indicator(Status::OffTrack, true, false));
+        c.add(&Counts::of_indicator(Status::AtRisk, false, false));
+        c.add(&Counts::of_indicator(Status::Achieved, false, false));
+        c.add(&Counts::of_indicator(Status::OffTrack, false, true));
         let want = Counts {
             no_data: 1,
             achieved: 1,
             on_track: 2,
             at_risk: 1,
-            off_track: 1,
+            off_track: 2,
             stale: 2,
+            overdue: 1,
         };
         assert_eq!(c, want);
-        assert_eq!(c.total(), 6);
+        assert_eq!(c.total(), 7);
         assert_eq!(Counts::default().total(), 0);
         let mut full = Counts {
             on_track: u32::MAX,
@@ -1351,7 +1443,7 @@ mod tests {
     #[test]
     fn roll_up_stale_when_any_indicator_is() {
         let mut p = part(1.0, Some(0.5), 0.5, Status::OnTrack);
-        p.counts = Counts::of_indicator(Status::OnTrack, true);
+        p.counts = Counts::of_indicator(Status::OnTrack, true, false);
         let r = roll_up(
             &[p, part(1.0, Some(0.5), 0.5, Status::OnTrack)],
             &Thresholds::default(),
@@ -1464,7 +1556,7 @@ mod tests {
                     progress,
                     expected,
                     achieved,
-                    counts: Counts::of_indicator(Status::OnTrack, false),
+                    counts: Counts::of_indicator(Status::OnTrack, false, false),
                 })
                 .collect();
             let r = roll_up(&parts, &Thresholds::default());

@@ -66,6 +66,8 @@ pub struct IndicatorProgress {
     pub current: Option<f64>,
     pub capaian: Option<f64>,
     pub stale: bool,
+    /// The final target date has passed and the indicator is not achieved.
+    pub overdue: bool,
     pub last_update: Option<String>,
     pub baseline: TargetView,
     pub target: TargetView,
@@ -83,6 +85,9 @@ pub struct RollUpProgress {
     pub progress: Option<f64>,
     pub expected: Option<f64>,
     pub stale: bool,
+    /// A program past its due date and not achieved; a dimension or the masterplan with such a
+    /// program under it.
+    pub overdue: bool,
     pub counts: math::Counts,
     /// Progress at weekly instants over the last half year, oldest first, ending now (instants
     /// without data are left out).
@@ -218,7 +223,7 @@ impl ProgressSnapshot {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusEvent {
     pub time: String,
-    /// `status_changed`, `became_stale` or `fresh_again`.
+    /// `status_changed`, `became_stale`, `fresh_again` or `became_overdue` (or a feed's `feed_down`, `feed_up`).
     pub kind: &'static str,
     /// `indicator`, `program`, `dimension` or `masterplan`.
     pub item_type: &'static str,
@@ -251,6 +256,9 @@ impl Change {
     }
 }
 
+/// An indicator as the database holds it now: its id, series and newest note.
+pub type Refreshed = (String, Vec<(Millis, f64)>, Option<NoteRow>);
+
 /// The mutable state behind the snapshots. Owned behind one mutex; see module docs.
 pub struct ProgressState {
     plan: Arc<Masterplan>,
@@ -263,6 +271,8 @@ pub struct ProgressState {
     program_indicators: Vec<Vec<usize>>,
     dimension_programs: Vec<Vec<usize>>,
     program_departments: Arc<Vec<Vec<String>>>,
+    /// For each program, midnight at the start of the day after its due date.
+    program_overdue_from: Vec<Millis>,
     series: Vec<Vec<(Millis, f64)>>,
     evaluations: Vec<IndicatorEvaluation>,
     program_rollups: Vec<RollUp>,
@@ -370,6 +380,15 @@ impl ProgressState {
             .map(|i| stored_notes.get(i.id.as_str()).map(|n| note_view(n, tz)))
             .collect();
         let empty_rollup = math::roll_up(&[], &th);
+        let program_overdue_from = plan
+            .programs
+            .iter()
+            .map(|p| {
+                p.due
+                    .succ_opt()
+                    .map_or(Millis::MAX, |d| crate::domain::date_start_millis(d, tz))
+            })
+            .collect();
         let mut state = ProgressState {
             plan: plan.clone(),
             tz,
@@ -381,6 +400,7 @@ impl ProgressState {
             program_indicators,
             dimension_programs,
             program_departments: Arc::new(program_departments),
+            program_overdue_from,
             series,
             evaluations: Vec::new(),
             program_rollups: vec![empty_rollup; plan.programs.len()],
@@ -403,7 +423,7 @@ impl ProgressState {
             .map(|i| state.evaluate(i, now))
             .collect();
         for p in 0..plan.programs.len() {
-            state.program_rollups[p] = state.roll_program(p);
+            state.program_rollups[p] = state.roll_program(p, now);
         }
         for d in 0..plan.dimensions.len() {
             state.dimension_rollups[d] = state.roll_dimension(d);
@@ -454,16 +474,23 @@ impl ProgressState {
         )
     }
 
-    fn roll_program(&self, p: usize) -> RollUp {
-        self.roll_program_with(p, &self.evaluations)
+    fn roll_program(&self, p: usize, now: Millis) -> RollUp {
+        self.roll_program_with(p, &self.evaluations, now)
     }
 
-    fn roll_program_with(&self, p: usize, evaluations: &[IndicatorEvaluation]) -> RollUp {
+    fn roll_program_with(
+        &self,
+        p: usize,
+        evaluations: &[IndicatorEvaluation],
+        now: Millis,
+    ) -> RollUp {
         let parts: Vec<RollUpPart> = self.program_indicators[p]
             .iter()
             .map(|i| RollUpPart::from_indicator(&evaluations[*i], self.plan.indicators[*i].weight))
             .collect();
-        math::roll_up(&parts, &self.th)
+        let mut r = math::roll_up(&parts, &self.th);
+        r.overdue = math::program_overdue(&r, self.program_overdue_from[p], now);
+        r
     }
 
     fn roll_dimension(&self, d: usize) -> RollUp {
@@ -475,7 +502,9 @@ impl ProgressState {
             .iter()
             .map(|p| RollUpPart::from_roll_up(&programs[*p], self.plan.programs[*p].weight))
             .collect();
-        math::roll_up(&parts, &self.th)
+        let mut r = math::roll_up(&parts, &self.th);
+        r.overdue = math::any_overdue(self.dimension_programs[d].iter().map(|p| &programs[*p]));
+        r
     }
 
     fn roll_masterplan(&self) -> RollUp {
@@ -488,7 +517,9 @@ impl ProgressState {
             .zip(&self.plan.dimensions)
             .map(|(r, d)| RollUpPart::from_roll_up(r, d.weight))
             .collect();
-        math::roll_up(&parts, &self.th)
+        let mut r = math::roll_up(&parts, &self.th);
+        r.overdue = math::any_overdue(dimensions);
+        r
     }
 
     /// Every roll-up's progress at the past weekly instants, each computed by the same method
@@ -516,7 +547,7 @@ impl ProgressState {
                 })
                 .collect();
             let programs: Vec<RollUp> = (0..self.plan.programs.len())
-                .map(|p| self.roll_program_with(p, &evaluations))
+                .map(|p| self.roll_program_with(p, &evaluations, t))
                 .collect();
             let dimensions: Vec<RollUp> = (0..self.plan.dimensions.len())
                 .map(|d| self.roll_dimension_with(d, &programs))
@@ -550,7 +581,31 @@ impl ProgressState {
         }
         touched.sort_unstable();
         touched.dedup();
-        self.recompute(touched, now, true)
+        self.recompute(touched, now, Touch::Data)
+    }
+
+    /// Replaces indicators' series and latest notes with what the database holds now (another
+    /// process committed them), and recomputes what they touch. Unknown ids are ignored.
+    pub fn refresh(
+        &mut self,
+        updates: Vec<Refreshed>,
+        now: Millis,
+    ) -> Change {
+        let mut touched = Vec::new();
+        for (id, series, note) in updates {
+            let Some(&i) = self.index.get(id.as_str()) else {
+                continue;
+            };
+            self.series[i] = series;
+            self.notes[i] = note.as_ref().map(|n| note_view(n, self.tz));
+            touched.push(i);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        if touched.is_empty() {
+            return Change::default();
+        }
+        self.recompute(touched, now, Touch::Data)
     }
 
     /// Records a new latest note for an indicator.
@@ -559,16 +614,17 @@ impl ProgressState {
             return Change::default();
         };
         self.notes[i] = Some(note_view(note, self.tz));
-        self.recompute(vec![i], now, true)
+        self.recompute(vec![i], now, Touch::Data)
     }
 
-    /// Re-evaluates every indicator at `now` (staleness and expected progress move with time);
-    /// reports only what visibly changed.
+    /// Re-evaluates every indicator and re-rolls every program, dimension and the masterplan at
+    /// `now`: expected progress, staleness and overdue move with time alone. Each item is
+    /// compared with what was last *published*, so slow drifts add up until they show.
     pub fn tick(&mut self, now: Millis) -> Change {
+        let all: Vec<usize> = (0..self.evaluations.len()).collect();
         if now - self.history.computed_at >= ROLLUP_HISTORY_REFRESH_MS {
             self.history = self.compute_history(now);
-            let all: Vec<usize> = (0..self.evaluations.len()).collect();
-            let mut change = self.recompute(all, now, false);
+            let mut change = self.recompute(all, now, Touch::Clock);
             // Every roll-up's sparkline moved: send them all once.
             change.programs = (0..self.plan.programs.len()).collect();
             change.dimensions = (0..self.plan.dimensions.len()).collect();
@@ -576,22 +632,27 @@ impl ProgressState {
             self.publish(&change, now, false);
             return change;
         }
-        let all: Vec<usize> = (0..self.evaluations.len()).collect();
-        self.recompute(all, now, false)
+        self.recompute(all, now, Touch::Clock)
     }
 
-    fn recompute(&mut self, candidates: Vec<usize>, now: Millis, always: bool) -> Change {
+    /// Recomputes `candidates` (indicator positions) and the roll-ups above them at `now`.
+    /// `Touch::Data`: the candidates' data changed; they and the roll-ups over them are sent.
+    /// `Touch::Clock`: only time passed; every roll-up is re-rolled, and an item is sent only
+    /// when it differs visibly from its published view.
+    fn recompute(&mut self, candidates: Vec<usize>, now: Millis, touch: Touch) -> Change {
+        let data = touch == Touch::Data;
         let mut change = Change::default();
         let time = format_instant(now, self.tz);
+        let published = self.snapshot.clone();
         for i in candidates {
             let new = self.evaluate(i, now);
             let old = std::mem::replace(&mut self.evaluations[i], new);
             let new = &self.evaluations[i];
-            let visible = always
-                || old.status != new.status
-                || old.stale != new.stale
-                || (old.expected - new.expected).abs() > 1e-4
-                || old.forecast.map(|f| f.reach_time) != new.forecast.map(|f| f.reach_time);
+            let visible = data
+                || published
+                    .indicators
+                    .get(i)
+                    .is_none_or(|p| indicator_differs(p, new, self.tz));
             if visible {
                 change.indicators.push(i);
             }
@@ -602,73 +663,93 @@ impl ProgressState {
                 "indicator",
                 ind.id.as_str(),
                 &ind.name,
-                (old.status, old.stale),
-                (new.status, new.stale),
+                Flags::of(old.status, old.stale, old.overdue),
+                Flags::of(new.status, new.stale, new.overdue),
             );
         }
-        let mut programs: Vec<usize> = change
-            .indicators
-            .iter()
-            .map(|i| self.indicator_program[*i])
-            .collect();
-        programs.sort_unstable();
-        programs.dedup();
+        let programs: Vec<usize> = if data {
+            let mut p: Vec<usize> = change
+                .indicators
+                .iter()
+                .map(|i| self.indicator_program[*i])
+                .collect();
+            p.sort_unstable();
+            p.dedup();
+            p
+        } else {
+            (0..self.plan.programs.len()).collect()
+        };
         for p in programs {
-            let new = self.roll_program(p);
+            let new = self.roll_program(p, now);
             let old = std::mem::replace(&mut self.program_rollups[p], new);
-            if old != new {
+            let visible = (data && old != new)
+                || published
+                    .programs
+                    .get(p)
+                    .is_none_or(|v| rollup_differs(v, &new));
+            if visible {
                 change.programs.push(p);
-                let prog = &self.plan.programs[p];
-                push_events(
-                    &mut change.events,
-                    &time,
-                    "program",
-                    prog.id.as_str(),
-                    &prog.name,
-                    (old.status, old.stale),
-                    (new.status, new.stale),
-                );
             }
+            let prog = &self.plan.programs[p];
+            push_events(
+                &mut change.events,
+                &time,
+                "program",
+                prog.id.as_str(),
+                &prog.name,
+                Flags::of(old.status, old.stale, old.overdue),
+                Flags::of(new.status, new.stale, new.overdue),
+            );
         }
-        let mut dims: Vec<usize> = change
-            .programs
-            .iter()
-            .map(|p| self.program_dimension[*p])
-            .collect();
-        dims.sort_unstable();
-        dims.dedup();
+        let dims: Vec<usize> = if data {
+            let mut d: Vec<usize> = change
+                .programs
+                .iter()
+                .map(|p| self.program_dimension[*p])
+                .collect();
+            d.sort_unstable();
+            d.dedup();
+            d
+        } else {
+            (0..self.plan.dimensions.len()).collect()
+        };
         for d in dims {
             let new = self.roll_dimension(d);
             let old = std::mem::replace(&mut self.dimension_rollups[d], new);
-            if old != new {
+            let visible = (data && old != new)
+                || published
+                    .dimensions
+                    .get(d)
+                    .is_none_or(|v| rollup_differs(v, &new));
+            if visible {
                 change.dimensions.push(d);
-                let dim = &self.plan.dimensions[d];
-                push_events(
-                    &mut change.events,
-                    &time,
-                    "dimension",
-                    dim.id.as_str(),
-                    &dim.name,
-                    (old.status, old.stale),
-                    (new.status, new.stale),
-                );
             }
+            let dim = &self.plan.dimensions[d];
+            push_events(
+                &mut change.events,
+                &time,
+                "dimension",
+                dim.id.as_str(),
+                &dim.name,
+                Flags::of(old.status, old.stale, old.overdue),
+                Flags::of(new.status, new.stale, new.overdue),
+            );
         }
-        if !change.dimensions.is_empty() {
+        if !data || !change.dimensions.is_empty() {
             let new = self.roll_masterplan();
             let old = std::mem::replace(&mut self.masterplan_rollup, new);
-            if old != new {
+            if (data && old != new) || rollup_differs(&published.masterplan, &new) {
                 change.masterplan = true;
-                push_events(
-                    &mut change.events,
-                    &time,
-                    "masterplan",
-                    "masterplan",
-                    "Masterplan",
-                    (old.status, old.stale),
-                    (new.status, new.stale),
-                );
             }
+            push_events(
+                &mut change.events,
+                &time,
+                "masterplan",
+                "masterplan",
+                "Masterplan",
+                Flags::of(old.status, old.stale, old.overdue),
+                Flags::of(new.status, new.stale, new.overdue),
+            );
         }
         self.publish(&change, now, false);
         change
@@ -782,6 +863,7 @@ impl ProgressState {
             current: e.current,
             capaian: e.capaian,
             stale: e.stale,
+            overdue: e.overdue,
             last_update: e.last_update.map(|t| format_instant(t, tz)),
             baseline: TargetView {
                 date: ind.baseline.date.to_string(),
@@ -837,6 +919,7 @@ fn rollup_view(id: &str, name: &str, r: &RollUp) -> RollUpProgress {
         progress: r.progress,
         expected: r.expected,
         stale: r.stale,
+        overdue: r.overdue,
         counts: r.counts,
         sparkline: Vec::new(),
         dimension: None,
@@ -856,37 +939,125 @@ fn note_view(n: &NoteRow, tz: Tz) -> NoteView {
     }
 }
 
+/// What an item's events are judged by: its status and the flags beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flags {
+    status: Status,
+    stale: bool,
+    overdue: bool,
+}
+
+impl Flags {
+    fn of(status: Status, stale: bool, overdue: bool) -> Self {
+        Flags {
+            status,
+            stale,
+            overdue,
+        }
+    }
+}
+
+/// Why an item is recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// Its observations or notes changed.
+    Data,
+    /// Only time passed.
+    Clock,
+}
+
+/// Progress fractions that differ by less than this are the same on every screen (screens show
+/// at most one decimal of a percent, 0.001): a published item is resent once its value has
+/// moved this far from what was sent.
+const VISIBLE_FRACTION: f64 = 1e-4;
+
+fn moved(a: f64, b: f64) -> bool {
+    // NaN on either side counts as moved.
+    (a - b).abs().partial_cmp(&VISIBLE_FRACTION) != Some(std::cmp::Ordering::Less)
+}
+
+fn moved_opt(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => moved(a, b),
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+/// Relative difference for values in the indicator's own unit.
+fn moved_relative(a: f64, b: f64) -> bool {
+    let slack = VISIBLE_FRACTION * a.abs().max(b.abs()).max(1e-12);
+    (a - b).abs().partial_cmp(&slack) == Some(std::cmp::Ordering::Greater)
+        || a.is_nan() != b.is_nan()
+}
+
+/// Whether a fresh evaluation shows differently from the view last published for it.
+fn indicator_differs(published: &IndicatorProgress, e: &IndicatorEvaluation, tz: Tz) -> bool {
+    let forecast_differs = match (&published.forecast, &e.forecast) {
+        (None, None) => false,
+        (Some(p), Some(f)) => {
+            moved_relative(p.projected_value, f.projected_value)
+                || p.reach_date
+                    != f.reach_time
+                        .and_then(|t| local_date(t, tz))
+                        .map(|d| d.to_string())
+        }
+        _ => true,
+    };
+    published.status != e.status
+        || published.stale != e.stale
+        || published.overdue != e.overdue
+        || published.current != e.current
+        || moved_opt(published.progress, e.progress)
+        || moved(published.expected, e.expected)
+        || published.capaian.is_some() != e.capaian.is_some()
+        || forecast_differs
+}
+
+/// Whether a fresh roll-up shows differently from the view last published for it.
+fn rollup_differs(published: &RollUpProgress, r: &RollUp) -> bool {
+    published.status != r.status
+        || published.stale != r.stale
+        || published.overdue != r.overdue
+        || published.counts != r.counts
+        || moved_opt(published.progress, r.progress)
+        || moved_opt(published.expected, r.expected)
+}
+
 fn push_events(
     events: &mut Vec<StatusEvent>,
     time: &str,
     item_type: &'static str,
     id: &str,
     name: &str,
-    old: (Status, bool),
-    new: (Status, bool),
+    old: Flags,
+    new: Flags,
 ) {
-    if old.0 != new.0 {
-        events.push(StatusEvent {
-            time: time.to_string(),
-            kind: "status_changed",
-            item_type,
-            id: id.to_string(),
-            name: name.to_string(),
-            from: Some(old.0),
-            to: Some(new.0),
-            message: None,
-        });
+    let event = |kind: &'static str, from: Option<Status>, to: Option<Status>| StatusEvent {
+        time: time.to_string(),
+        kind,
+        item_type,
+        id: id.to_string(),
+        name: name.to_string(),
+        from,
+        to,
+        message: None,
+    };
+    if old.status != new.status {
+        events.push(event("status_changed", Some(old.status), Some(new.status)));
     }
-    if item_type == "indicator" && old.1 != new.1 {
-        events.push(StatusEvent {
-            time: time.to_string(),
-            kind: if new.1 { "became_stale" } else { "fresh_again" },
-            item_type,
-            id: id.to_string(),
-            name: name.to_string(),
-            from: None,
-            to: None,
-            message: None,
-        });
+    if item_type == "indicator" && old.stale != new.stale {
+        events.push(event(
+            if new.stale {
+                "became_stale"
+            } else {
+                "fresh_again"
+            },
+            None,
+            None,
+        ));
+    }
+    if new.overdue && !old.overdue && item_type != "dimension" && item_type != "masterplan" {
+        events.push(event("became_overdue", None, Some(new.status)));
     }
 }

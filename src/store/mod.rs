@@ -6,6 +6,8 @@
 //! Migrations run at start in one IMMEDIATE transaction tracked by `user_version`; a database
 //! written by a newer pantau is refused and left untouched.
 
+pub mod changes;
+pub mod lock;
 pub mod read;
 pub mod tokens;
 pub mod writer;
@@ -20,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Each entry of `MIGRATIONS` moves one version up.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: observations keyed by (indicator, time), their revisions, notes, tokens, feed runs.
@@ -86,6 +88,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX feed_run_by_feed ON feed_run (feed, id);
     "#,
+    // 1 -> 2: the change log. Every commit (by the daemon, `pantau import`, `pantau token`)
+    // records what it changed, so that a daemon sees commits made by other processes.
+    r#"
+    CREATE TABLE change (
+        id          INTEGER PRIMARY KEY,
+        committed   INTEGER NOT NULL,  -- ms
+        writer      TEXT    NOT NULL,  -- who committed it (a random id per process)
+        kind        TEXT    NOT NULL,  -- observations | note | token
+        subject     TEXT               -- the indicator for observations and notes
+    );
+    CREATE INDEX change_by_time ON change (committed);
+    "#,
 ];
 
 /// Errors of the store, mapped to HTTP statuses in `api::error`.
@@ -105,6 +119,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the writer has stopped (pantau is shutting down); retry shortly")]
     Closed,
+    #[error(
+        "the database {} is already served by {holder}; stop that daemon first, or give this one another database with --db",
+        database.display()
+    )]
+    AlreadyServed { database: PathBuf, holder: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
 }

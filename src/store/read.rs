@@ -5,7 +5,7 @@
 
 use super::{StoreError, open_reader};
 use crate::domain::Millis;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -198,6 +198,29 @@ pub fn latest_notes(conn: &Connection) -> Result<HashMap<String, NoteRow>, Store
         .query_map([], note_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows.into_iter().map(|n| (n.indicator.clone(), n)).collect())
+}
+
+/// An indicator's series in time order.
+pub type Series = Vec<(Millis, f64)>;
+
+/// One indicator's series in time order, and its newest note.
+pub fn indicator_state(
+    conn: &Connection,
+    indicator: &str,
+) -> Result<(Series, Option<NoteRow>), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT t, value FROM observation WHERE indicator = ?1 ORDER BY t")?;
+    let series = stmt
+        .query_map(params![indicator], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let note = conn
+        .prepare_cached(
+            "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
+             WHERE indicator = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![indicator], note_row)
+        .optional()?;
+    Ok((series, note))
 }
 
 /// Every indicator's series, in (indicator, time) order: the progress state is rebuilt from it.

@@ -44,7 +44,8 @@ pub fn create(
     let secret = hex::encode(random_bytes::<24>()?);
     let salt = random_bytes::<16>()?;
     let now = chrono::Utc::now().timestamp_millis();
-    conn.execute(
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
         "INSERT INTO token (department, label, salt, hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             department.as_str(),
@@ -54,7 +55,9 @@ pub fn create(
             now
         ],
     )?;
-    let id = conn.last_insert_rowid();
+    let id = tx.last_insert_rowid();
+    super::changes::record(&tx, &super::changes::new_writer_id(), "token", None, now)?;
+    tx.commit()?;
     Ok((id, format!("pantau_{id}_{secret}")))
 }
 
@@ -75,14 +78,42 @@ pub fn list(conn: &Connection) -> Result<Vec<TokenInfo>, StoreError> {
     Ok(rows)
 }
 
-/// Revokes token `id`; false when there is no such token.
-pub fn revoke(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+/// What `revoke` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Revoked now.
+    Now,
+    /// It had been revoked already, at this instant.
+    Already(Millis),
+    /// There is no token with this id.
+    NoSuchToken,
+}
+
+/// Revokes token `id` (recorded in the change log, so a serving daemon refuses it at once).
+pub fn revoke(conn: &Connection, id: i64) -> Result<Revoked, StoreError> {
     let now = chrono::Utc::now().timestamp_millis();
-    let n = conn.execute(
-        "UPDATE token SET revoked = coalesce(revoked, ?2) WHERE id = ?1",
-        params![id, now],
-    )?;
-    Ok(n == 1)
+    let tx = conn.unchecked_transaction()?;
+    let before: Option<Option<Millis>> = tx
+        .query_row(
+            "SELECT revoked FROM token WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let outcome = match before {
+        None => Revoked::NoSuchToken,
+        Some(Some(at)) => Revoked::Already(at),
+        Some(None) => {
+            tx.execute(
+                "UPDATE token SET revoked = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            super::changes::record(&tx, &super::changes::new_writer_id(), "token", None, now)?;
+            Revoked::Now
+        }
+    };
+    tx.commit()?;
+    Ok(outcome)
 }
 
 /// department, salt, hash, revoked
@@ -158,8 +189,19 @@ mod tests {
             verify(&conn, "pantau_999_abc").unwrap().0,
             TokenCheck::Unknown
         );
-        assert!(revoke(&conn, id).unwrap());
+        assert_eq!(revoke(&conn, id).unwrap(), Revoked::Now);
         assert_eq!(verify(&conn, &token).unwrap().0, TokenCheck::Revoked);
+        assert!(matches!(revoke(&conn, id).unwrap(), Revoked::Already(_)));
+        assert_eq!(revoke(&conn, 999).unwrap(), Revoked::NoSuchToken);
+        // Creating and revoking are in the change log for a serving daemon to see.
+        let tokens: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM change WHERE kind = 'token'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tokens, 2);
         let stored: Vec<u8> = conn
             .query_row("SELECT hash FROM token", [], |r| r.get(0))
             .unwrap();

@@ -5,6 +5,11 @@
 //! savepoint (so one failing command never takes the others down), commits once, tells the
 //! `CommitListener` (progress state and hub) what changed, and only then answers each sender.
 //! A value is acknowledged only after it is durable.
+//!
+//! Each commit also records what it changed in the change log (`super::changes`). Between
+//! groups, and when woken by `WriterHandle::wake`, the writer checks SQLite's `data_version`:
+//! when another process committed (`pantau import`, `pantau token`), it reads the change log
+//! entries others made and hands them to the listener, which refreshes those indicators.
 
 use super::StoreError;
 use crate::domain::{DepartmentId, FeedId, IndicatorId, Millis, Observation, Source};
@@ -103,6 +108,9 @@ pub struct Committed<'a> {
 /// Told about every commit before any sender of it is answered.
 pub trait CommitListener: Send + 'static {
     fn committed(&mut self, commits: &[Committed<'_>], committed_at: Millis);
+
+    /// Other processes committed these changes; `conn` reads the database as it is now.
+    fn external(&mut self, _changes: &super::changes::ExternalChanges, _conn: &Connection) {}
 }
 
 /// Counters the writer keeps for `/metrics`.
@@ -114,6 +122,8 @@ pub struct WriterMetrics {
     pub failed_commits: AtomicU64,
     pub observations_new: AtomicU64,
     pub observations_corrected: AtomicU64,
+    /// Commits by other processes picked up from the change log.
+    pub external_changes: AtomicU64,
 }
 
 struct WriteRequest {
@@ -121,10 +131,16 @@ struct WriteRequest {
     reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
 }
 
+enum Request {
+    Write(WriteRequest),
+    /// Look for commits by other processes (sent on a clock).
+    Wake,
+}
+
 /// A cheap handle for sending commands to the writer.
 #[derive(Clone)]
 pub struct WriterHandle {
-    tx: mpsc::Sender<WriteRequest>,
+    tx: mpsc::Sender<Request>,
     metrics: Arc<WriterMetrics>,
 }
 
@@ -133,7 +149,12 @@ impl WriterHandle {
     pub async fn submit(&self, command: WriteCommand) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-        if self.tx.send(WriteRequest { command, reply }).await.is_err() {
+        if self
+            .tx
+            .send(Request::Write(WriteRequest { command, reply }))
+            .await
+            .is_err()
+        {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(StoreError::Closed);
         }
@@ -146,7 +167,7 @@ impl WriterHandle {
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
         if self
             .tx
-            .blocking_send(WriteRequest { command, reply })
+            .blocking_send(Request::Write(WriteRequest { command, reply }))
             .is_err()
         {
             self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
@@ -158,6 +179,74 @@ impl WriterHandle {
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
         &self.metrics
     }
+
+    /// Asks the writer to look for commits by other processes; never waits (a busy writer
+    /// looks between its groups anyway).
+    pub fn wake(&self) {
+        let _ = self.tx.try_send(Request::Wake);
+    }
+}
+
+/// How the writer notices other processes' commits.
+struct Watch {
+    /// This writer's id in the change log.
+    writer: String,
+    /// The newest change log entry seen.
+    last_change: i64,
+    /// `PRAGMA data_version` when last looked: it moves when another connection commits.
+    data_version: i64,
+    last_prune: Millis,
+}
+
+impl Watch {
+    fn new(conn: &Connection) -> Self {
+        Watch {
+            writer: super::changes::new_writer_id(),
+            last_change: super::changes::last_id(conn).unwrap_or(0),
+            data_version: data_version(conn),
+            last_prune: 0,
+        }
+    }
+
+    /// Reads what others committed since the last look and tells the listener.
+    fn look(&mut self, conn: &Connection, listener: &mut dyn CommitListener, m: &WriterMetrics) {
+        let version = data_version(conn);
+        if version == self.data_version {
+            return;
+        }
+        self.data_version = version;
+        match super::changes::since(conn, self.last_change, &self.writer) {
+            Ok((changes, last)) => {
+                self.last_change = last;
+                if !changes.is_empty() {
+                    m.external_changes.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        indicators = changes.indicators.len(),
+                        tokens = changes.tokens,
+                        "picked up changes committed by another process"
+                    );
+                    listener.external(&changes, conn);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the change log"),
+        }
+    }
+
+    fn prune(&mut self, conn: &Connection) {
+        let now = now_millis();
+        if now - self.last_prune < 600_000 {
+            return;
+        }
+        self.last_prune = now;
+        if let Err(e) = super::changes::prune(conn, now) {
+            tracing::warn!(error = %e, "cannot prune the change log");
+        }
+    }
+}
+
+fn data_version(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .unwrap_or(0)
 }
 
 /// Most commands and rows taken into one transaction.
@@ -171,28 +260,41 @@ pub fn spawn_writer(
     mut listener: Box<dyn CommitListener>,
     capacity: usize,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<WriteRequest>(capacity);
+    let (tx, mut rx) = mpsc::channel::<Request>(capacity);
     let metrics = Arc::new(WriterMetrics::default());
     let m = metrics.clone();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
             let mut conn = conn;
+            let mut watch = Watch::new(&conn);
             while let Some(first) = rx.blocking_recv() {
-                let mut group = vec![first];
-                let mut rows = group[0].rows();
-                while group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
-                    match rx.try_recv() {
-                        Ok(req) => {
+                let mut group = Vec::new();
+                let mut rows = 0;
+                let mut woken = false;
+                let mut next = Some(first);
+                while let Some(request) = next.take() {
+                    match request {
+                        Request::Write(req) => {
                             rows += req.rows();
                             group.push(req);
                         }
-                        Err(_) => break,
+                        Request::Wake => woken = true,
+                    }
+                    if group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
+                        next = rx.try_recv().ok();
                     }
                 }
-                m.queue_depth
-                    .fetch_sub(group.len() as i64, Ordering::Relaxed);
-                commit_group(&mut conn, group, listener.as_mut(), &m);
+                // Others' commits first: they happened before this group's.
+                watch.look(&conn, listener.as_mut(), &m);
+                if !group.is_empty() {
+                    m.queue_depth
+                        .fetch_sub(group.len() as i64, Ordering::Relaxed);
+                    commit_group(&mut conn, group, listener.as_mut(), &m, &watch.writer);
+                }
+                if woken {
+                    watch.prune(&conn);
+                }
             }
             tracing::debug!("writer stopped: every sender is gone");
         })
@@ -220,6 +322,7 @@ fn commit_group(
     group: Vec<WriteRequest>,
     listener: &mut dyn CommitListener,
     m: &WriterMetrics,
+    writer: &str,
 ) {
     let received = now_millis();
     let mut results: Vec<Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>> =
@@ -248,6 +351,16 @@ fn commit_group(
                 results.push(Err(StoreError::from(e)));
             }
         }
+    }
+    if let Err(e) = record_changes(conn, &group, &results, writer, received) {
+        let _ = conn.execute_batch("ROLLBACK");
+        let e = StoreError::from(e);
+        tracing::error!(error = %e, "cannot record the change log; nothing of this group was stored");
+        m.failed_commits.fetch_add(1, Ordering::Relaxed);
+        for req in group {
+            let _ = req.reply.send(Err(StoreError::Unavailable(e.to_string())));
+        }
+        return;
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");
@@ -284,6 +397,35 @@ fn commit_group(
     for (req, r) in group.into_iter().zip(results) {
         let _ = req.reply.send(r.map(|(outcome, _)| outcome));
     }
+}
+
+/// Records in the change log, once each, the indicators this group changed (observations that
+/// were new or corrected, and notes).
+fn record_changes(
+    conn: &Connection,
+    group: &[WriteRequest],
+    results: &[Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>],
+    writer: &str,
+    at: Millis,
+) -> rusqlite::Result<()> {
+    let mut observed = std::collections::BTreeSet::new();
+    let mut noted = std::collections::BTreeSet::new();
+    for (req, r) in group.iter().zip(results) {
+        let Ok((_, applied)) = r else { continue };
+        for a in applied {
+            observed.insert(a.indicator.as_str());
+        }
+        if let WriteCommand::Note(n) = &req.command {
+            noted.insert(n.indicator.as_str());
+        }
+    }
+    for id in observed {
+        super::changes::record(conn, writer, "observations", Some(id), at)?;
+    }
+    for id in noted {
+        super::changes::record(conn, writer, "note", Some(id), at)?;
+    }
+    Ok(())
 }
 
 fn apply(

@@ -90,6 +90,22 @@ impl Daemon {
         format!("http://{}", self.addr)
     }
 
+    /// The status of `GET /healthz` over a plain blocking socket, if it answers.
+    pub fn healthz(&self) -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .ok()?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).ok()?;
+        std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    }
+
     /// Everything the daemon wrote to standard error so far.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
