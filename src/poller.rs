@@ -30,6 +30,8 @@ pub const MAX_PAGES: usize = 1000;
 /// The spread offset of feeds sharing a schedule stays under this (and under a quarter of the
 /// schedule's period).
 pub const MAX_SPREAD: Duration = Duration::from_secs(30);
+/// The longest the scheduler sleeps before looking at the wall clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// A tick reached later than this many whole periods makes the scheduler start again from now.
 const MAX_BEHIND_TICKS: u32 = 1000;
 
@@ -222,7 +224,8 @@ async fn feed_loop(
         });
         let first_wait = (at - Utc::now()).to_std().unwrap_or_default();
         loop {
-            // Sleep on the wall clock: wake again if the timer fired a little early.
+            // Sleep on the wall clock, in steps of at most a minute: the timer's clock stops
+            // while the machine is suspended and does not follow the wall clock when it is set.
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             if wait.is_zero() {
                 break;
@@ -233,7 +236,7 @@ async fn feed_loop(
                 continue 'ticks;
             }
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
                 _ = stop.wait_for(|s| *s) => break 'ticks,
             }
         }
@@ -838,11 +841,14 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         source = s.to_string();
         cur = s.source();
     }
-    if source.is_empty() {
-        format!("{what}: {url}")
-    } else {
-        format!("{what}: {url} ({source})")
+    let mut message = what.to_string();
+    if !url.is_empty() {
+        message = format!("{message}: {url}");
     }
+    if !source.is_empty() {
+        message = format!("{message} ({source})");
+    }
+    message
 }
 
 #[cfg(test)]

@@ -2706,6 +2706,7 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
         "/br.json" => encoded("br", brotli_encode(&body(13.0, 3))),
         "/bomb.json" => encoded("gzip", b.to_vec()),
         "/compress.json" => encoded("compress", b"\x1f\x9d\x90{\"v\": 1}".to_vec()),
+        "/corrupt.json" => encoded("gzip", garbage()),
         _ => Canned::status(404, "not found"),
     }))
     .await;
@@ -2754,12 +2755,20 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
                 every,
                 point
             ),
+            feed(
+                "corrupt",
+                "dlh",
+                &format!("http://{web}/corrupt.json"),
+                "json",
+                every,
+                point
+            ),
         ]
         .concat()
     );
     let app = spawn_app_with(&plan, "").await;
     let f = wait_feeds(&app, 20, "each feed polled twice", |f| {
-        ["gzip", "deflate", "br", "bomb", "compress"]
+        ["gzip", "deflate", "br", "bomb", "compress", "corrupt"]
             .iter()
             .all(|id| polls(at(f, id)) >= 2)
     })
@@ -2820,6 +2829,13 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
         "compress: {v}"
     );
     assert_eq!(v["up"], false);
+    // A body that says gzip but is not.
+    let v = &f["corrupt"];
+    let err = v["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("the response body cannot be decoded (") && err.contains("gzip"),
+        "corrupt: {v}"
+    );
 
     // The normal feeds are still served beside the bomb.
     let before = polls(&feeds(&app).await["gzip"]);
