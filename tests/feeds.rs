@@ -1,8 +1,11 @@
 //! Feeds and config reload against real local upstreams: every format (with the real Jakarta
 //! air-quality CSV and both CKAN paging styles), crontab schedules and time zones seen through
-//! `/api/v1/feeds`, every fault kind beside healthy feeds, feed health in `/api/v1/feeds`,
-//! `/metrics` and the feed-run records, feed up/down events on the websocket, and reloads by
-//! `POST /api/v1/admin/reload` and by SIGHUP to the real binary.
+//! `/api/v1/feeds`, crontab(5) fire times and messages, which feeds are spread, every fault kind
+//! beside healthy feeds, 40 hanging feeds beside healthy ones that keep every tick, compressed
+//! bodies (gzip, deflate, brotli, a gzip bomb, an unknown encoding), refused points with their
+//! reasons, feed health in `/api/v1/feeds`, `/metrics` and the feed-run records, feed up/down
+//! events on the websocket, and reloads by `POST /api/v1/admin/reload` and by SIGHUP to the real
+//! binary.
 
 mod common;
 
