@@ -1,27 +1,39 @@
-//! The poller: one engine for every feed format. It sleeps until each feed's next cron fire
-//! (plus a fixed per-feed offset so feeds sharing a schedule are spread), fetches with a timeout
-//! and a size limit, retries with backoff inside the tick, extracts points with the feed's
-//! format, validates them like department posts, and sends them to the writer as `feed:<id>`.
+//! The poller: one engine for every feed format. Each feed has its own task that sleeps until
+//! the feed's next scheduled instant (the cron fire time; for feeds that share a schedule, plus a
+//! fixed per-feed offset so they are spread), fetches with a timeout and a size limit (counted on
+//! the decoded body: gzip, deflate and brotli are decoded), retries with backoff inside the tick,
+//! extracts points with the feed's format and validates them like department posts (both off the
+//! async workers), and sends them to the writer as `feed:<id>`.
 //!
-//! A failing feed never delays the others: each feed has its own task; at most
-//! `MAX_CONCURRENT_POLLS` polls run at once; a tick that finds the last run still going is
-//! skipped and recorded. Every run is recorded in the database and in `FeedHealth`.
+//! What must stay true: a feed never waits for another. There is no cap on polls in flight
+//! across feeds (a hanging upstream could hold it); each feed has at most one poll in flight,
+//! so the polls in flight are at most the feeds configured, each bounded by its timeout and
+//! `max_bytes`. Only extraction and validation, which are CPU work bounded by the body size,
+//! take one of a few permits (one per core). A tick that finds the feed's own previous poll still
+//! running is skipped and recorded with that cause; how late each poll started against its
+//! scheduled instant is recorded too. Every run is recorded in the database and in `FeedHealth`.
 
 use crate::app::App;
-use crate::domain::{Source, format_instant};
-use crate::feeds::health::RunView;
-use crate::feeds::{ExtractContext, FeedSpec, HeaderValue};
-use crate::ingest::{RawRow, RawTime, RawValue, Rejection, validate};
+use crate::domain::{Millis, Source, format_instant};
+use crate::feeds::health::{Health, Rejected, RejectedPoint, RunView, SkipCause};
+use crate::feeds::{ExtractContext, FeedSpec, HeaderValue, Schedule};
+use crate::ingest::{RawRow, RawTime, RawValue, Rejection, RowError, validate};
 use crate::store::{FeedRunRecord, ObservationBatch, Origin, WriteCommand, WriteOutcome};
-use std::collections::HashMap;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
-/// Polls running at the same time, across all feeds.
-pub const MAX_CONCURRENT_POLLS: usize = 32;
 /// Pages one poll may follow (CKAN paging).
 pub const MAX_PAGES: usize = 1000;
+/// The spread offset of feeds sharing a schedule stays under this (and under a quarter of the
+/// schedule's period).
+pub const MAX_SPREAD: Duration = Duration::from_secs(30);
+/// The longest the scheduler sleeps before looking at the wall clock again.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// A tick reached later than this many whole periods makes the scheduler start again from now.
+const MAX_BEHIND_TICKS: u32 = 1000;
 
 /// Runs every configured feed until shutdown; restarts the schedules after a reload.
 pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
@@ -29,6 +41,11 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::limited(5))
         .user_agent(concat!("pantau/", env!("CARGO_PKG_VERSION")))
+        // Sends `Accept-Encoding` and decodes as the body streams in, so `max_bytes` counts the
+        // decoded bytes (a gzip bomb is cut off there).
+        .gzip(true)
+        .deflate(true)
+        .brotli(true)
         .build()
     {
         Ok(c) => c,
@@ -37,7 +54,9 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             return;
         }
     };
-    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_POLLS));
+    let cpu = Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    ));
     // Polls still in flight when their schedules were replaced: by feed id for feeds that stay
     // (their new schedule skips ticks until the poll ends), and those of removed feeds.
     let mut in_flight: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -55,15 +74,21 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             let (feeds, reads, tz) = (app.feeds.clone(), app.reads.clone(), app.tz());
             let _ = tokio::task::spawn_blocking(move || feeds.restore(&reads, tz)).await;
         }
+        let spread = spread_feeds(&config.feeds);
         let (feed_stop_tx, feed_stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for spec in config.feeds.iter().cloned() {
             let previous = in_flight.remove(spec.id.as_str());
+            let spread = spread.contains(spec.id.as_str());
             tasks.spawn(feed_loop(
-                app.clone(),
-                client.clone(),
-                spec,
-                permits.clone(),
+                Poller {
+                    app: app.clone(),
+                    client: client.clone(),
+                    spec: Arc::new(spec),
+                    cpu: cpu.clone(),
+                    shutdown: stop.clone(),
+                },
+                spread,
                 feed_stop_rx.clone(),
                 previous,
             ));
@@ -83,14 +108,30 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             }
         }
         if !reloaded {
-            // Polls in flight finish (each is bounded by its timeout) so nothing half-written is
-            // lost.
+            // Polls in flight that are writing finish, so nothing half-written is lost; those
+            // still waiting for their upstream give up at once.
             for poll in in_flight.into_values().chain(retired) {
                 let _ = poll.await;
             }
             return;
         }
     }
+}
+
+/// The feeds whose polls are spread: those that share their schedule (the same fire times
+/// however written) with another feed, unless their schedule names exact instants (a number,
+/// list or range in the finest field: seconds in the 6-field form, minutes in the 5-field form
+/// and the `@` macros). Such a schedule fires exactly when it says.
+pub fn spread_feeds(specs: &[FeedSpec]) -> HashSet<String> {
+    let mut sharing: HashMap<&str, usize> = HashMap::new();
+    for s in specs {
+        *sharing.entry(s.schedule.canonical()).or_default() += 1;
+    }
+    specs
+        .iter()
+        .filter(|s| !s.schedule.names_exact_instants() && sharing[s.schedule.canonical()] > 1)
+        .map(|s| s.id.to_string())
+        .collect()
 }
 
 /// A fixed offset in [0, window) from the feed id, so feeds sharing a schedule do not all fire
@@ -109,62 +150,192 @@ pub fn spread_offset(id: &str, window: Duration) -> Duration {
     Duration::from_millis(h % ms)
 }
 
-async fn feed_loop(
+/// The instant a feed polls for the schedule's fire time `fire`, and its offset from `fire`: the
+/// fire time itself, or for a spread feed plus `spread_offset` over a quarter of the time to the
+/// next fire (at most `MAX_SPREAD`), so a spread poll never passes the next fire time.
+pub fn scheduled_instant(
+    schedule: &Schedule,
+    id: &str,
+    spread: bool,
+    fire: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> (DateTime<Utc>, Duration) {
+    if !spread {
+        return (fire, Duration::ZERO);
+    }
+    let period = schedule
+        .next_after(fire, tz)
+        .and_then(|n| (n - fire).to_std().ok())
+        .unwrap_or_default();
+    let offset = spread_offset(id, (period / 4).min(MAX_SPREAD));
+    (
+        fire + chrono::Duration::from_std(offset).unwrap_or_default(),
+        offset,
+    )
+}
+
+/// What every poll of one feed needs.
+#[derive(Clone)]
+struct Poller {
     app: App,
     client: reqwest::Client,
-    spec: FeedSpec,
-    permits: Arc<Semaphore>,
+    spec: Arc<FeedSpec>,
+    /// Permits for CPU work (extraction, validation): one per core.
+    cpu: Arc<Semaphore>,
+    /// The daemon's shutdown: a poll still waiting for its upstream is abandoned then.
+    shutdown: watch::Receiver<bool>,
+}
+
+fn millis(t: DateTime<Utc>) -> Millis {
+    t.timestamp_millis()
+}
+
+async fn feed_loop(
+    p: Poller,
+    spread: bool,
     mut stop: watch::Receiver<bool>,
     mut running: Option<tokio::task::JoinHandle<()>>,
 ) -> (String, Option<tokio::task::JoinHandle<()>>) {
-    let id = spec.id.to_string();
-    let spec = Arc::new(spec);
-    let mut first = spec.run_at_start;
-    loop {
-        let tz = app.tz();
-        let now = chrono::Utc::now();
-        let wait = if first {
-            first = false;
-            app.feeds
-                .with(&id, |s| s.next_run = Some(now.timestamp_millis()));
-            Duration::ZERO
-        } else {
-            let Some(next) = spec.schedule.next_after(now, tz) else {
-                app.feeds.with(&id, |s| s.next_run = None);
-                let _ = stop.wait_for(|s| *s).await;
-                break;
-            };
-            let period = spec
-                .schedule
-                .next_after(next, tz)
-                .map(|n2| (n2 - next).to_std().unwrap_or_default())
-                .unwrap_or_default();
-            let offset = spread_offset(&id, (period / 4).min(Duration::from_secs(30)));
-            let at = next + chrono::Duration::from_std(offset).unwrap_or_default();
-            app.feeds
-                .with(&id, |s| s.next_run = Some(at.timestamp_millis()));
-            (at - now).to_std().unwrap_or_default()
+    let id = p.spec.id.to_string();
+    let schedule = &p.spec.schedule;
+    // A reload restarts this loop, so the zone is fixed for its lifetime.
+    let tz = p.app.tz();
+    let mut fire = schedule.next_after(Utc::now(), tz);
+    if p.spec.run_at_start && running.as_ref().is_none_or(|h| h.is_finished()) {
+        // Late once it has run as long as the schedule's period.
+        let now = Utc::now();
+        let period = fire
+            .and_then(|f| (schedule.next_after(f, tz)? - f).to_std().ok())
+            .unwrap_or(Duration::from_secs(86_400));
+        let late_at = millis(now) + period.as_millis() as i64;
+        running = Some(spawn_poll(&p, None, late_at));
+    }
+    let mut behind = 0u32;
+    'ticks: loop {
+        let Some(f) = fire else {
+            p.app.feeds.with(&id, |s| s.next_run = None);
+            let _ = stop.wait_for(|s| *s).await;
+            break;
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.wait_for(|s| *s) => break,
+        let (at, offset) = scheduled_instant(schedule, &id, spread, f, tz);
+        p.app.feeds.with(&id, |s| {
+            s.next_run = Some(millis(at));
+            s.spread_ms = offset.as_millis() as i64;
+        });
+        let first_wait = (at - Utc::now()).to_std().unwrap_or_default();
+        loop {
+            // Sleep on the wall clock, in steps of at most a minute: the timer's clock stops
+            // while the machine is suspended and does not follow the wall clock when it is set.
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            if wait.is_zero() {
+                break;
+            }
+            if wait > first_wait + Duration::from_secs(1) {
+                // The clock was set back: start again from now.
+                fire = schedule.next_after(Utc::now(), tz);
+                continue 'ticks;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+                _ = stop.wait_for(|s| *s) => break 'ticks,
+            }
         }
-        if running.as_ref().is_some_and(|h| !h.is_finished()) {
-            tracing::warn!(feed = %id, "previous poll still running; this tick is skipped");
-            app.feeds.with(&id, |s| s.skipped_total += 1);
+        let now = Utc::now();
+        let next = schedule.next_after(f, tz);
+        let next_at = next.map(|n| scheduled_instant(schedule, &id, spread, n, tz).0);
+        if next_at.is_some_and(|n| n <= now) {
+            // This tick was reached only after the next one was due.
+            p.app
+                .feeds
+                .with(&id, |s| s.skip(millis(at), SkipCause::SchedulerBehind));
+            behind += 1;
+            tracing::debug!(feed = %id, "tick reached after the next one was due; skipped");
+            fire = if behind >= MAX_BEHIND_TICKS {
+                behind = 0;
+                schedule.next_after(now, tz)
+            } else {
+                next
+            };
             continue;
         }
-        let (app2, client2, spec2, permits2) =
-            (app.clone(), client.clone(), spec.clone(), permits.clone());
-        running = Some(tokio::spawn(async move {
-            let Ok(_permit) = permits2.acquire_owned().await else {
-                return;
-            };
-            poll_and_record(&app2, &client2, &spec2).await;
-        }));
+        behind = 0;
+        if running.as_ref().is_some_and(|h| !h.is_finished()) {
+            let (health, since) = p
+                .app
+                .feeds
+                .with(&id, |s| {
+                    s.skip(millis(at), SkipCause::PreviousPollRunning);
+                    (s.health(millis(now)), s.running_since)
+                })
+                .unwrap_or((Health::Pending, None));
+            tracing::debug!(feed = %id, "the feed's previous poll is still running; tick skipped");
+            if health == Health::Late {
+                let since =
+                    since.map_or_else(String::new, |t| format!(" since {}", format_instant(t, tz)));
+                announce(
+                    &p,
+                    false,
+                    Some(format!(
+                        "the poll has been running{since}, past the schedule's period (timeout {:?}); ticks are skipped until it ends",
+                        p.spec.timeout
+                    )),
+                );
+            }
+        } else {
+            // Late once the next tick is due and it is still running.
+            let late_at = next_at.map_or(i64::MAX, millis);
+            running = Some(spawn_poll(&p, Some(millis(at)), late_at));
+        }
+        fire = next;
     }
     // A poll still in flight is handed back to `run`, which decides whether to wait for it.
     (id, running.filter(|h| !h.is_finished()))
+}
+
+fn spawn_poll(
+    p: &Poller,
+    scheduled: Option<Millis>,
+    late_at: Millis,
+) -> tokio::task::JoinHandle<()> {
+    let p = p.clone();
+    tokio::spawn(async move { poll_and_record(&p, scheduled, late_at).await })
+}
+
+/// Tells the wall (a `feed_down` / `feed_up` event) and the log when a feed goes down or comes
+/// back: once per change, and for a feed that fails from the start.
+fn announce(p: &Poller, up: bool, message: Option<String>) {
+    let id = p.spec.id.as_str();
+    let was = p
+        .app
+        .feeds
+        .with(id, |s| {
+            let was = s
+                .announced_up
+                .or_else(|| s.last_run.as_ref().map(|(_, r)| r.error.is_none()));
+            s.announced_up = Some(up);
+            was
+        })
+        .flatten();
+    if was == Some(up) || (was.is_none() && up) {
+        return;
+    }
+    match &message {
+        Some(m) if !up => tracing::warn!(feed = %id, error = %m, "feed is down"),
+        _ => tracing::info!(feed = %id, "feed is up again"),
+    }
+    let tz = p.app.tz();
+    p.app
+        .hub
+        .publish_events(vec![crate::progress::state::StatusEvent {
+            time: format_instant(Utc::now().timestamp_millis(), tz),
+            kind: if up { "feed_up" } else { "feed_down" },
+            item_type: "feed",
+            id: id.to_string(),
+            name: format!("{} ({})", id, p.spec.department),
+            from: None,
+            to: None,
+            message,
+        }]);
 }
 
 /// What one poll produced before it was written.
@@ -175,15 +346,34 @@ struct Fetched {
     skipped: crate::feeds::Skipped,
 }
 
-/// Polls once, writes the points, records the run.
-pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpec) {
+/// Polls once, writes the points, records the run. `scheduled` is the tick's instant (None for
+/// the poll at start-up); from `late_at` on, a poll still running makes the feed late.
+async fn poll_and_record(p: &Poller, scheduled: Option<Millis>, late_at: Millis) {
+    let (app, spec) = (&p.app, &p.spec);
     let id = spec.id.to_string();
-    app.feeds.with(&id, |s| s.running = true);
-    let started = chrono::Utc::now().timestamp_millis();
+    let started = Utc::now().timestamp_millis();
+    app.feeds
+        .with(&id, |s| s.begin_poll(started, scheduled, late_at));
     let clock = std::time::Instant::now();
     let tz = app.tz();
-    let result = fetch_with_retries(client, spec, tz).await;
-    let (mut points_read, mut new, mut corrected, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+    let mut shutdown = p.shutdown.clone();
+    let stopping = async move {
+        if shutdown.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    // At shutdown a poll still fetching has nothing to lose: it is abandoned (and not recorded),
+    // so a hanging upstream does not hold up the exit. A poll that is writing finishes.
+    let result = tokio::select! {
+        r = fetch_with_retries(p, tz) => r,
+        _ = stopping => {
+            tracing::debug!(feed = %id, "the daemon is stopping; the poll in flight is abandoned");
+            app.feeds.with(&id, |s| s.end_poll());
+            return;
+        }
+    };
+    let (mut points_read, mut new, mut corrected) = (0u64, 0u64, 0u64);
+    let mut rejected = Rejected::default();
     let mut skipped = crate::feeds::Skipped::default();
     let http_status;
     // Set when the run was stored together with its points (one commit per poll).
@@ -207,23 +397,18 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
                 corrected: 0,
                 error: None,
             };
-            match write_points(app, spec, f.points, run).await {
-                Ok(w) => {
-                    new = w.new;
-                    corrected = w.corrected;
-                    rejected = w.rejected;
-                    recorded = w.recorded;
-                    None
-                }
-                Err(e) => Some(e),
-            }
+            let w = write_points(p, f.points, run).await;
+            new = w.new;
+            corrected = w.corrected;
+            rejected = w.rejected;
+            recorded = w.recorded;
+            w.error
         }
     };
     let duration_ms = clock.elapsed().as_millis() as i64;
-    if let Some(e) = &error {
-        tracing::warn!(feed = %id, error = %e, "feed poll failed");
-    } else {
-        tracing::debug!(feed = %id, points_read, new, corrected, "feed polled");
+    match &error {
+        Some(e) => tracing::debug!(feed = %id, error = %e, "feed poll failed"),
+        None => tracing::debug!(feed = %id, points_read, new, corrected, "feed polled"),
     }
     if !recorded {
         let record = FeedRunRecord {
@@ -251,27 +436,9 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
         skipped,
         error: error.clone(),
     };
-    let was_up = app
-        .feeds
-        .with(&id, |s| s.last_run.as_ref().map(|(_, r)| r.error.is_none()))
-        .flatten();
-    let up = error.is_none();
-    // A feed going down (or failing from the start) and coming back are events for the wall.
-    if was_up != Some(up) && (was_up.is_some() || !up) {
-        app.hub
-            .publish_events(vec![crate::progress::state::StatusEvent {
-                time: format_instant(chrono::Utc::now().timestamp_millis(), tz),
-                kind: if up { "feed_up" } else { "feed_down" },
-                item_type: "feed",
-                id: id.clone(),
-                name: format!("{} ({})", id, spec.department),
-                from: None,
-                to: None,
-                message: error.clone(),
-            }]);
-    }
+    announce(p, error.is_none(), error.clone());
     app.feeds.with(&id, |s| {
-        s.running = false;
+        s.end_poll();
         s.polls_total += 1;
         s.last_run = Some((started, view));
         match &error {
@@ -288,100 +455,197 @@ pub async fn poll_and_record(app: &App, client: &reqwest::Client, spec: &FeedSpe
     });
 }
 
-/// What `write_points` stored.
+/// What `write_points` stored and refused.
 #[derive(Debug, Default)]
 struct Written {
     new: u64,
     corrected: u64,
-    rejected: u64,
+    rejected: Rejected,
     /// The run record was stored with the points (else the caller records the run).
     recorded: bool,
+    error: Option<String>,
 }
 
-/// Validates points like a department post (dropping, and counting, the invalid ones) and
-/// writes them together with the record of the run that read them.
+/// Validates points like a department post (refusing, and listing, the invalid ones) and writes
+/// the rest together with the record of the run that read them.
 async fn write_points(
-    app: &App,
-    spec: &FeedSpec,
+    p: &Poller,
     points: Vec<crate::feeds::FeedPoint>,
     run: FeedRunRecord,
-) -> Result<Written, String> {
+) -> Written {
     if points.is_empty() {
-        return Ok(Written::default());
+        return Written::default();
     }
-    let config = app.config();
-    let tz = config.settings.city.time_zone;
-    let now = chrono::Utc::now().timestamp_millis();
-    let rows: Vec<RawRow> = points
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| RawRow {
-            line: i + 1,
-            indicator: Some(p.indicator),
-            time: Some(RawTime::Instant(p.time.unwrap_or(now))),
-            value: Some(RawValue::Number(p.value)),
-            note: None,
+    let config = p.app.config();
+    let department = p.spec.department.clone();
+    let validated = {
+        let Ok(_permit) = p.cpu.acquire().await else {
+            return Written {
+                error: Some("the poller is shutting down".into()),
+                ..Default::default()
+            };
+        };
+        tokio::task::spawn_blocking(move || {
+            let now = Utc::now().timestamp_millis();
+            validate_points(
+                &config.masterplan,
+                config.settings.city.time_zone,
+                now,
+                &department,
+                points,
+            )
         })
-        .collect();
-    let total = rows.len() as u64;
-    // First pass finds the bad rows; the feed keeps the good ones (a single out-of-range value in
-    // a portal's history must not stop the whole feed).
-    let observations = match validate(
-        &config.masterplan,
-        tz,
-        now,
-        Some(&spec.department),
-        rows.clone(),
-    ) {
-        Ok(o) => o,
-        Err(Rejection::NotOwner(e)) | Err(Rejection::Invalid(e)) => {
-            let bad: std::collections::HashSet<usize> = e.iter().map(|r| r.row).collect();
-            let good: Vec<RawRow> = rows
-                .into_iter()
-                .filter(|r| !bad.contains(&r.line))
-                .collect();
-            if good.is_empty() {
-                let first = &e[0];
-                return Err(format!(
-                    "no valid points: {} ({}: {}); {}",
-                    e.len(),
-                    first.field,
-                    first.reason,
-                    first.fix
-                ));
-            }
-            match validate(&config.masterplan, tz, now, Some(&spec.department), good) {
-                Ok(o) => o,
-                Err(_) => return Err("points could not be validated".into()),
-            }
-        }
+        .await
     };
-    let kept = observations.len() as u64;
-    let outcome = app
+    let Ok(Checked {
+        observations,
+        rejected,
+        first,
+    }) = validated
+    else {
+        return Written {
+            error: Some("the points could not be validated".into()),
+            ..Default::default()
+        };
+    };
+    if observations.is_empty() {
+        let error = first.map(|e| {
+            format!(
+                "no valid points: {} refused ({}: {}); {}",
+                rejected.count, e.field, e.reason, e.fix
+            )
+        });
+        return Written {
+            rejected,
+            error,
+            ..Default::default()
+        };
+    }
+    let outcome = p
+        .app
         .writer
         .submit(WriteCommand::FeedPoll {
             points: ObservationBatch {
                 origin: Origin {
-                    source: Source::Feed(spec.id.clone()),
-                    department: Some(spec.department.clone()),
+                    source: Source::Feed(p.spec.id.clone()),
+                    department: Some(p.spec.department.clone()),
                     token_id: None,
                 },
                 rows: observations,
             },
             run,
         })
-        .await
-        .map_err(|e| e.to_string())?;
-    let (new, corrected) = match outcome {
-        WriteOutcome::Observations { new, corrected, .. } => (new, corrected),
-        _ => (0, 0),
-    };
-    Ok(Written {
-        new,
-        corrected,
-        rejected: total - kept,
-        recorded: true,
-    })
+        .await;
+    match outcome {
+        Ok(WriteOutcome::Observations { new, corrected, .. }) => Written {
+            new,
+            corrected,
+            rejected,
+            recorded: true,
+            error: None,
+        },
+        Ok(_) => Written {
+            rejected,
+            recorded: true,
+            ..Default::default()
+        },
+        Err(e) => Written {
+            rejected,
+            error: Some(e.to_string()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Points that passed validation, and those refused.
+struct Checked {
+    observations: Vec<crate::domain::Observation>,
+    rejected: Rejected,
+    /// The first problem, for the run's error when nothing passed.
+    first: Option<RowError>,
+}
+
+/// The longest indicator id or reason a refused-point example repeats.
+const EXAMPLE_CHARS: usize = 200;
+
+fn bounded(s: &str) -> String {
+    if s.chars().count() <= EXAMPLE_CHARS {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(EXAMPLE_CHARS).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Validates feed points with the rules of department posts, keeping the good ones (a single
+/// out-of-range value in a portal's history must not stop the whole feed). Pure: no I/O.
+fn validate_points(
+    plan: &crate::domain::Masterplan,
+    tz: chrono_tz::Tz,
+    now: Millis,
+    department: &crate::domain::DepartmentId,
+    points: Vec<crate::feeds::FeedPoint>,
+) -> Checked {
+    let mut rows: Vec<RawRow> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| RawRow {
+            line: i + 1,
+            indicator: Some(p.indicator.clone()),
+            time: Some(RawTime::Instant(p.time.unwrap_or(now))),
+            value: Some(RawValue::Number(p.value)),
+            note: None,
+        })
+        .collect();
+    // Problems by row. Rows for another department's indicators are reported on their own
+    // first, so a second round finds the other problems; dropping rows adds none, so this ends.
+    let mut problems: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+    let mut observations = Vec::new();
+    for _ in 0..4 {
+        match validate(plan, tz, now, Some(department), rows.clone()) {
+            Ok(o) => {
+                observations = o;
+                break;
+            }
+            Err(Rejection::NotOwner(e)) | Err(Rejection::Invalid(e)) => {
+                for err in e {
+                    problems.entry(err.row).or_default().push(err);
+                }
+                rows.retain(|r| !problems.contains_key(&r.line));
+                if rows.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    let mut rejected = Rejected::default();
+    let mut first = None;
+    for (row, errs) in problems {
+        let Some(point) = points.get(row - 1) else {
+            continue;
+        };
+        if first.is_none() {
+            first = errs.first().cloned();
+        }
+        rejected.add(|| RejectedPoint {
+            indicator: bounded(&point.indicator),
+            time: format_instant(point.time.unwrap_or(now), tz),
+            value: point.value,
+            reason: bounded(
+                &errs
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        });
+    }
+    Checked {
+        observations,
+        rejected,
+        first,
+    }
 }
 
 fn retryable(status: Option<u16>) -> bool {
@@ -389,13 +653,13 @@ fn retryable(status: Option<u16>) -> bool {
 }
 
 async fn fetch_with_retries(
-    client: &reqwest::Client,
-    spec: &FeedSpec,
+    p: &Poller,
     tz: chrono_tz::Tz,
 ) -> Result<Fetched, (Option<u16>, String)> {
+    let spec = &p.spec;
     let mut attempt = 0;
     loop {
-        let r = tokio::time::timeout(spec.timeout, fetch_all_pages(client, spec, tz)).await;
+        let r = tokio::time::timeout(spec.timeout, fetch_all_pages(p, tz)).await;
         let r = match r {
             Ok(r) => r,
             Err(_) => Err((None, format!("timed out after {:?}", spec.timeout), true)),
@@ -424,16 +688,16 @@ async fn fetch_with_retries(
 
 /// Fetches every page. Err = (status, message, retryable transport-level failure?).
 async fn fetch_all_pages(
-    client: &reqwest::Client,
-    spec: &FeedSpec,
+    p: &Poller,
     tz: chrono_tz::Tz,
 ) -> Result<Fetched, (Option<u16>, String, bool)> {
+    let spec = &p.spec;
     let mut url = spec.format.first_url(&spec.url);
     let mut points = Vec::new();
     let mut skipped = crate::feeds::Skipped::default();
     let mut status = None;
     for _ in 0..MAX_PAGES {
-        let mut req = client.get(url.clone());
+        let mut req = p.client.get(url.clone());
         for (name, value) in &spec.headers {
             let v = match value {
                 HeaderValue::Literal(s) => s.clone(),
@@ -458,6 +722,23 @@ async fn fetch_all_pages(
         if !resp.status().is_success() {
             return Err((status, format!("HTTP {code} from {}", redact(&url)), true));
         }
+        // gzip, deflate and br were decoded (and their header removed) by the client; anything
+        // left is an encoding we cannot read.
+        if let Some(encoding) = resp.headers().get(reqwest::header::CONTENT_ENCODING) {
+            let encoding = String::from_utf8_lossy(encoding.as_bytes())
+                .trim()
+                .to_string();
+            if !encoding.is_empty() && !encoding.eq_ignore_ascii_case("identity") {
+                return Err((
+                    status,
+                    format!(
+                        "the response is sent with Content-Encoding `{}`, which pantau cannot decode; ask the department to send it with gzip, deflate, br or no encoding",
+                        bounded(&encoding)
+                    ),
+                    false,
+                ));
+            }
+        }
         let content_type = resp
             .headers()
             .get("content-type")
@@ -474,7 +755,7 @@ async fn fetch_all_pages(
                 return Err((
                     status,
                     format!(
-                        "the response is larger than max_bytes = {}; raise it or fetch less",
+                        "the response is larger than max_bytes = {} (counted after decompression); raise it or fetch less",
                         spec.max_bytes
                     ),
                     false,
@@ -484,15 +765,32 @@ async fn fetch_all_pages(
         }
         let ctx = ExtractContext {
             tz,
-            now: chrono::Utc::now().timestamp_millis(),
+            now: Utc::now().timestamp_millis(),
         };
-        let page = spec.format.extract(&body, &spec.url, &url, &ctx).map_err(|e| {
-            let expected = spec.format.expected_content_types();
-            let hint = if !content_type.is_empty() && !expected.iter().any(|x| content_type.contains(x)) {
-                format!(" (the response's content type `{content_type}` is not what a {} feed sends)", spec.format.name())
-            } else {
-                String::new()
+        // Extraction is CPU work bounded by the body's size: off the async workers, a few at once.
+        let extracted = {
+            let Ok(_permit) = p.cpu.acquire().await else {
+                return Err((status, "the poller is shutting down".into(), false));
             };
+            let (spec, page_url) = (spec.clone(), url.clone());
+            tokio::task::spawn_blocking(move || {
+                spec.format.extract(&body, &spec.url, &page_url, &ctx)
+            })
+            .await
+            .map_err(|_| (status, "the response could not be read".to_string(), false))?
+        };
+        let page = extracted.map_err(|e| {
+            let expected = spec.format.expected_content_types();
+            let hint =
+                if !content_type.is_empty() && !expected.iter().any(|x| content_type.contains(x)) {
+                    format!(
+                        " (the response's content type `{}` is not what a {} feed sends)",
+                        bounded(&content_type),
+                        spec.format.name()
+                    )
+                } else {
+                    String::new()
+                };
             (status, format!("{e}{hint}"), false)
         })?;
         points.extend(page.points);
@@ -529,7 +827,9 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         "cannot connect"
     } else if e.is_redirect() {
         "too many redirects"
-    } else if e.is_body() || e.is_decode() {
+    } else if e.is_decode() {
+        "the response body cannot be decoded"
+    } else if e.is_body() {
         "the response body broke off"
     } else {
         "request failed"
@@ -541,11 +841,14 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         source = s.to_string();
         cur = s.source();
     }
-    if source.is_empty() {
-        format!("{what}: {url}")
-    } else {
-        format!("{what}: {url} ({source})")
+    let mut message = what.to_string();
+    if !url.is_empty() {
+        message = format!("{message}: {url}");
     }
+    if !source.is_empty() {
+        message = format!("{message} ({source})");
+    }
+    message
 }
 
 #[cfg(test)]
@@ -559,5 +862,25 @@ mod tests {
         assert!(spread_offset("a", w) < w);
         assert_ne!(spread_offset("a", w), spread_offset("b", w));
         assert_eq!(spread_offset("a", Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_spread_feeds_move_and_never_past_a_quarter_period() {
+        use chrono::TimeZone;
+        let tz = chrono_tz::Asia::Jakarta;
+        let fire = Utc.with_ymd_and_hms(2026, 11, 28, 1, 5, 0).unwrap();
+        let every5 = Schedule::parse("*/5 * * * *").unwrap();
+        assert_eq!(
+            scheduled_instant(&every5, "a", false, fire, tz),
+            (fire, Duration::ZERO)
+        );
+        let (at, offset) = scheduled_instant(&every5, "a", true, fire, tz);
+        assert_eq!(offset, spread_offset("a", MAX_SPREAD));
+        assert_eq!(at - fire, chrono::Duration::from_std(offset).unwrap());
+        // Every 2 s: the window is a quarter of the period, 500 ms.
+        let every2 = Schedule::parse("*/2 * * * * *").unwrap();
+        let (_, offset) = scheduled_instant(&every2, "a", true, fire, tz);
+        assert_eq!(offset, spread_offset("a", Duration::from_millis(500)));
+        assert!(offset < Duration::from_millis(500));
     }
 }

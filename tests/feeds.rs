@@ -1,8 +1,11 @@
 //! Feeds and config reload against real local upstreams: every format (with the real Jakarta
 //! air-quality CSV and both CKAN paging styles), crontab schedules and time zones seen through
-//! `/api/v1/feeds`, every fault kind beside healthy feeds, feed health in `/api/v1/feeds`,
-//! `/metrics` and the feed-run records, feed up/down events on the websocket, and reloads by
-//! `POST /api/v1/admin/reload` and by SIGHUP to the real binary.
+//! `/api/v1/feeds`, crontab(5) fire times and messages, which feeds are spread, every fault kind
+//! beside healthy feeds, 40 hanging feeds beside healthy ones that keep every tick, compressed
+//! bodies (gzip, deflate, brotli, a gzip bomb, an unknown encoding), refused points with their
+//! reasons, feed health in `/api/v1/feeds`, `/metrics` and the feed-run records, feed up/down
+//! events on the websocket, and reloads by `POST /api/v1/admin/reload` and by SIGHUP to the real
+//! binary.
 
 mod common;
 
@@ -226,6 +229,9 @@ struct Hit {
     path: String,
     query: HashMap<String, String>,
     at: Instant,
+    /// The wall-clock arrival, to compare with scheduled instants.
+    wall: DateTime<Utc>,
+    accept_encoding: Option<String>,
 }
 
 type Hits = Arc<Mutex<Vec<Hit>>>;
@@ -245,6 +251,7 @@ struct Canned {
     content_type: String,
     body: Vec<u8>,
     location: Option<String>,
+    content_encoding: Option<String>,
 }
 
 impl Canned {
@@ -254,6 +261,7 @@ impl Canned {
             content_type: content_type.into(),
             body: body.into(),
             location: None,
+            content_encoding: None,
         }
     }
     fn json(v: &Value) -> Canned {
@@ -265,6 +273,7 @@ impl Canned {
             content_type: "text/plain".into(),
             body: body.as_bytes().to_vec(),
             location: None,
+            content_encoding: None,
         }
     }
 }
@@ -284,13 +293,18 @@ async fn upstream(handler: Handler) -> (SocketAddr, Hits) {
     let recorded = hits.clone();
     let route = warp::path::full()
         .and(warp::query::<HashMap<String, String>>())
+        .and(warp::header::optional::<String>("accept-encoding"))
         .map(
-            move |path: warp::path::FullPath, query: HashMap<String, String>| {
+            move |path: warp::path::FullPath,
+                  query: HashMap<String, String>,
+                  accept_encoding: Option<String>| {
                 let path = path.as_str().to_string();
                 recorded.lock().unwrap().push(Hit {
                     path: path.clone(),
                     query: query.clone(),
                     at: Instant::now(),
+                    wall: Utc::now(),
+                    accept_encoding,
                 });
                 let c = handler(&path, &query);
                 let mut r = warp::reply::Response::new(c.body.into());
@@ -302,6 +316,12 @@ async fn upstream(handler: Handler) -> (SocketAddr, Hits) {
                 if let Some(l) = c.location {
                     r.headers_mut()
                         .insert("location", warp::http::HeaderValue::from_str(&l).unwrap());
+                }
+                if let Some(e) = c.content_encoding {
+                    r.headers_mut().insert(
+                        "content-encoding",
+                        warp::http::HeaderValue::from_str(&e).unwrap(),
+                    );
                 }
                 r
             },
@@ -321,6 +341,8 @@ enum Raw {
     Endless,
     /// Answers 200 with a small body, one byte every 250 ms.
     SlowBody,
+    /// Answers the first request with `{"v": 5}`, then hangs like `Hang`.
+    AnswerOnceThenHang,
 }
 
 /// A hand-written HTTP/1.1 server; returns its address, connections accepted and connections
@@ -333,7 +355,7 @@ async fn raw_upstream(kind: Raw) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsi
     let (a, e) = (accepted.clone(), ended.clone());
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
-            a.fetch_add(1, Ordering::SeqCst);
+            let first = a.fetch_add(1, Ordering::SeqCst) == 0;
             let e = e.clone();
             tokio::spawn(async move {
                 let mut head = Vec::new();
@@ -346,6 +368,17 @@ async fn raw_upstream(kind: Raw) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsi
                 }
                 match kind {
                     Raw::Hang => tokio::time::sleep(Duration::from_secs(120)).await,
+                    Raw::AnswerOnceThenHang if first => {
+                        let body = br#"{"v": 5}"#;
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(body).await;
+                        let _ = sock.shutdown().await;
+                    }
+                    Raw::AnswerOnceThenHang => tokio::time::sleep(Duration::from_secs(120)).await,
                     Raw::Endless => {
                         let _ = sock
                             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n[")
@@ -763,7 +796,19 @@ async fn every_format_is_written_as_its_feed_and_a_second_read_writes_nothing_ne
         assert!(v["next_run"].as_str().unwrap().ends_with("+07:00"), "{v}");
     }
     // Rows before the baseline were refused by the same validation as posts, and counted.
-    assert_eq!(f["dlh-ispu"]["last_run"]["rejected"], json!(points - new));
+    let rejected = &f["dlh-ispu"]["last_run"]["rejected"];
+    assert_eq!(rejected["count"], json!(points - new));
+    // Each refused point is listed (the first 20) with its reason.
+    let examples = rejected["examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 20, "{rejected}");
+    assert!(
+        examples.iter().all(|e| e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("before the indicator's baseline date 2022-12-31")
+            && date_of(&e["time"]) < baseline),
+        "{rejected}"
+    );
     assert_eq!(f["dlh-ispu"]["format"], "csv");
     assert_eq!(f["satudata-new"]["format"], "ckan");
     assert_eq!(f["diskominfo-gateway"]["department"], "diskominfo");
@@ -974,6 +1019,7 @@ fn fault_handler() -> Handler {
             content_type: "text/plain".into(),
             body: Vec::new(),
             location: Some("/fail/loop".into()),
+            content_encoding: None,
         },
         "/fail/garbage.json" => Canned::ok("application/json", garbage()),
         "/fail/garbage.prom" => Canned::ok("text/plain; version=0.0.4", garbage()),
@@ -2109,5 +2155,813 @@ points = [{{ indicator = "env.air.ispu", value = "/v" }}]
     assert_eq!(feed["last_run"]["error"], feed["last_error"]["message"]);
     assert_eq!(feed["up"], serde_json::json!(false));
     assert_eq!(feed["last_success"], serde_json::Value::Null);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hanging feeds beside healthy ones
+// ---------------------------------------------------------------------------------------------
+
+/// The instants in `[from, to]` at which the 6-field schedule `*/n * * * * *` fires (seconds
+/// 0, n, 2n, … of every minute), written out independently of pantau's cron code.
+fn every_n_seconds(n: u32, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut t = from.with_nanosecond(0).unwrap() + chrono::Duration::seconds(1);
+    let mut out = Vec::new();
+    while t <= to {
+        if t.second() % n == 0 {
+            out.push(t);
+        }
+        t += chrono::Duration::seconds(1);
+    }
+    out
+}
+
+/// The value of a metric line that starts with `prefix` (labels included).
+fn metric_line(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_hanging_feeds_never_delay_healthy_ones() {
+    let (web, hits) = upstream(handler(|_, _| Canned::json(&json!({"v": 5})))).await;
+    let (hang, hang_connections, _) = raw_upstream(Raw::Hang).await;
+    let (once, _, _) = raw_upstream(Raw::AnswerOnceThenHang).await;
+    let point = r#"points = [{ indicator = "env.air.sensor", value = "/v" }]"#;
+    let hanging: Vec<String> = (1..=40).map(|i| format!("hang-{i:02}")).collect();
+    let mut plan = BASE.to_string();
+    for id in &hanging {
+        plan += &feed(
+            id,
+            "dlh",
+            &format!("http://{hang}/{id}.json"),
+            "json",
+            "schedule = \"* * * * * *\"\ntimeout = \"60s\"\nretries = 0",
+            point,
+        );
+    }
+    let healthy = [("every-2s", 2u32), ("every-3s", 3), ("every-4s", 4)];
+    for (id, n) in healthy {
+        plan += &feed(
+            id,
+            "dlh",
+            &format!("http://{web}/{id}.json"),
+            "json",
+            &format!("schedule = \"*/{n} * * * * *\"\ntimeout = \"5s\"\nretries = 0"),
+            point,
+        );
+    }
+    // Answers its first poll, then hangs: its last run succeeded, yet it is late.
+    plan += &feed(
+        "was-healthy",
+        "dlh",
+        &format!("http://{once}/x.json"),
+        "json",
+        "schedule = \"*/1 * * * * *\"\ntimeout = \"60s\"\nretries = 0",
+        point,
+    );
+    let app = spawn_app_with(&plan, "").await;
+    let (_, h) = app.get("/healthz").await;
+    let mut ws =
+        connect(&app.ws_url(&format!("?since=0&epoch={}", h["epoch"].as_str().unwrap()))).await;
+    let from = Utc::now();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let to = Utc::now();
+    let f = feeds(&app).await;
+    let m = metrics(&app).await;
+
+    for (id, n) in healthy {
+        // A correctness property of the scheduler: no tick missed and each started within 1 s
+        // of its instant (the first second after start-up and the last one are left out).
+        let arrivals: Vec<DateTime<Utc>> = hits_on(&hits, &format!("/{id}.json"))
+            .iter()
+            .map(|h| h.wall)
+            .collect();
+        let ticks = every_n_seconds(
+            n,
+            from + chrono::Duration::seconds(1),
+            to - chrono::Duration::seconds(1),
+        );
+        assert!(ticks.len() >= 3, "{id}: {ticks:?}");
+        for t in &ticks {
+            assert!(
+                arrivals
+                    .iter()
+                    .any(|a| *a >= *t && *a < *t + chrono::Duration::seconds(1)),
+                "{id}: the tick at {t} was missed or started more than 1 s late; polls arrived at {arrivals:?}"
+            );
+        }
+        let v = &f[id];
+        assert_eq!(
+            (v["health"].as_str(), v["up"].as_bool()),
+            (Some("up"), Some(true)),
+            "{id}: {v}"
+        );
+        assert_eq!(v["skipped_total"], 0, "{id}: {v}");
+        assert_eq!(
+            v["spread_ms"], 0,
+            "{id} shares its schedule with no other: {v}"
+        );
+        let l = &v["lateness"];
+        assert!(l["max_ms"].as_i64().unwrap() < 1000, "{id}: {v}");
+        assert!(
+            l["polls"].as_u64().unwrap() >= ticks.len() as u64,
+            "{id}: {v}"
+        );
+        assert!(l["last_scheduled"].as_str().unwrap().ends_with("+07:00"));
+        assert_eq!(feed_metric(&m, "pantau_feed_up", id), 1.0, "{id}");
+        assert_eq!(feed_metric(&m, "pantau_feed_late", id), 0.0, "{id}");
+        let count = feed_metric(&m, "pantau_feed_lateness_seconds_count", id);
+        assert!(count >= ticks.len() as f64, "{id}: {count}");
+        let within_1s = metric_line(
+            &m,
+            &format!("pantau_feed_lateness_seconds_bucket{{feed=\"{id}\",le=\"1\"}} "),
+        );
+        assert_eq!(
+            within_1s, count,
+            "{id}: every scheduled poll started within 1 s"
+        );
+        for cause in ["previous_poll_running", "scheduler_behind"] {
+            let skipped = metric_line(
+                &m,
+                &format!("pantau_feed_skipped_ticks_total{{feed=\"{id}\",cause=\"{cause}\"}} "),
+            );
+            assert_eq!(skipped, 0.0, "{id} {cause}");
+        }
+    }
+
+    // The hanging ones: running past their period, so late and not up; their ticks skipped for
+    // their own poll, never for another feed's.
+    for id in &hanging {
+        let v = &f[id];
+        assert_eq!(v["running"], true, "{id}: {v}");
+        assert_eq!(
+            (v["health"].as_str(), v["up"].as_bool()),
+            (Some("late"), Some(false)),
+            "{id}: {v}"
+        );
+        let since = v["running_since"].as_str().unwrap();
+        assert!(
+            v["skipped_ticks"]["previous_poll_running"]
+                .as_u64()
+                .unwrap()
+                >= 10,
+            "{id}: {v}"
+        );
+        assert_eq!(v["skipped_ticks"]["scheduler_behind"], 0, "{id}: {v}");
+        assert_eq!(
+            v["last_skip"]["cause"], "previous_poll_running",
+            "{id}: {v}"
+        );
+        let message = v["last_skip"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("own previous poll") && message.contains(since),
+            "{id}: {message}"
+        );
+        assert_eq!(polls(v), 0, "{id}: no poll has ended: {v}");
+        assert_eq!(feed_metric(&m, "pantau_feed_up", id), 0.0, "{id}");
+        assert_eq!(feed_metric(&m, "pantau_feed_late", id), 1.0, "{id}");
+        assert!(
+            feed_metric(&m, "pantau_feed_running_seconds", id) >= 10.0,
+            "{id}"
+        );
+        let skipped = metric_line(
+            &m,
+            &format!(
+                "pantau_feed_skipped_ticks_total{{feed=\"{id}\",cause=\"previous_poll_running\"}} "
+            ),
+        );
+        assert!(skipped >= 10.0, "{id}: {skipped}");
+    }
+    // One poll in flight per feed: one connection each, never a second poll of the same feed.
+    assert_eq!(hang_connections.load(Ordering::SeqCst), 40);
+
+    // A feed whose last poll succeeded is not up while its next poll hangs past the period.
+    let v = &f["was-healthy"];
+    assert!(succeeded(v), "{v}");
+    assert_eq!(
+        (
+            v["health"].as_str(),
+            v["up"].as_bool(),
+            v["running"].as_bool()
+        ),
+        (Some("late"), Some(false), Some(true)),
+        "{v}"
+    );
+    assert_eq!(feed_metric(&m, "pantau_feed_up", "was-healthy"), 0.0);
+    // The wall is told once that it went down, and why.
+    let (down, _) = until_feed_event(&mut ws, "feed_down", "was-healthy", 5).await;
+    let message = down["message"].as_str().unwrap();
+    assert!(
+        message.contains("running since") && message.contains("past the schedule's period"),
+        "{down}"
+    );
+    // The daemon stops without waiting out the 60 s timeouts: polls still waiting for their
+    // upstream are abandoned (`stop` fails after 20 s).
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crontab meaning
+// ---------------------------------------------------------------------------------------------
+
+/// The next `n` fire times of `text` after `from`, both as Jakarta local `YYYY-MM-DD HH:MM:SS`.
+fn fires(text: &str, from: &str, n: usize) -> Vec<String> {
+    let tz = chrono_tz::Asia::Jakarta;
+    let schedule = pantau::feeds::Schedule::parse(text)
+        .unwrap_or_else(|e| panic!("`{text}` should be valid: {e}"));
+    let local = chrono::NaiveDateTime::parse_from_str(from, "%Y-%m-%d %H:%M:%S").unwrap();
+    let mut t = tz.from_local_datetime(&local).unwrap().with_timezone(&Utc);
+    (0..n)
+        .map(|_| {
+            t = schedule.next_after(t, tz).unwrap();
+            t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn schedules_fire_when_vixie_cron_would() {
+    // (schedule, after, the fire times crontab(5) gives, written out by hand)
+    let cases: &[(&str, &str, &[&str])] = &[
+        // Every quarter hour from 09:00 to 17:45, Monday to Friday: Friday evening, then Monday.
+        (
+            "*/15 9-17 * * 1-5",
+            "2026-11-27 17:20:00",
+            &[
+                "2026-11-27 17:30:00",
+                "2026-11-27 17:45:00",
+                "2026-11-30 09:00:00",
+                "2026-11-30 09:15:00",
+            ],
+        ),
+        // Both day fields restricted: the 1st and 15th OR any day of 0-6, i.e. every day.
+        (
+            "0 0 1,15 * 0-6",
+            "2026-11-28 12:00:00",
+            &[
+                "2026-11-29 00:00:00",
+                "2026-11-30 00:00:00",
+                "2026-12-01 00:00:00",
+            ],
+        ),
+        // The 13th OR a Friday (April 2026: Fridays 3, 10, 17, 24; the 13th is a Monday).
+        (
+            "0 0 13 * 5",
+            "2026-04-01 00:00:00",
+            &[
+                "2026-04-03 00:00:00",
+                "2026-04-10 00:00:00",
+                "2026-04-13 00:00:00",
+                "2026-04-17 00:00:00",
+                "2026-04-24 00:00:00",
+                "2026-05-01 00:00:00",
+            ],
+        ),
+        // Friday the 13th (February 2026) fires once.
+        (
+            "0 0 13 * 5",
+            "2026-02-12 00:00:00",
+            &["2026-02-13 00:00:00", "2026-02-20 00:00:00"],
+        ),
+        // 7 is Sunday; so is `sun`; and `@weekly` is Sunday midnight.
+        (
+            "0 0 * * 7",
+            "2026-11-28 00:00:00",
+            &["2026-11-29 00:00:00", "2026-12-06 00:00:00"],
+        ),
+        (
+            "0 0 * * sun",
+            "2026-11-28 00:00:00",
+            &["2026-11-29 00:00:00", "2026-12-06 00:00:00"],
+        ),
+        (
+            "@weekly",
+            "2026-11-28 00:00:00",
+            &["2026-11-29 00:00:00", "2026-12-06 00:00:00"],
+        ),
+        // `*/2` begins with `*`: day-of-month counts as unrestricted, so both must match: odd
+        // days that are Mondays (November 2026 Mondays: 2, 9, 16, 23, 30; December: 7, 14, 21).
+        (
+            "0 0 */2 * 1",
+            "2026-11-01 00:00:00",
+            &[
+                "2026-11-09 00:00:00",
+                "2026-11-23 00:00:00",
+                "2026-12-07 00:00:00",
+                "2026-12-21 00:00:00",
+            ],
+        ),
+        // The same days written as a range are restricted: odd days OR Mondays.
+        (
+            "0 0 1-31/2 * 1",
+            "2026-10-31 12:00:00",
+            &[
+                "2026-11-01 00:00:00",
+                "2026-11-02 00:00:00",
+                "2026-11-03 00:00:00",
+                "2026-11-05 00:00:00",
+            ],
+        ),
+        // The 1st OR Mondays.
+        (
+            "0 0 1 * mon",
+            "2026-11-28 00:00:00",
+            &[
+                "2026-11-30 00:00:00",
+                "2026-12-01 00:00:00",
+                "2026-12-07 00:00:00",
+            ],
+        ),
+        // Month names in a range.
+        (
+            "0 12 * jan-mar *",
+            "2026-03-31 13:00:00",
+            &["2027-01-01 12:00:00", "2027-01-02 12:00:00"],
+        ),
+        // A range with a step.
+        (
+            "0-30/10 * * * *",
+            "2026-11-28 10:00:30",
+            &[
+                "2026-11-28 10:10:00",
+                "2026-11-28 10:20:00",
+                "2026-11-28 10:30:00",
+                "2026-11-28 11:00:00",
+            ],
+        ),
+        // Day names in a range, Friday to Sunday through 7.
+        (
+            "30 8 * * fri-7",
+            "2026-11-26 09:00:00",
+            &[
+                "2026-11-27 08:30:00",
+                "2026-11-28 08:30:00",
+                "2026-11-29 08:30:00",
+                "2026-12-04 08:30:00",
+            ],
+        ),
+        // Six fields: seconds first, exactly at :07 and :37.
+        (
+            "7,37 * * * * *",
+            "2026-11-28 10:00:00",
+            &[
+                "2026-11-28 10:00:07",
+                "2026-11-28 10:00:37",
+                "2026-11-28 10:01:07",
+            ],
+        ),
+        // Leap day.
+        (
+            "0 0 29 2 *",
+            "2026-01-01 00:00:00",
+            &["2028-02-29 00:00:00"],
+        ),
+        (
+            "@monthly",
+            "2026-11-28 00:00:00",
+            &["2026-12-01 00:00:00", "2027-01-01 00:00:00"],
+        ),
+        ("@hourly", "2026-11-28 10:59:59", &["2026-11-28 11:00:00"]),
+    ];
+    for (text, from, want) in cases {
+        assert_eq!(
+            fires(text, from, want.len()),
+            want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "`{text}` after {from}"
+        );
+    }
+
+    // Bad schedules: pantau's own words, naming the field and its range.
+    let bad: &[(&str, &str)] = &[
+        ("61 * * * *", "minute 61 is out of range 0-59"),
+        ("60 * * * * *", "second 60 is out of range 0-59"),
+        ("* 24 * * *", "hour 24 is out of range 0-23"),
+        ("* * 32 * *", "day-of-month 32 is out of range 1-31"),
+        ("* * 0 * *", "day-of-month 0 is out of range 1-31"),
+        ("* * * 13 *", "month 13 is out of range 1-12"),
+        ("* * * * 8", "day-of-week 8 is out of range 0-7"),
+        ("5-1 * * * *", "minute range `5-1` goes backwards"),
+        ("*/0 * * * *", "minute step `/0` must be at least 1"),
+        ("* * * jun-jan *", "month range `jun-jan` goes backwards"),
+        (
+            "* * * * funday",
+            "day-of-week `funday` is not a day of the week",
+        ),
+        ("* * * *", "has 4 fields"),
+        ("0 0 0 * * * 2026", "has 7 fields"),
+        ("@reboot", "run_at_start"),
+    ];
+    for (text, needle) in bad {
+        let e = pantau::feeds::Schedule::parse(text).unwrap_err();
+        assert!(e.contains(needle), "`{text}`: `{needle}` not in `{e}`");
+        assert!(
+            e.starts_with(&format!("`{text}`")),
+            "`{text}` is quoted first: {e}"
+        );
+        // Never the cron crate's words or its internal 6- or 7-field form.
+        for foreign in ["must be less than", "Minutes", "Invalid", "0 61 * * * *"] {
+            assert!(!e.contains(foreign), "`{text}`: {e}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_schedules_fire_exactly_and_only_shared_ones_are_spread() {
+    let (web, hits) = upstream(handler(|_, _| Canned::json(&json!({"v": 5})))).await;
+    let schedules = [
+        // Names exact instants and shares with no one.
+        ("exact-alone", "7,37 * * * * *"),
+        // The same fire times written two ways: shared, but exact seconds are never moved.
+        ("exact-shared-a", "0 */5 * * * *"),
+        ("exact-shared-b", "0 0-59/5 * * * *"),
+        // Shared and `*/n`: spread.
+        ("spread-a", "*/5 * * * *"),
+        ("spread-b", "*/5 * * * *"),
+        // Shares the fire times of spread-a and spread-b, but its minutes are a range.
+        ("ranged", "0-59/5 * * * *"),
+        // `*/n`, but alone.
+        ("every-alone", "*/10 * * * * *"),
+    ];
+    let app = spawn_app_with(&format!("{BASE}{}", weekly_feeds(web, &schedules)), "").await;
+    let f = wait_feeds(&app, 5, "every feed scheduled", |f| {
+        f.len() == schedules.len() && f.values().all(|v| v["next_run"].is_string())
+    })
+    .await;
+    let next = |id: &str| {
+        DateTime::parse_from_rfc3339(f[id]["next_run"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let n = next("exact-alone");
+    assert!(
+        [7, 37].contains(&n.second()) && n.nanosecond() == 0,
+        "`7,37 * * * * *` must run at :07 or :37 exactly, not {n}"
+    );
+    for id in [
+        "exact-alone",
+        "exact-shared-a",
+        "exact-shared-b",
+        "ranged",
+        "every-alone",
+    ] {
+        assert_eq!(f[id]["spread_ms"], 0, "{id}: {}", f[id]);
+        let n = next(id);
+        assert_eq!(n.nanosecond(), 0, "{id}: {n}");
+    }
+    for id in ["exact-shared-a", "exact-shared-b", "ranged"] {
+        let n = next(id);
+        assert!(n.minute() % 5 == 0 && n.second() == 0, "{id}: {n}");
+    }
+    assert_eq!(next("every-alone").second() % 10, 0);
+    // Spread: a fixed offset under min(a quarter of 5 minutes, 30 s), different per feed.
+    for id in ["spread-a", "spread-b"] {
+        let spread = f[id]["spread_ms"].as_i64().unwrap();
+        let want = pantau::poller::spread_offset(id, Duration::from_secs(30)).as_millis() as i64;
+        assert_eq!(spread, want, "{id}");
+        assert!((0..30_000).contains(&spread));
+        let fire = next(id) - chrono::Duration::milliseconds(spread);
+        assert!(
+            fire.minute() % 5 == 0 && fire.second() == 0 && fire.nanosecond() == 0,
+            "{id}: next_run minus spread_ms is the schedule's fire time: {fire}"
+        );
+    }
+    assert_ne!(f["spread-a"]["spread_ms"], f["spread-b"]["spread_ms"]);
+
+    // The poll itself arrives at :07 or :37, within a second.
+    let deadline = Instant::now() + Duration::from_secs(35);
+    let arrival = loop {
+        if let Some(h) = hits_on(&hits, "/exact-alone.json").first() {
+            break h.wall;
+        }
+        assert!(Instant::now() < deadline, "exact-alone was not polled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        [7, 37].contains(&arrival.second()) && arrival.nanosecond() < 900_000_000,
+        "arrived at {arrival}"
+    );
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feed bodies
+// ---------------------------------------------------------------------------------------------
+
+fn gzip(body: &[u8], level: flate2::Compression) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
+fn zlib(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
+fn brotli_encode(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(body).unwrap();
+    }
+    out
+}
+
+fn encoded(encoding: &str, body: Vec<u8>) -> Canned {
+    Canned {
+        content_encoding: Some(encoding.into()),
+        ..Canned::ok("application/json", body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
+    const LIMIT: usize = 1 << 20;
+    // 64 MiB of JSON that gzip packs far below the 1 MiB limit.
+    let mut bomb_json = b"{\"v\": 1, \"pad\": \"".to_vec();
+    bomb_json.resize(bomb_json.len() + (64 << 20), b'0');
+    bomb_json.extend_from_slice(b"\"}");
+    let bomb = Arc::new(gzip(&bomb_json, flate2::Compression::fast()));
+    drop(bomb_json);
+    assert!(
+        bomb.len() < LIMIT,
+        "the bomb is {} bytes packed",
+        bomb.len()
+    );
+    let body = |v: f64, day: u32| {
+        json!({"v": v, "t": format!("2025-01-0{day}T08:00:00+07:00")})
+            .to_string()
+            .into_bytes()
+    };
+    let b = bomb.clone();
+    let (web, hits) = upstream(handler(move |path, _| match path {
+        "/gzip.json" => encoded("gzip", gzip(&body(11.0, 1), flate2::Compression::default())),
+        "/deflate.json" => encoded("deflate", zlib(&body(12.0, 2))),
+        "/br.json" => encoded("br", brotli_encode(&body(13.0, 3))),
+        "/bomb.json" => encoded("gzip", b.to_vec()),
+        "/compress.json" => encoded("compress", b"\x1f\x9d\x90{\"v\": 1}".to_vec()),
+        "/corrupt.json" => encoded("gzip", garbage()),
+        _ => Canned::status(404, "not found"),
+    }))
+    .await;
+    let point = r#"points = [{ indicator = "env.air.sensor", value = "/v", time = "/t" }]"#;
+    let every = "schedule = \"*/1 * * * * *\"\ntimeout = \"5s\"\nretries = 0";
+    let plan = format!(
+        "{BASE}{}",
+        [
+            feed(
+                "gzip",
+                "dlh",
+                &format!("http://{web}/gzip.json"),
+                "json",
+                every,
+                point
+            ),
+            feed(
+                "deflate",
+                "dlh",
+                &format!("http://{web}/deflate.json"),
+                "json",
+                every,
+                point
+            ),
+            feed(
+                "br",
+                "dlh",
+                &format!("http://{web}/br.json"),
+                "json",
+                every,
+                point
+            ),
+            feed(
+                "bomb",
+                "dlh",
+                &format!("http://{web}/bomb.json"),
+                "json",
+                &format!("{every}\nmax_bytes = {LIMIT}"),
+                point,
+            ),
+            feed(
+                "compress",
+                "dlh",
+                &format!("http://{web}/compress.json"),
+                "json",
+                every,
+                point
+            ),
+            feed(
+                "corrupt",
+                "dlh",
+                &format!("http://{web}/corrupt.json"),
+                "json",
+                every,
+                point
+            ),
+        ]
+        .concat()
+    );
+    let app = spawn_app_with(&plan, "").await;
+    let f = wait_feeds(&app, 20, "each feed polled twice", |f| {
+        ["gzip", "deflate", "br", "bomb", "compress", "corrupt"]
+            .iter()
+            .all(|id| polls(at(f, id)) >= 2)
+    })
+    .await;
+
+    // Every request offers the three encodings.
+    for h in hits.lock().unwrap().iter() {
+        let offered = h.accept_encoding.as_deref().unwrap_or("");
+        for e in ["gzip", "deflate", "br"] {
+            assert!(
+                offered.contains(e),
+                "{}: Accept-Encoding `{offered}`",
+                h.path
+            );
+        }
+    }
+    for id in ["gzip", "deflate", "br"] {
+        assert!(succeeded(&f[id]) && f[id]["up"] == true, "{id}: {}", f[id]);
+    }
+    let s = series(&app, "env.air.sensor").await;
+    let got: Vec<(String, f64, String)> = s
+        .iter()
+        .map(|p| {
+            (
+                p["time"].as_str().unwrap().to_string(),
+                p["value"].as_f64().unwrap(),
+                p["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2025-01-01T08:00:00+07:00".into(), 11.0, "feed:gzip".into()),
+            (
+                "2025-01-02T08:00:00+07:00".into(),
+                12.0,
+                "feed:deflate".into()
+            ),
+            ("2025-01-03T08:00:00+07:00".into(), 13.0, "feed:br".into()),
+        ]
+    );
+
+    // The bomb is cut off at max_bytes of decoded body.
+    let v = &f["bomb"];
+    let err = v["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains(&format!("larger than max_bytes = {LIMIT}")),
+        "bomb: {v}"
+    );
+    assert_eq!(v["last_run"]["http_status"], 200);
+    assert_eq!(v["up"], false);
+    // Another encoding is named.
+    let v = &f["compress"];
+    let err = v["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("Content-Encoding `compress`") && err.contains("cannot decode"),
+        "compress: {v}"
+    );
+    assert_eq!(v["up"], false);
+    // A body that says gzip but is not.
+    let v = &f["corrupt"];
+    let err = v["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("the response body cannot be decoded (") && err.contains("gzip"),
+        "corrupt: {v}"
+    );
+
+    // The normal feeds are still served beside the bomb.
+    let before = polls(&feeds(&app).await["gzip"]);
+    wait_feeds(&app, 5, "gzip keeps polling", |f| {
+        polls(at(f, "gzip")) > before
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_points_are_listed_with_their_reasons() {
+    let (web, _) = upstream(handler(|path, _| match path {
+        "/ispu.json" => Canned::json(&json!({"items": [
+            {"waktu": "2025-01-01", "nilai": 40},
+            {"waktu": "2025-01-02", "nilai": 600},
+            {"waktu": "2025-01-03", "nilai": -5},
+            {"waktu": "2022-06-01", "nilai": 50},
+            {"waktu": "2099-01-01", "nilai": 30},
+        ]})),
+        "/uptime.json" => Canned::json(&json!({"items": [
+            {"waktu": "2025-01-01", "nilai": 150},
+            {"waktu": "2025-01-02", "nilai": 200},
+        ]})),
+        _ => Canned::status(404, "not found"),
+    }))
+    .await;
+    let records = |indicator: &str| {
+        format!(
+            r#"records = {{ path = "/items", indicator = "{indicator}", value = "nilai", time = "waktu" }}"#
+        )
+    };
+    let plan = format!(
+        "{BASE}{}{}",
+        feed(
+            "ispu",
+            "dlh",
+            &format!("http://{web}/ispu.json"),
+            "json",
+            EVERY_SECOND,
+            &records("env.air.ispu")
+        ),
+        feed(
+            "uptime",
+            "diskominfo",
+            &format!("http://{web}/uptime.json"),
+            "json",
+            EVERY_SECOND,
+            &records("gov.spbe.uptime")
+        ),
+    );
+    let app = spawn_app_with(&plan, "").await;
+    let f = wait_feeds(&app, 10, "both feeds polled", |f| {
+        polls(at(f, "ispu")) >= 1 && polls(at(f, "uptime")) >= 1
+    })
+    .await;
+
+    let run = &f["ispu"]["last_run"];
+    assert!(succeeded(&f["ispu"]), "{run}");
+    assert_eq!(
+        (run["points"].as_u64(), run["new"].as_u64()),
+        (Some(5), Some(1)),
+        "{run}"
+    );
+    assert_eq!(run["rejected"]["count"], 4, "{run}");
+    let got: Vec<(String, String, f64, String)> = run["rejected"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["indicator"].as_str().unwrap().to_string(),
+                e["time"].as_str().unwrap().to_string(),
+                e["value"].as_f64().unwrap(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        (
+            "2025-01-02T00:00:00+07:00",
+            600.0,
+            "value 600 is above this indicator's maximum 500",
+        ),
+        (
+            "2025-01-03T00:00:00+07:00",
+            -5.0,
+            "value -5 is below this indicator's minimum 0",
+        ),
+        (
+            "2022-06-01T00:00:00+07:00",
+            50.0,
+            "time is before the indicator's baseline date 2022-12-31",
+        ),
+        ("2099-01-01T00:00:00+07:00", 30.0, "time is in the future"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((indicator, time, value, reason), (t, v, r)) in got.iter().zip(want) {
+        assert_eq!(
+            (indicator.as_str(), time.as_str(), *value),
+            ("env.air.ispu", t, v)
+        );
+        assert!(reason.contains(r), "`{r}` not in `{reason}`");
+    }
+    let stored = series(&app, "env.air.ispu").await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the valid point is stored: {stored:?}"
+    );
+
+    // Nothing valid: the run fails, saying why, and still lists the points.
+    let v = &f["uptime"];
+    let err = v["last_run"]["error"].as_str().unwrap();
+    assert!(
+        err.contains("no valid points: 2 refused") && err.contains("maximum 100"),
+        "{v}"
+    );
+    assert_eq!(v["last_run"]["rejected"]["count"], 2);
+    assert_eq!(
+        v["last_run"]["rejected"]["examples"][1]["reason"],
+        "value 200 is above this indicator's maximum 100"
+    );
+    assert_eq!(v["up"], false);
     app.stop().await;
 }

@@ -1,7 +1,9 @@
 //! `/metrics` in Prometheus text format: writer queue and commits, observations, HTTP requests
-//! by route and status, connected screens, and each feed's health.
+//! by route and status, connected screens, and each feed's health: up, late, durations, errors,
+//! the lateness of its scheduled polls (a histogram) and its skipped ticks by cause.
 
 use crate::app::App;
+use crate::feeds::health::LATENESS_BUCKETS_MS;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -116,9 +118,23 @@ pub fn render(app: &App) -> String {
     per_feed(
         &mut out,
         "pantau_feed_up",
-        "Whether the feed's last poll succeeded.",
+        "Whether the feed's last poll succeeded and no poll of it has run past its schedule period.",
         "gauge",
         &|f| f64::from(u8::from(f.up)),
+    );
+    per_feed(
+        &mut out,
+        "pantau_feed_late",
+        "Whether a poll of the feed has been running past its schedule period (a hanging upstream).",
+        "gauge",
+        &|f| f64::from(u8::from(f.late)),
+    );
+    per_feed(
+        &mut out,
+        "pantau_feed_running_seconds",
+        "How long the feed's poll in flight has been running (0 when none is).",
+        "gauge",
+        &|f| f.running_ms as f64 / 1000.0,
     );
     per_feed(
         &mut out,
@@ -141,5 +157,47 @@ pub fn render(app: &App) -> String {
         "counter",
         &|f| f.polls_total as f64,
     );
+    per_feed(
+        &mut out,
+        "pantau_feed_last_lateness_seconds",
+        "How late the feed's last scheduled poll started against its scheduled instant.",
+        "gauge",
+        &|f| f.lateness.last_ms.unwrap_or(0) as f64 / 1000.0,
+    );
+    let name = "pantau_feed_lateness_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} How late the feed's scheduled polls started against their scheduled instants.\n# TYPE {name} histogram"
+    );
+    for f in &feeds {
+        let feed = escape(&f.id);
+        let l = &f.lateness;
+        for (bound, n) in LATENESS_BUCKETS_MS.iter().zip(l.buckets.iter()) {
+            let le = *bound as f64 / 1000.0;
+            let _ = writeln!(out, "{name}_bucket{{feed=\"{feed}\",le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{feed=\"{feed}\",le=\"+Inf\"}} {}\n{name}_sum{{feed=\"{feed}\"}} {}\n{name}_count{{feed=\"{feed}\"}} {}",
+            l.count,
+            l.sum_ms as f64 / 1000.0,
+            l.count
+        );
+    }
+    let name = "pantau_feed_skipped_ticks_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Scheduled ticks of the feed that started no poll, by cause: previous_poll_running (the feed's own previous poll was still running) or scheduler_behind (the tick was reached only after the next one was due).\n# TYPE {name} counter"
+    );
+    for f in &feeds {
+        for (cause, n) in &f.skipped {
+            let _ = writeln!(
+                out,
+                "{name}{{feed=\"{}\",cause=\"{}\"}} {n}",
+                escape(&f.id),
+                cause.as_str()
+            );
+        }
+    }
     out
 }
