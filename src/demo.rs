@@ -9,7 +9,7 @@ use crate::app::RunOptions;
 use crate::config::{Config, EMBEDDED_MASTERPLAN, EMBEDDED_SETTINGS};
 use crate::domain::{Direction, Indicator, Kind, Millis, Observation, Source, date_start_millis};
 use anyhow::Context;
-use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
+use chrono::{Duration as Days, NaiveDate, Utc};
 use std::net::SocketAddr;
 use warp::Filter;
 
@@ -52,11 +52,11 @@ fn seconds_now() -> f64 {
     Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
-/// A value that wanders around `base` by `amplitude`, changing every few seconds.
-fn wander(base: f64, amplitude: f64, period_s: f64, phase: f64) -> f64 {
+/// A number in [-1, 1] that moves smoothly over `period_s` seconds.
+fn swing(period_s: f64, phase: f64) -> f64 {
     let t = seconds_now();
-    base + amplitude
-        * ((t / period_s + phase).sin() * 0.7 + (t / (period_s * 0.37) + phase).sin() * 0.3)
+    ((t / period_s + phase).sin() * 0.7 + (t / (period_s * 0.37) + phase).sin() * 0.3)
+        .clamp(-1.0, 1.0)
 }
 
 fn today() -> NaiveDate {
@@ -65,41 +65,183 @@ fn today() -> NaiveDate {
         .date_naive()
 }
 
+/// How far back a simulated feed looks at the stored history it continues.
+pub const CONTINUE_FROM_DAYS: i64 = 90;
+
+/// How a simulated feed continues its indicator's stored history: the level and range of the
+/// values of the last `CONTINUE_FROM_DAYS` days. Every value a simulator sends lies in
+/// `[low, high]`, so the first live value never jumps away from the history the screens show.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Continuation {
+    /// The newest stored value.
+    pub center: f64,
+    pub low: f64,
+    pub high: f64,
+    /// The mean of the recent values (a rate, for counts per day).
+    pub mean: f64,
+}
+
+impl Continuation {
+    /// From recent values in time order; None without any.
+    pub fn from_recent(values: &[f64]) -> Option<Self> {
+        let center = *values.last()?;
+        let (low, high) = values
+            .iter()
+            .fold((center, center), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        Some(Continuation {
+            center,
+            low,
+            high,
+            mean,
+        })
+    }
+
+    /// `x` in [-1, 1] mapped into the range: -1 is `low`, 0 the center, 1 `high`.
+    fn at(&self, x: f64) -> f64 {
+        let x = x.clamp(-1.0, 1.0);
+        let v = if x < 0.0 {
+            self.center + x * (self.center - self.low)
+        } else {
+            self.center + x * (self.high - self.center)
+        };
+        v.clamp(self.low, self.high)
+    }
+
+    /// A whole number in the range (counts), nearest to `at(x)`.
+    fn count(&self, x: f64) -> f64 {
+        let (lo, hi) = (self.low.ceil(), self.high.floor());
+        if lo > hi {
+            return self.center.round();
+        }
+        self.at(x).round().clamp(lo, hi)
+    }
+
+    /// A fixed value for a past `day` (the same on every poll).
+    fn on_day(&self, day: NaiveDate, key: &str) -> f64 {
+        self.at(Noise::new(&format!("{day}{key}")).next())
+    }
+
+    /// Today's value, moving every few seconds.
+    fn now(&self, period_s: f64, phase: f64) -> f64 {
+        self.at(swing(period_s, phase))
+    }
+}
+
+/// What the simulated services continue: one `Continuation` per fed indicator.
+#[derive(Debug, Clone, Default)]
+pub struct Simulation {
+    continuations: std::collections::HashMap<String, Continuation>,
+}
+
+impl Simulation {
+    /// From the stored series of the fed indicators (what the screens already show), falling back
+    /// to the trajectory at `now` for an indicator without recent values.
+    pub fn from_store(
+        config: &Config,
+        db: &std::path::Path,
+        now: Millis,
+    ) -> anyhow::Result<Simulation> {
+        let conn = crate::store::open_reader(db)?;
+        let tz = config.settings.city.time_zone;
+        let since = now - CONTINUE_FROM_DAYS * 86_400_000;
+        let mut continuations = std::collections::HashMap::new();
+        for id in FED {
+            let Some(ind) = config.masterplan.indicator(id) else {
+                continue;
+            };
+            let (series, _) = crate::store::read::indicator_state(&conn, id)?;
+            let recent: Vec<f64> = series
+                .iter()
+                .filter(|(t, _)| *t >= since && *t <= now)
+                .map(|(_, v)| *v)
+                .collect();
+            let c = Continuation::from_recent(&recent).unwrap_or_else(|| {
+                let e = crate::progress::Trajectory::new(ind, tz).expected_at(now);
+                let span = (ind.final_target().value - ind.baseline.value)
+                    .abs()
+                    .max(1.0);
+                Continuation {
+                    center: e,
+                    low: e - 0.02 * span,
+                    high: e + 0.02 * span,
+                    mean: e,
+                }
+            });
+            continuations.insert(id.to_string(), c);
+        }
+        Ok(Simulation { continuations })
+    }
+
+    fn get(&self, id: &str) -> Continuation {
+        self.continuations.get(id).copied().unwrap_or(Continuation {
+            center: 0.0,
+            low: 0.0,
+            high: 0.0,
+            mean: 0.0,
+        })
+    }
+}
+
 /// DLH's daily air-quality export: two stations, the last 30 days, today's row still moving.
-fn ispu_csv() -> String {
+/// Each day's mean of `max` over the stations continues `env.air.ispu-mean`; whether the
+/// Alun-alun station is BAIK (`env.air.good-days` counts those days) follows its recent rate.
+fn ispu_csv(sim: &Simulation) -> String {
+    let mean = sim.get("env.air.ispu-mean");
+    let good_rate = sim.get("env.air.good-days");
     let mut out = String::from("tanggal,stasiun,pm10,max,critical,categori\n");
     let today = today();
     for back in (0..PUBLISHED_DAYS).rev() {
         let day = today - Days::days(back);
-        for (k, station) in ["DKI1 Alun-alun", "DKI2 Prajurit Kulon"].iter().enumerate() {
-            let mut n = Noise::new(&format!("{day}{station}"));
-            if back > 0 && n.next() > 0.93 {
-                out.push_str(&format!("{day},{station},,0,,TIDAK ADA DATA\n"));
-                continue;
+        let m = if back == 0 {
+            mean.now(20.0, 0.0)
+        } else {
+            mean.on_day(day, "ispu")
+        };
+        let mut n = Noise::new(&format!("{day}stations"));
+        let second_missing = back > 0 && n.next() > 0.9;
+        let good = (n.next() + 1.0) / 2.0 < good_rate.mean.clamp(0.0, 1.0);
+        // With one station missing the day's mean is the other's value.
+        let first = if second_missing {
+            m
+        } else if good {
+            (m - 3.0).min(48.0)
+        } else {
+            (m + 3.0).max(52.0)
+        };
+        let rows = [
+            ("DKI1 Alun-alun", Some(first)),
+            (
+                "DKI2 Prajurit Kulon",
+                (!second_missing).then_some(2.0 * m - first),
+            ),
+        ];
+        for (station, value) in rows {
+            match value {
+                None => out.push_str(&format!("{day},{station},,0,,TIDAK ADA DATA\n")),
+                Some(max) => {
+                    let category = if max <= 50.0 {
+                        "BAIK"
+                    } else if max <= 100.0 {
+                        "SEDANG"
+                    } else {
+                        "TIDAK SEHAT"
+                    };
+                    out.push_str(&format!(
+                        "{day},{station},{:.0},{max},PM10,{category}\n",
+                        max * 0.9
+                    ));
+                }
             }
-            let mut max =
-                52.0 + 14.0 * ((day.ordinal() as f64) / 9.0 + k as f64).sin() + 6.0 * n.next();
-            if back == 0 {
-                max = wander(max, 6.0, 20.0, k as f64);
-            }
-            let category = if max <= 50.0 {
-                "BAIK"
-            } else if max <= 100.0 {
-                "SEDANG"
-            } else {
-                "TIDAK SEHAT"
-            };
-            out.push_str(&format!(
-                "{day},{station},{:.0},{max:.1},PM10,{category}\n",
-                max * 0.9
-            ));
         }
     }
     out
 }
 
-/// Diskominfo's device gateway in Prometheus text format.
-fn gateway_metrics() -> String {
+/// Diskominfo's device gateway in Prometheus text format: five services whose mean uptime
+/// continues `gov.spbe.uptime` (in percent; the gateway reports ratios).
+fn gateway_metrics(sim: &Simulation) -> String {
+    let uptime = sim.get("gov.spbe.uptime");
     let mut out = String::from(
         "# HELP spbe_service_up_ratio Share of successful health checks over the last hour.\n# TYPE spbe_service_up_ratio gauge\n",
     );
@@ -107,9 +249,9 @@ fn gateway_metrics() -> String {
         .iter()
         .enumerate()
     {
-        let v = (wander(0.9965, 0.003, 15.0, k as f64)).min(1.0);
+        let v = (uptime.now(15.0, k as f64) / 100.0).min(1.0);
         out.push_str(&format!(
-            "spbe_service_up_ratio{{service=\"{service}\",opd=\"diskominfo\"}} {v:.5}\n"
+            "spbe_service_up_ratio{{service=\"{service}\",opd=\"diskominfo\"}} {v}\n"
         ));
     }
     out.push_str("# HELP gateway_uptime_seconds Seconds since the gateway started.\n# TYPE gateway_uptime_seconds counter\n");
@@ -126,45 +268,60 @@ fn now_rfc3339() -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn dinkes_json() -> serde_json::Value {
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+fn dinkes_json(sim: &Simulation) -> serde_json::Value {
+    let c = sim.get("living.health.stunting");
     serde_json::json!({
         "status": "ok",
         "data": {
-            "prevalensi_stunting": (wander(15.2, 0.6, 30.0, 0.3) * 100.0).round() / 100.0,
+            "prevalensi_stunting": round_to(c.now(30.0, 0.3), 2).clamp(c.low, c.high),
             "diperbarui": now_rfc3339(),
             "sumber": "e-PPGBM (simulasi)"
         }
     })
 }
 
-fn dpmptsp_json() -> serde_json::Value {
+fn dpmptsp_json(sim: &Simulation) -> serde_json::Value {
+    let c = sim.get("gov.permit.days");
     serde_json::json!({
         "items": [
-            { "indikator": "rata_hari_izin", "nilai": (wander(2.6, 0.5, 25.0, 1.1) * 10.0).round() / 10.0, "waktu": now_rfc3339() },
+            { "indikator": "rata_hari_izin", "nilai": round_to(c.now(25.0, 1.1), 2).clamp(c.low, c.high), "waktu": now_rfc3339() },
             { "indikator": "jumlah_izin_terbit", "nilai": 37, "waktu": now_rfc3339() }
         ]
     })
 }
 
-fn bpbd_json() -> serde_json::Value {
-    serde_json::json!({ "respon": { "rata_menit": (wander(11.0, 2.0, 18.0, 2.0) * 10.0).round() / 10.0 } })
+fn bpbd_json(sim: &Simulation) -> serde_json::Value {
+    let c = sim.get("living.transport.response");
+    serde_json::json!({ "respon": { "rata_menit": round_to(c.now(18.0, 2.0), 2).clamp(c.low, c.high) } })
 }
 
-/// Satu Data Mojokerto's DataStore: digital MSME registrations per day and district.
-fn ckan_records() -> Vec<serde_json::Value> {
+/// Satu Data Mojokerto's DataStore: digital MSME registrations per day and district; each day's
+/// total continues `economy.umkm.digital`'s recent daily counts.
+fn ckan_records(sim: &Simulation) -> Vec<serde_json::Value> {
+    let daily = sim.get("economy.umkm.digital");
     let today = today();
     let mut records = Vec::new();
     let mut id = 1;
     for back in (0..PUBLISHED_DAYS).rev() {
         let day = today - Days::days(back);
-        for district in ["Magersari", "Prajurit Kulon", "Kranggan"] {
-            let mut n = Noise::new(&format!("{day}{district}"));
-            let mut jumlah = (3.0 + 2.5 * n.next()).round().max(0.0);
-            if back == 0 {
-                // Registrations keep arriving during the day.
-                let minutes = (Utc::now().timestamp() % 86_400) as f64 / 60.0;
-                jumlah = (minutes / 240.0 + n.next()).round().max(0.0);
-            }
+        let total = if back == 0 {
+            daily.count(swing(40.0, 0.5))
+        } else {
+            daily.count(Noise::new(&format!("{day}umkm")).next())
+        };
+        // Split the day's total over three districts.
+        let first = (total / 2.0).ceil();
+        let second = ((total - first) / 2.0).ceil();
+        for (district, jumlah) in [
+            ("Magersari", first),
+            ("Prajurit Kulon", second),
+            ("Kranggan", total - first - second),
+        ] {
             records.push(serde_json::json!({ "_id": id, "tanggal": day.to_string(), "kecamatan": district, "jumlah": jumlah }));
             id += 1;
         }
@@ -172,11 +329,14 @@ fn ckan_records() -> Vec<serde_json::Value> {
     records
 }
 
-fn ckan_search(q: std::collections::HashMap<String, String>) -> serde_json::Value {
+fn ckan_search(
+    sim: &Simulation,
+    q: std::collections::HashMap<String, String>,
+) -> serde_json::Value {
     if q.get("resource_id").map(String::as_str) != Some("umkm-digital") {
         return serde_json::json!({ "success": false, "error": { "__type": "Not Found Error", "message": "Not found: Resource was not found." } });
     }
-    let mut records = ckan_records();
+    let mut records = ckan_records(sim);
     if q.get("sort").is_some_and(|s| s.contains("desc")) {
         records.reverse();
     }
@@ -192,23 +352,51 @@ fn ckan_search(q: std::collections::HashMap<String, String>) -> serde_json::Valu
     })
 }
 
+/// The simulation the services answer from, set once the history is in place (until then they
+/// answer 503, which a feed records as a failed poll).
+pub type SharedSimulation = std::sync::Arc<std::sync::OnceLock<Simulation>>;
+
 /// Starts the simulated department services; returns their address.
-pub async fn start_simulated_services() -> anyhow::Result<SocketAddr> {
+pub async fn start_simulated_services(sim: SharedSimulation) -> anyhow::Result<SocketAddr> {
+    let with_sim = move || {
+        let sim = sim.clone();
+        warp::any().and_then(move || {
+            let sim = sim.clone();
+            async move {
+                match sim.get() {
+                    Some(s) => Ok(s.clone()),
+                    None => Err(warp::reject::not_found()),
+                }
+            }
+        })
+    };
     let csv = warp::path!("dlh" / "ispu.csv")
-        .map(|| warp::reply::with_header(ispu_csv(), "content-type", "text/csv; charset=utf-8"));
-    let prom = warp::path!("diskominfo" / "metrics").map(|| {
-        warp::reply::with_header(
-            gateway_metrics(),
-            "content-type",
-            "text/plain; version=0.0.4",
-        )
-    });
-    let dinkes = warp::path!("dinkes" / "gizi.json").map(|| warp::reply::json(&dinkes_json()));
-    let dpmptsp = warp::path!("dpmptsp" / "izin.json").map(|| warp::reply::json(&dpmptsp_json()));
-    let bpbd = warp::path!("bpbd" / "respons.json").map(|| warp::reply::json(&bpbd_json()));
+        .and(with_sim())
+        .map(|s: Simulation| {
+            warp::reply::with_header(ispu_csv(&s), "content-type", "text/csv; charset=utf-8")
+        });
+    let prom = warp::path!("diskominfo" / "metrics")
+        .and(with_sim())
+        .map(|s: Simulation| {
+            warp::reply::with_header(
+                gateway_metrics(&s),
+                "content-type",
+                "text/plain; version=0.0.4",
+            )
+        });
+    let dinkes = warp::path!("dinkes" / "gizi.json")
+        .and(with_sim())
+        .map(|s: Simulation| warp::reply::json(&dinkes_json(&s)));
+    let dpmptsp = warp::path!("dpmptsp" / "izin.json")
+        .and(with_sim())
+        .map(|s: Simulation| warp::reply::json(&dpmptsp_json(&s)));
+    let bpbd = warp::path!("bpbd" / "respons.json")
+        .and(with_sim())
+        .map(|s: Simulation| warp::reply::json(&bpbd_json(&s)));
     let ckan = warp::path!("api" / "3" / "action" / "datastore_search")
+        .and(with_sim())
         .and(warp::query::<std::collections::HashMap<String, String>>())
-        .map(|q| warp::reply::json(&ckan_search(q)));
+        .map(|s: Simulation, q| warp::reply::json(&ckan_search(&s, q)));
     let routes = warp::get().and(
         csv.map(|r| Box::new(r) as Box<dyn warp::Reply>)
             .or(prom.map(|r| Box::new(r) as Box<dyn warp::Reply>))
@@ -325,7 +513,12 @@ pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
         if skip {
             continue;
         }
-        let step_days = (ind.update_every.millis() / 86_400_000).clamp(1, 366);
+        // The fed indicators get daily history: their feeds publish a value per day.
+        let step_days = if fed {
+            1
+        } else {
+            (ind.update_every.millis() / 86_400_000).clamp(1, 366)
+        };
         let mut end = today - Days::days(1);
         if fed {
             end = today - Days::days(PUBLISHED_DAYS + 1);
@@ -362,10 +555,12 @@ pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
                 }
                 (_, Kind::Level) => b + factor * (expected - b) + 0.015 * span * noise.next(),
                 (_, Kind::Cumulative) => {
-                    let total = b + factor * (expected - b);
-                    let inc = (total - previous_total).max(0.0);
-                    previous_total = total;
-                    inc.round()
+                    // Registrations and the like go on after the last target at the last
+                    // segment's pace; whole increments carry their rounding forward.
+                    let total = b + factor * (continuing(&trajectory, at) - b);
+                    let inc = (total - previous_total).max(0.0).round();
+                    previous_total += inc;
+                    inc
                 }
             };
             let value = clamp(ind, value);
@@ -378,6 +573,20 @@ pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
         }
     }
     out
+}
+
+/// The expected value, going on past the final target at the pace of the last segment.
+fn continuing(trajectory: &crate::progress::Trajectory, at: Millis) -> f64 {
+    let points = trajectory.points();
+    let (last_t, last_v) = trajectory.final_target();
+    match points.len() {
+        n if n >= 2 && at > last_t => {
+            let (prev_t, prev_v) = points[n - 2];
+            let slope = (last_v - prev_v) / (last_t - prev_t).max(1) as f64;
+            last_v + slope * (at - last_t) as f64
+        }
+        _ => trajectory.expected_at(at),
+    }
 }
 
 fn clamp(ind: &Indicator, v: f64) -> f64 {
@@ -400,7 +609,8 @@ pub struct DemoOptions {
 pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let stop = crate::server::shutdown_signal();
-    let services = start_simulated_services()
+    let simulation = SharedSimulation::default();
+    let services = start_simulated_services(simulation.clone())
         .await
         .context("cannot start the simulated department services")?;
     let masterplan = format!("{EMBEDDED_MASTERPLAN}\n{}", demo_feeds(services));
@@ -480,6 +690,15 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<()> {
             db.display()
         );
     }
+    // The simulated feeds continue what the database holds (fresh history or an earlier run).
+    let sim = {
+        let (config, db) = (config.clone(), db.clone());
+        tokio::task::spawn_blocking(move || {
+            Simulation::from_store(&config, &db, Utc::now().timestamp_millis())
+        })
+        .await??
+    };
+    let _ = simulation.set(sim);
     let dinkes_token = {
         let conn = crate::store::open_writer(&db)?;
         let d = crate::domain::DepartmentId::parse("dinkes")?;

@@ -362,12 +362,20 @@ fn check_reports_every_problem_at_once() {
             "direction = \"upward\"\nbaseline = { date = 2022-12-31, value = 40.0 }",
         )
         .replace("kind = \"cumulative\"", "kind = \"sum\"\ncolour = \"red\"")
-        + "\n[[feed]]\nid = \"dinkes-api\"\ndepartment = \"dinkes\"\nurl = \"not a url\"\nformat = \"json\"\nschedule = \"0 8 * * 9\"\n[feed.json]\npoints = [{ indicator = \"living.health.stunting\", value = \"/v\" }]\n";
+        + "\n[[feed]]\nid = \"dinkes-api\"\ndepartment = \"dinkes\"\nurl = \"not a url\"\nformat = \"json\"\nschedule = \"0 8 * * 9\"\n[feed.json]\npoints = [{ indicator = \"living.health.stunting\", value = \"/v\" }]\n"
+        // A feed whose mapping has a problem of its own, that also maps an unknown indicator and
+        // reads a header from an unset environment variable: all three in the same run.
+        + "\n[[feed]]\nid = \"dinkes-gizi\"\ndepartment = \"dinkes\"\nurl = \"https://data.example.go.id/gizi\"\nformat = \"json\"\nschedule = \"*/5 * * * *\"\nheaders = { Authorization = \"env:PANTAU_TEST_SURELY_UNSET\" }\n[feed.json]\npoints = [{ indicator = \"living.health.nope\", value = \"no-leading-slash\" }]\n";
     let cfg = write_config(dir.path(), &bad_plan, "");
     let settings = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("Asia/Jakarta", "Asia/Mojokerto");
     std::fs::write(&cfg, settings).unwrap();
+    std::fs::write(
+        dir.path().join("screens.toml"),
+        "[[screen]]\nid = \"wall-1\"\nlabel = \"Layar\"\npages = [\"overview\", \"dimension:smart-city\", \"graphs\"]\ninterval_seconds = 0\n",
+    )
+    .unwrap();
     let out = pantau()
         .arg("check")
         .arg("--config")
@@ -377,16 +385,22 @@ fn check_reports_every_problem_at_once() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "time_zone",                   // bad time zone
-        "unknown program `env.udara`", // unknown reference
-        "`dinkes` is used twice",      // duplicate id
-        "targets[1].date",             // targets out of order
-        "equals the baseline",         // target equal to baseline
-        "`upward` is not a direction", // unknown direction
-        "`sum` is not a kind",         // unknown kind
-        "`colour`",                    // unknown TOML key
-        "not a URL",                   // bad URL
-        "day of the week",             // bad cron
+        "time_zone",                              // bad time zone
+        "unknown program `env.udara`",            // unknown reference
+        "`dinkes` is used twice",                 // duplicate id
+        "targets[1].date",                        // targets out of order
+        "equals the baseline",                    // target equal to baseline
+        "`upward` is not a direction",            // unknown direction
+        "`sum` is not a kind",                    // unknown kind
+        "`colour`",                               // unknown TOML key
+        "not a URL",                              // bad URL
+        "day of the week",                        // bad cron
+        "unknown indicator `living.health.nope`", // feed cross-reference beside a mapping problem
+        "PANTAU_TEST_SURELY_UNSET",               // env: header variable that is not set
+        "screens.toml",                           // the screens file is checked too
+        "`dimension:smart-city` names no dimension",
+        "`graphs` is not a page",
+        "interval_seconds",
     ] {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
     }

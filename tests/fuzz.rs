@@ -108,6 +108,12 @@ fn example() -> &'static Config {
             EMBEDDED_SETTINGS,
             "pantau.toml",
             |_| Ok((EMBEDDED_MASTERPLAN.to_string(), "masterplan.toml".into())),
+            |_| {
+                Ok(Some((
+                    pantau::config::EMBEDDED_SCREENS.to_string(),
+                    "screens.toml".into(),
+                )))
+            },
             &[],
             ConfigOrigin::Embedded,
         )
@@ -1515,6 +1521,12 @@ fn load_and_use(
         settings,
         "pantau.toml",
         move |_| Ok((m, "masterplan.toml".into())),
+        |_| {
+            Ok(Some((
+                pantau::config::EMBEDDED_SCREENS.to_string(),
+                "screens.toml".into(),
+            )))
+        },
         env,
         ConfigOrigin::Embedded,
     ) {
@@ -1612,7 +1624,12 @@ fn config_texts_never_panic() {
             };
             load_and_use(&settings, &masterplan, &env, tally)?;
             let mut problems = Vec::new();
-            let _ = pantau::config::parse_masterplan(&masterplan, "masterplan.toml", &mut problems);
+            let _ = pantau::config::parse_masterplan(
+                &masterplan,
+                "masterplan.toml",
+                &[],
+                &mut problems,
+            );
             Ok(())
         },
     )
@@ -1759,6 +1776,12 @@ fn regressions() {
         EMBEDDED_SETTINGS,
         "pantau.toml",
         |_| Ok((EMBEDDED_MASTERPLAN.to_string(), "masterplan.toml".into())),
+        |_| {
+            Ok(Some((
+                pantau::config::EMBEDDED_SCREENS.to_string(),
+                "screens.toml".into(),
+            )))
+        },
         &env,
         ConfigOrigin::Embedded,
     )
@@ -1770,6 +1793,12 @@ fn regressions() {
         &settings,
         "pantau.toml",
         |_| Ok((EMBEDDED_MASTERPLAN.to_string(), "masterplan.toml".into())),
+        |_| {
+            Ok(Some((
+                pantau::config::EMBEDDED_SCREENS.to_string(),
+                "screens.toml".into(),
+            )))
+        },
         &[],
         ConfigOrigin::Embedded,
     )
@@ -1802,6 +1831,12 @@ fn regressions() {
             EMBEDDED_SETTINGS,
             "pantau.toml",
             |_| Ok((EMBEDDED_MASTERPLAN.to_string(), "masterplan.toml".into())),
+            |_| {
+                Ok(Some((
+                    pantau::config::EMBEDDED_SCREENS.to_string(),
+                    "screens.toml".into(),
+                )))
+            },
             &env,
             ConfigOrigin::Embedded,
         )

@@ -421,14 +421,15 @@ update_every = "1m"
 
 #[tokio::test]
 async fn dead_peers_are_dropped_and_screen_tokens_are_checked() {
-    // Dashboards from disk with a screen that needs a token, and a fast heartbeat.
+    // A screens.toml beside the settings with a screen that needs a token, dashboards from
+    // disk, and a fast heartbeat.
     let dashboards = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dashboards.path().join("screens.toml"),
+        dir.path().join("screens.toml"),
         "[[screen]]\nid = \"ruang-rapat\"\nlabel = \"Ruang rapat wali kota\"\npages = [\"quick-wins\"]\ntoken = \"rahasia-layar-123\"\n",
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), &example_masterplan(), "");
     let options = pantau::app::RunOptions {
         dashboards_dir: Some(dashboards.path().to_path_buf()),

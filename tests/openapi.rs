@@ -332,11 +332,6 @@ fn dashboards(dir: &Path) -> std::path::PathBuf {
         "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
     )
     .unwrap();
-    std::fs::write(
-        d.join("screens.toml"),
-        pantau::live::screens::EMBEDDED_SCREENS,
-    )
-    .unwrap();
     d
 }
 

@@ -151,7 +151,7 @@ fn open(
     let screen = q.get("screen").cloned();
     if let Some(id) = &screen {
         crate::live::screens::check_screen(
-            app.options.dashboards_dir.as_deref(),
+            &app.config().screens,
             id,
             q.get("token").map(String::as_str),
         )?;

@@ -168,9 +168,9 @@ pub(super) fn routes(
         .and(with_app(app.clone()))
         .and(query())
         .and_then(|app: App, q: Query| async move {
-            respond(allow_only(&q, &[]).and_then(|_| {
-                let configured = crate::live::screens::load(app.options.dashboards_dir.as_deref()).map_err(ApiError::Unavailable)?;
-                Ok(json(&serde_json::json!({ "configured": configured, "connected": app.screens.list() })))
+            respond(allow_only(&q, &[]).map(|_| {
+                let configured = app.config().screens.clone();
+                json(&serde_json::json!({ "configured": configured, "connected": app.screens.list() }))
             }))
         });
     healthz

@@ -15,9 +15,13 @@ use std::time::Duration;
 const SECTIONS: &[&str] = &["department", "dimension", "program", "indicator", "feed"];
 
 /// Parses masterplan text; problems go to `problems`; `None` when any were found in this file.
+///
+/// `env` is the environment the daemon runs with: a feed header that reads `env:NAME` needs NAME
+/// to be set there.
 pub fn parse_masterplan(
     text: &str,
     file: &str,
+    env: &[(String, String)],
     problems: &mut Vec<Problem>,
 ) -> Option<(Masterplan, Vec<FeedSpec>)> {
     let before = problems.len();
@@ -213,14 +217,18 @@ pub fn parse_masterplan(
         r.finish();
     }
 
-    let indicator_departments: HashMap<String, DepartmentId> = plan
-        .indicators
-        .iter()
-        .map(|i| (i.id.to_string(), i.department.clone()))
-        .collect();
+    // Feeds are checked against every indicator the file declares, also those with problems of
+    // their own, so that each broken reference shows in the same run as everything else.
+    let indicator_departments = declared_indicator_departments(&programs_t, &indicators_t);
     for (i, t) in feeds_t.iter().enumerate() {
         let mut r = reader(file, "feed", i, t, problems);
-        if let Some(feed) = read_feed(&mut r, &mut seen, &department_ids, &indicator_departments) {
+        if let Some(feed) = read_feed(
+            &mut r,
+            &mut seen,
+            &department_ids,
+            &indicator_departments,
+            env,
+        ) {
             feeds.push(feed);
         }
         r.finish();
@@ -241,6 +249,67 @@ pub fn parse_masterplan(
         None
     } else {
         Some((plan, feeds))
+    }
+}
+
+/// The dimension ids a masterplan text declares, whatever else is wrong with it.
+pub fn declared_dimension_ids(text: &str) -> Vec<String> {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return Vec::new();
+    };
+    table
+        .get("dimension")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("id").and_then(|v| v.as_str()).map(String::from))
+        .collect()
+}
+
+/// Every declared indicator id with its department as written (or its program's), from the raw
+/// tables; None when neither names a department.
+fn declared_indicator_departments(
+    programs: &[toml::Table],
+    indicators: &[toml::Table],
+) -> HashMap<String, Option<String>> {
+    let text = |t: &toml::Table, k: &str| t.get(k).and_then(|v| v.as_str()).map(String::from);
+    let program_departments: HashMap<String, String> = programs
+        .iter()
+        .filter_map(|p| Some((text(p, "id")?, text(p, "department")?)))
+        .collect();
+    indicators
+        .iter()
+        .filter_map(|i| {
+            let id = text(i, "id")?;
+            let department = text(i, "department")
+                .or_else(|| text(i, "program").and_then(|p| program_departments.get(&p).cloned()));
+            Some((id, department))
+        })
+        .collect()
+}
+
+/// The indicator ids a feed's mapping table names (`indicator = "..."` at any depth and the
+/// targets of `rename`), read from the raw table so they are checked even when the mapping has
+/// other problems.
+fn mapped_indicators(mapping: &toml::Value, out: &mut Vec<String>) {
+    match mapping {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                match (k.as_str(), v) {
+                    ("indicator", toml::Value::String(s)) => out.push(s.clone()),
+                    ("rename", toml::Value::Table(r)) => {
+                        out.extend(r.values().filter_map(|v| v.as_str()).map(String::from))
+                    }
+                    _ => mapped_indicators(v, out),
+                }
+            }
+        }
+        toml::Value::Array(a) => {
+            for v in a {
+                mapped_indicators(v, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -570,7 +639,8 @@ fn read_feed(
     r: &mut FieldReader<'_>,
     seen: &mut Seen,
     departments: &HashSet<String>,
-    indicator_departments: &HashMap<String, DepartmentId>,
+    indicator_departments: &HashMap<String, Option<String>>,
+    env: &[(String, String)],
 ) -> Option<FeedSpec> {
     let id = read_id(r, &mut seen.feeds, FeedId::parse);
     let department = read_ref(r, "department", departments, "\"dlh\"")
@@ -633,7 +703,20 @@ fn read_feed(
             match v.as_str() {
                 Some(s) => {
                     let value = match s.strip_prefix("env:") {
-                        Some(var) => HeaderValue::Env(var.to_string()),
+                        Some(var) => {
+                            if var.is_empty() {
+                                r.problem(
+                                    &format!("headers.{name}"),
+                                    "`env:` names no variable; write `env:NAME` with the environment variable that holds the value",
+                                );
+                            } else if !env.iter().any(|(k, _)| k == var) {
+                                r.problem(
+                                    &format!("headers.{name}"),
+                                    format!("reads environment variable `{var}`, which is not set; set it where pantau runs (the shell, or the service's EnvironmentFile) before starting it"),
+                                );
+                            }
+                            HeaderValue::Env(var.to_string())
+                        }
                         None => HeaderValue::Literal(s.to_string()),
                     };
                     if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -658,6 +741,10 @@ fn read_feed(
             sub_tables.push((*name, v.clone()));
         }
     }
+    let mut referenced = Vec::new();
+    for (_, table) in &sub_tables {
+        mapped_indicators(table, &mut referenced);
+    }
     let format = format_name.and_then(|f| {
         if !FeedFormat::NAMES.contains(&f.as_str()) {
             r.problem("format", format!("`{f}` is not a feed format; use one of: {}", FeedFormat::NAMES.join(", ")));
@@ -679,16 +766,22 @@ fn read_feed(
             }
         }
     });
-    if let (Some(format), Some(dept)) = (&format, &department) {
-        for ind in format.indicators() {
-            match indicator_departments.get(&ind) {
-                None => r.problem(format.name(), format!("maps to unknown indicator `{ind}`; define it in an `[[indicator]]` or fix the id")),
-                Some(owner) if owner != dept => r.problem(
-                    format.name(),
-                    format!("maps to indicator `{ind}`, which belongs to department `{owner}`, not to this feed's department `{dept}`; a feed may only write its own department's indicators"),
-                ),
-                Some(_) => {}
+    let mapping_name = sub_tables.first().map_or("format", |(n, _)| *n);
+    referenced.dedup();
+    for ind in referenced {
+        match indicator_departments.get(&ind) {
+            None => r.problem(mapping_name, format!("maps to unknown indicator `{ind}`; define it in an `[[indicator]]` or fix the id")),
+            Some(Some(owner)) => {
+                if let Some(dept) = &department {
+                    if owner != dept.as_str() {
+                        r.problem(
+                            mapping_name,
+                            format!("maps to indicator `{ind}`, which belongs to department `{owner}`, not to this feed's department `{dept}`; a feed may only write its own department's indicators"),
+                        );
+                    }
+                }
             }
+            Some(None) => {}
         }
     }
     Some(FeedSpec {

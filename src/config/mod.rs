@@ -6,10 +6,12 @@
 //! The example Mojokerto files in `config/` are embedded so that pantau runs with no files at all.
 
 mod masterplan;
+mod screens;
 mod settings;
 mod table;
 
 pub use masterplan::parse_masterplan;
+pub use screens::{EMBEDDED_SCREENS, PAGE_KINDS, Screen, parse_screens};
 pub use settings::{
     AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
     WebhookSettings,
@@ -23,6 +25,14 @@ use std::path::{Path, PathBuf};
 pub const EMBEDDED_SETTINGS: &str = include_str!("../../config/pantau.toml");
 /// The example Kota Mojokerto masterplan shipped in `config/masterplan.toml`, embedded in the binary.
 pub const EMBEDDED_MASTERPLAN: &str = include_str!("../../config/masterplan.toml");
+
+/// The example screens shipped with the example city.
+fn embedded_screens(_: Option<&Path>) -> Result<Option<(String, String)>, String> {
+    Ok(Some((
+        EMBEDDED_SCREENS.to_string(),
+        "screens.toml (embedded)".into(),
+    )))
+}
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +98,8 @@ pub struct Config {
     pub settings: Settings,
     pub masterplan: Masterplan,
     pub feeds: Vec<crate::feeds::FeedSpec>,
+    /// The wall's screens (`screens.toml`).
+    pub screens: Vec<Screen>,
     pub origin: ConfigOrigin,
 }
 
@@ -123,6 +135,7 @@ impl Config {
                     "masterplan.toml (embedded)".into(),
                 ))
             },
+            embedded_screens,
             &env,
             ConfigOrigin::Embedded,
         )
@@ -136,6 +149,7 @@ impl Config {
             settings,
             "pantau.toml (demo)",
             move |_| Ok((m, "masterplan.toml (demo)".into())),
+            embedded_screens,
             &env,
             ConfigOrigin::Inline {
                 settings: settings.to_string(),
@@ -168,6 +182,7 @@ impl Config {
             }],
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let screens_dir = dir.clone();
         Self::from_texts(
             &text,
             &name,
@@ -180,16 +195,40 @@ impl Config {
                         format!("cannot read the masterplan file `{shown}` ({e}); fix the `masterplan` path (relative to the settings file)")
                     })
             },
+            move |configured: Option<&Path>| {
+                // `screens = "..."` must exist; without it, a `screens.toml` beside the settings
+                // is used when there is one, else screens made from the masterplan.
+                let full = match configured {
+                    Some(p) => screens_dir.join(p),
+                    None => {
+                        let beside = screens_dir.join("screens.toml");
+                        if !beside.exists() {
+                            return Ok(None);
+                        }
+                        beside
+                    }
+                };
+                let shown = full.display().to_string();
+                std::fs::read_to_string(&full)
+                    .map(|t| Some((t, shown.clone())))
+                    .map_err(|e| {
+                        format!("cannot read the screens file `{shown}` ({e}); fix the `screens` path (relative to the settings file)")
+                    })
+            },
             env,
             ConfigOrigin::File(path.to_path_buf()),
         )
     }
 
-    /// Validates settings text and the masterplan it names, collecting every problem.
+    /// Validates settings text and the masterplan and screens it names, collecting every
+    /// problem of all three files. `read_screens` gets the configured `screens` path (None when
+    /// the settings name none) and answers None when there is no screens file: then every
+    /// dimension gets a page (`screens::default_screens`).
     pub fn from_texts(
         settings_text: &str,
         settings_name: &str,
         read_masterplan: impl FnOnce(&Path) -> Result<(String, String), String>,
+        read_screens: impl FnOnce(Option<&Path>) -> Result<Option<(String, String)>, String>,
         env: &[(String, String)],
         origin: ConfigOrigin,
     ) -> Result<Config, ConfigError> {
@@ -199,8 +238,16 @@ impl Config {
             .as_ref()
             .map(|s| s.masterplan.clone())
             .unwrap_or_else(|| PathBuf::from("masterplan.toml"));
-        let masterplan = match read_masterplan(&masterplan_path) {
-            Ok((text, name)) => parse_masterplan(&text, &name, &mut problems),
+        let (masterplan, dimension_ids) = match read_masterplan(&masterplan_path) {
+            Ok((text, name)) => {
+                let parsed = parse_masterplan(&text, &name, env, &mut problems);
+                // Screens are checked against the dimensions even when the plan has problems.
+                let ids = match &parsed {
+                    Some((plan, _)) => plan.dimensions.iter().map(|d| d.id.to_string()).collect(),
+                    None => masterplan::declared_dimension_ids(&text),
+                };
+                (parsed, ids)
+            }
             Err(message) => {
                 problems.push(Problem {
                     file: settings_name.to_string(),
@@ -208,16 +255,33 @@ impl Config {
                     field: "masterplan".into(),
                     message,
                 });
+                (None, Vec::new())
+            }
+        };
+        let configured_screens = settings.as_ref().and_then(|s| s.screens.clone());
+        let screens = match read_screens(configured_screens.as_deref()) {
+            Ok(Some((text, name))) => parse_screens(&text, &name, &dimension_ids, &mut problems),
+            Ok(None) => Some(screens::default_screens(&dimension_ids)),
+            Err(message) => {
+                problems.push(Problem {
+                    file: settings_name.to_string(),
+                    item: "top level".into(),
+                    field: "screens".into(),
+                    message,
+                });
                 None
             }
         };
-        match (settings, masterplan) {
-            (Some(settings), Some((masterplan, feeds))) if problems.is_empty() => Ok(Config {
-                settings,
-                masterplan,
-                feeds,
-                origin,
-            }),
+        match (settings, masterplan, screens) {
+            (Some(settings), Some((masterplan, feeds)), Some(screens)) if problems.is_empty() => {
+                Ok(Config {
+                    settings,
+                    masterplan,
+                    feeds,
+                    screens,
+                    origin,
+                })
+            }
             _ => Err(ConfigError { problems }),
         }
     }

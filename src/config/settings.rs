@@ -90,6 +90,9 @@ pub struct WebhookSettings {
 pub struct Settings {
     /// The masterplan file, relative to the settings file.
     pub masterplan: PathBuf,
+    /// The wall's screens file, relative to the settings file (None: a `screens.toml` beside
+    /// the settings when there is one, else the example screens).
+    pub screens: Option<PathBuf>,
     pub server: ServerSettings,
     pub database: PathBuf,
     pub city: CitySettings,
@@ -109,6 +112,7 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut V
         let (section, key) = match rest.split_once("__") {
             Some((s, k)) => (Some(s.to_ascii_lowercase()), k.to_ascii_lowercase()),
             None if rest == "MASTERPLAN" => (None, "masterplan".to_string()),
+            None if rest == "SCREENS" => (None, "screens".to_string()),
             None => continue, // PANTAU_CONFIG and friends belong to the command line
         };
         let default = match &section {
@@ -196,6 +200,7 @@ pub(super) fn parse_settings(
     let masterplan = top
         .opt_string("masterplan")
         .unwrap_or_else(|| "masterplan.toml".into());
+    let screens = top.opt_string("screens").map(PathBuf::from);
     for key in ["server", "storage", "city", "progress", "auth", "webhooks"] {
         let _ = top.opt_value(key);
     }
@@ -347,6 +352,7 @@ pub(super) fn parse_settings(
     }
     Some(Settings {
         masterplan: PathBuf::from(masterplan),
+        screens,
         server: ServerSettings {
             listen: listen?,
             max_body_bytes,

@@ -586,11 +586,7 @@ impl ProgressState {
 
     /// Replaces indicators' series and latest notes with what the database holds now (another
     /// process committed them), and recomputes what they touch. Unknown ids are ignored.
-    pub fn refresh(
-        &mut self,
-        updates: Vec<Refreshed>,
-        now: Millis,
-    ) -> Change {
+    pub fn refresh(&mut self, updates: Vec<Refreshed>, now: Millis) -> Change {
         let mut touched = Vec::new();
         for (id, series, note) in updates {
             let Some(&i) = self.index.get(id.as_str()) else {

@@ -45,8 +45,16 @@ impl Daemon {
 
     /// Starts the daemon; Err(standard error) when it exits before serving.
     pub fn try_start(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Daemon, String> {
+        let mut all = vec!["run", "--config", config.to_str().expect("a UTF-8 path")];
+        all.extend_from_slice(args);
+        Self::spawn(&all, env)
+    }
+
+    /// Starts `pantau <args>` (a command that serves, such as `run` or `demo`) and waits for its
+    /// `open http://` line; Err(standard error) when it exits before serving.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<Daemon, String> {
         let mut cmd = pantau();
-        cmd.arg("run").arg("--config").arg(config).args(args);
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -67,7 +75,8 @@ impl Daemon {
             }
             stderr.lock().unwrap().push_str(&line);
             if let Some(rest) = line.split("open http://").nth(1) {
-                break rest.trim().trim_end_matches('/').to_string();
+                let addr = rest.split_whitespace().next().unwrap_or("");
+                break addr.trim_end_matches('/').to_string();
             }
         };
         // Keep draining standard error so that logging never blocks the daemon.
