@@ -98,6 +98,7 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limits = connection_limits(&config)?;
     let db = config.settings.database.clone();
     // One daemon per database: taken before anything is opened, held until `run` returns.
     let _lock = match options.lock.clone() {
@@ -134,10 +135,6 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let tick_seconds = config.settings.progress.tick_seconds;
     let rate = config.settings.server.rate_limit_per_minute;
-    let limits = crate::api::listen::ConnectionLimits {
-        header_read_timeout: config.settings.server.header_read_timeout,
-        ..Default::default()
-    };
     let app = App {
         config: Arc::new(RwLock::new(Arc::new(config))),
         progress: progress.clone(),
@@ -212,6 +209,60 @@ pub async fn run(
         .ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Descriptors kept for everything but client connections and screens.
+fn reserved_files(config: &Config) -> u64 {
+    // Standard streams, the runtime's event descriptors, the listener, signal pipes, logs,
+    // a backup or export in progress, the DNS resolver.
+    let base = 48;
+    // The writer's database, WAL and shared-memory files.
+    let writer = 3;
+    // Read-only connections (database and WAL each); the pool keeps 8, bursts open more.
+    let readers = 2 * 16;
+    // Each feed has at most one poll in flight, plus the connection its host may keep open
+    // between polls; and webhook deliveries.
+    let feeds = 2 * config.feeds.len() as u64 + 2 * config.settings.webhooks.urls.len() as u64;
+    base + writer + readers + feeds
+}
+
+/// The configured connection limits, raised the open-file limit to the hard limit first and
+/// cut to fit in it, so that running out of descriptors never stops `/healthz` or a post.
+fn connection_limits(config: &Config) -> anyhow::Result<crate::api::listen::ConnectionLimits> {
+    let server = &config.settings.server;
+    let configured = crate::api::listen::ConnectionLimits {
+        max_connections: server.max_connections,
+        max_screens: server.max_screens,
+        header_read_timeout: server.header_read_timeout,
+        ..Default::default()
+    };
+    let Some(open_files) = crate::api::listen::raise_open_file_limit() else {
+        return Ok(configured);
+    };
+    let reserve = reserved_files(config);
+    let limits = configured
+        .fit(open_files, reserve)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if limits == configured {
+        tracing::info!(
+            open_files,
+            reserve,
+            max_connections = limits.max_connections,
+            max_screens = limits.max_screens,
+            "open-file limit"
+        );
+    } else {
+        tracing::warn!(
+            open_files,
+            reserve,
+            max_connections = limits.max_connections,
+            max_screens = limits.max_screens,
+            "the open-file limit does not fit [server] max_connections = {} and max_screens = {} beside the {reserve} descriptors pantau keeps for itself; serving fewer (raise the limit: `ulimit -n`, or LimitNOFILE= in the systemd unit)",
+            configured.max_connections,
+            configured.max_screens,
+        );
+    }
+    Ok(limits)
 }
 
 /// Re-evaluates staleness and expected progress on a clock, so screens change without new data.

@@ -1,10 +1,12 @@
 //! Who is writing: the bearer token of a request resolved to a department (or the admin), and
-//! a per-token rate limit on writes and on failed guesses.
+//! a per-token rate limit on writes and on failed guesses (per client address, an IPv6 client
+//! per /64 network: whoever holds one address of a /64 usually holds all of it).
 
 use super::error::ApiError;
 use crate::app::App;
 use crate::domain::DepartmentId;
 use crate::store::tokens::{self, TokenCheck};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use subtle::ConstantTimeEq;
 use warp::http::HeaderMap;
 
@@ -42,17 +44,27 @@ impl Caller {
     }
 }
 
+/// The rate-limit key of failed guesses from `remote`: its IPv4 address, or its IPv6 /64
+/// network (an IPv4 address written as IPv6 counts as the IPv4 address).
+pub fn guess_key(remote: Option<SocketAddr>) -> String {
+    match remote.map(|r| r.ip().to_canonical()) {
+        None => "guess:unknown".into(),
+        Some(IpAddr::V4(ip)) => format!("guess:{ip}"),
+        Some(IpAddr::V6(ip)) => {
+            let network = u128::from(ip) & !((1u128 << 64) - 1);
+            format!("guess:{}/64", Ipv6Addr::from(network))
+        }
+    }
+}
+
 /// Resolves the `Authorization: Bearer <token>` header; rate-limits the caller (and failed
 /// guesses per client address).
 pub async fn authenticate(
     app: &App,
     headers: &HeaderMap,
-    remote: Option<std::net::SocketAddr>,
+    remote: Option<SocketAddr>,
 ) -> Result<Caller, ApiError> {
-    let guess_key = format!(
-        "guess:{}",
-        remote.map(|r| r.ip().to_string()).unwrap_or_default()
-    );
+    let guess_key = guess_key(remote);
     // An address that used up its failed attempts is refused before any token is checked, so a
     // guess that happens to be right is not confirmed to a guesser (nor is a right token from it).
     if let Some(wait) = app.limiter.exhausted(&guess_key) {
@@ -131,4 +143,33 @@ pub async fn authenticate(
             retry_after_secs: w,
         })?;
     Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(addr: &str) -> String {
+        guess_key(Some(addr.parse().unwrap()))
+    }
+
+    #[test]
+    fn ipv6_guesses_count_per_64_network() {
+        let a = key("[2001:db8:1:2::1]:40000");
+        assert_eq!(a, "guess:2001:db8:1:2::/64");
+        assert_eq!(a, key("[2001:db8:1:2:ffff:ffff:ffff:ffff]:1"));
+        assert_eq!(a, key("[2001:db8:1:2:dead:beef:0:7]:65535"));
+        assert_ne!(a, key("[2001:db8:1:3::1]:40000"));
+        assert_ne!(a, key("[2001:db8:2:2::1]:40000"));
+    }
+
+    #[test]
+    fn ipv4_guesses_count_per_address() {
+        assert_eq!(key("192.0.2.7:5000"), "guess:192.0.2.7");
+        assert_eq!(key("192.0.2.7:6000"), key("192.0.2.7:5000"));
+        assert_ne!(key("192.0.2.8:5000"), key("192.0.2.7:5000"));
+        // An IPv4 client on a dual-stack listener is the same client.
+        assert_eq!(key("[::ffff:192.0.2.7]:5000"), "guess:192.0.2.7");
+        assert_eq!(guess_key(None), "guess:unknown");
+    }
 }

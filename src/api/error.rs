@@ -33,6 +33,10 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     Unavailable(String),
+    /// Every live-screen slot (`[server] max_screens`) is taken.
+    TooManyScreens {
+        max_screens: usize,
+    },
     Internal(String),
 }
 
@@ -64,7 +68,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TooManyScreens { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +88,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::TooManyScreens { .. } => "too_many_screens",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -106,6 +113,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => {
                 "this method is not allowed on this path; see docs/openapi.yaml".into()
             }
+            ApiError::TooManyScreens { max_screens } => format!(
+                "this daemon already serves {max_screens} live screens, the most [server] max_screens allows; close screens nobody watches, or raise max_screens (and the open-file limit, `ulimit -n`) and restart pantau"
+            ),
             ApiError::RateLimited { retry_after_secs } => {
                 format!(
                     "too many requests from this token or address (failed attempts count too); retry after {retry_after_secs} s"
@@ -142,6 +152,11 @@ impl ApiError {
             if let Ok(v) = retry_after_secs.to_string().parse() {
                 resp.headers_mut().insert("retry-after", v);
             }
+        }
+        if let ApiError::TooManyScreens { .. } = &self {
+            // Screens reconnect by themselves; this says when a slot is worth trying again.
+            resp.headers_mut()
+                .insert("retry-after", warp::http::HeaderValue::from_static("30"));
         }
         if let ApiError::Unauthorized(_) = &self {
             resp.headers_mut().insert(

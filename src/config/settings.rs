@@ -28,10 +28,22 @@ pub struct ServerSettings {
     pub max_rows_per_request: usize,
     /// Write requests one token may make per minute (429 beyond it).
     pub rate_limit_per_minute: u32,
-    /// Origins allowed to open websockets from a browser; empty = same host only.
+    /// Origins allowed to open websockets from a browser, besides `public_url`, the address
+    /// the daemon was reached at and loopback; `*` allows any.
     pub allowed_origins: Vec<String>,
     /// Time a client has to send a request's headers; slower connections are closed.
     pub header_read_timeout: std::time::Duration,
+    /// Open HTTP connections at once (websockets not counted); when all are taken the one that
+    /// waited longest for a request is closed. Lowered at start to fit the open-file limit.
+    pub max_connections: usize,
+    /// Live screens (websockets) at once; more get 503. Lowered at start to fit the open-file
+    /// limit.
+    pub max_screens: usize,
+    /// The address browsers open pantau at, through the reverse proxy
+    /// (`https://pantau.mojokertokota.go.id`): its origin may open websockets.
+    pub public_url: Option<reqwest::Url>,
+    /// Who may show the dashboards in a frame: the CSP `frame-ancestors` sources.
+    pub frame_ancestors: String,
 }
 
 /// `[city]`: the city, its zone and language.
@@ -238,6 +250,32 @@ pub(super) fn parse_settings(
             }
         },
     };
+    let max_connections = bounded_int(&mut r, "max_connections", 4096, 1_000_000);
+    let max_screens = bounded_int(&mut r, "max_screens", 2000, 1_000_000);
+    let public_url = match r.opt_string("public_url") {
+        None => None,
+        Some(t) if t.trim().is_empty() => None,
+        Some(t) => match reqwest::Url::parse(t.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            _ => {
+                r.problem(
+                    "public_url",
+                    format!("`{}` is not an http(s) address; write the address browsers open, e.g. \"https://pantau.mojokertokota.go.id\", or leave it empty", shorten(&t)),
+                );
+                None
+            }
+        },
+    };
+    let frame_ancestors = match r.opt_string("frame_ancestors") {
+        None => "'self'".to_string(),
+        Some(t) => match check_frame_ancestors(&t) {
+            Ok(v) => v,
+            Err(e) => {
+                r.problem("frame_ancestors", e);
+                "'self'".to_string()
+            }
+        },
+    };
     r.finish();
 
     let mut r = FieldReader::new(file, "[storage]".into(), &storage_t, problems);
@@ -360,6 +398,10 @@ pub(super) fn parse_settings(
             rate_limit_per_minute: rate_limit_per_minute as u32,
             allowed_origins,
             header_read_timeout,
+            max_connections,
+            max_screens,
+            public_url,
+            frame_ancestors,
         },
         database,
         city: CitySettings {
@@ -394,6 +436,61 @@ fn positive_int(r: &mut FieldReader<'_>, key: &'static str, default: u64) -> u64
             default
         }
     }
+}
+
+fn bounded_int(r: &mut FieldReader<'_>, key: &'static str, default: u64, max: u64) -> usize {
+    let n = positive_int(r, key, default);
+    if n > max {
+        r.problem(key, format!("must be at most {max}, found {n}"));
+        return default as usize;
+    }
+    n as usize
+}
+
+/// The first 100 characters of a value, to show in a message.
+fn shorten(t: &str) -> String {
+    let mut s: String = t.chars().take(100).collect();
+    if s.len() < t.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// Checks CSP `frame-ancestors` sources: `'self'`, `'none'` (alone), or origins and
+/// host patterns such as `https://cc.mojokertokota.go.id` or `https://*.go.id`.
+fn check_frame_ancestors(text: &str) -> Result<String, String> {
+    let sources: Vec<&str> = text.split_whitespace().collect();
+    if sources.is_empty() {
+        return Err("is empty; write `'self'` (this daemon's pages only), `'none'`, or the origins allowed to frame the dashboards, e.g. \"'self' https://cc.mojokertokota.go.id\"".into());
+    }
+    // `self` and `none` without their quotes (as an environment variable read as TOML gives
+    // them) mean the keywords: no host is called that.
+    let sources: Vec<String> = sources
+        .into_iter()
+        .map(|s| match s.to_ascii_lowercase().as_str() {
+            "self" | "'self'" => "'self'".to_string(),
+            "none" | "'none'" => "'none'".to_string(),
+            _ => s.to_string(),
+        })
+        .collect();
+    for s in &sources {
+        let keyword = matches!(s.as_str(), "'self'" | "'none'");
+        let source = !s.contains('\'')
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, '-' | '.' | ':' | '/' | '*' | '[' | ']' | '_' | '~' | '%')
+            });
+        if !keyword && !source {
+            return Err(format!(
+                "`{}` is not a frame-ancestors source; use `'self'`, `'none'`, or origins such as `https://cc.mojokertokota.go.id`, separated by spaces",
+                shorten(s)
+            ));
+        }
+    }
+    if sources.len() > 1 && sources.iter().any(|s| s == "'none'") {
+        return Err("`'none'` must stand alone; remove it or the other sources".into());
+    }
+    Ok(sources.join(" "))
 }
 
 impl FieldReader<'_> {
@@ -466,6 +563,56 @@ mod tests {
             "{p:?}"
         );
         assert!(p[1].message.contains("did you mean `listen`"));
+    }
+
+    #[test]
+    fn connection_and_browser_settings_have_defaults_and_are_checked() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        let server = s.unwrap().server;
+        assert_eq!(server.max_connections, 4096);
+        assert_eq!(server.max_screens, 2000);
+        assert_eq!(server.public_url, None);
+        assert_eq!(server.frame_ancestors, "'self'");
+
+        let (s, p) = parse(
+            "[server]\nmax_screens = 10\npublic_url = \"https://pantau.mojokertokota.go.id\"\nframe_ancestors = \"'self'   https://cc.mojokertokota.go.id\"\n",
+            &[("PANTAU_SERVER__MAX_CONNECTIONS", "100")],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let server = s.unwrap().server;
+        assert_eq!(server.max_connections, 100);
+        assert_eq!(server.max_screens, 10);
+        assert_eq!(
+            server.public_url.unwrap().as_str(),
+            "https://pantau.mojokertokota.go.id/"
+        );
+        assert_eq!(
+            server.frame_ancestors,
+            "'self' https://cc.mojokertokota.go.id"
+        );
+
+        let (s, p) = parse(
+            "[server]\nmax_screens = 0\nmax_connections = 2000000\npublic_url = \"pantau.go.id\"\nframe_ancestors = \"self; script-src *\"\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "max_connections",
+                "max_screens",
+                "public_url",
+                "frame_ancestors"
+            ],
+            "{p:?}"
+        );
+        for bad in ["'none' 'self'", "*; default-src *", "'unsafe-inline'", ""] {
+            assert!(check_frame_ancestors(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_frame_ancestors("self").unwrap(), "'self'");
+        assert_eq!(check_frame_ancestors("'none'").unwrap(), "'none'");
     }
 
     #[test]

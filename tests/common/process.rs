@@ -58,6 +58,32 @@ impl Daemon {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::spawn_command(cmd)
+    }
+
+    /// Starts `pantau run --config <config>` with its open-file limit lowered to `open_files`
+    /// (`sh -c 'ulimit -n N; exec pantau run ...'`), so that descriptors run out for real.
+    pub fn start_with_open_files(config: &Path, open_files: u64, env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -n {open_files} && exec \"$0\" run --config \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_pantau"))
+            .arg(config)
+            .env("PANTAU_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        match Self::spawn_command(cmd) {
+            Ok(d) => d,
+            Err(log) => panic!("pantau exited before serving:\n{log}"),
+        }
+    }
+
+    /// Spawns `cmd` (a `pantau run`) and waits until it says where it serves; Err(standard
+    /// error) when it exits before that.
+    pub fn spawn_command(mut cmd: Command) -> Result<Daemon, String> {
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
