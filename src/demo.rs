@@ -9,7 +9,7 @@ use crate::app::RunOptions;
 use crate::config::{Config, EMBEDDED_MASTERPLAN, EMBEDDED_SETTINGS};
 use crate::domain::{Direction, Indicator, Kind, Millis, Observation, Source, date_start_millis};
 use anyhow::Context;
-use chrono::{Duration as Days, NaiveDate, Utc};
+use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
 use std::net::SocketAddr;
 use warp::Filter;
 
@@ -537,6 +537,8 @@ pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
         }
         dates.reverse();
         let mut previous_total = b;
+        // Year-to-date totals start again each 1 January.
+        let mut year_total = (0_i32, 0.0_f64);
         for date in dates {
             let at = date_start_millis(date, tz);
             if at > now {
@@ -545,6 +547,26 @@ pub fn history(config: &Config, now: Millis) -> Vec<Observation> {
             let expected = trajectory.expected_at(at);
             let span = (t - b).abs().max(1e-9);
             let value = match (ind.direction, ind.kind) {
+                (_, Kind::CumulativeYearly) => {
+                    let frame = trajectory.year_frame(ind, date.year());
+                    let total = factor * frame.trajectory.expected_at(at);
+                    if year_total.0 != date.year() {
+                        year_total = (date.year(), 0.0);
+                    }
+                    let inc = (total - year_total.1).max(0.0);
+                    year_total.1 += inc;
+                    inc
+                }
+                (Direction::AtLeast | Direction::AtMost, _) => {
+                    // Met most of the time when the group says so, missed otherwise.
+                    let margin = ((t - b).abs() * 0.3).max(t.abs() * 0.004).max(1e-6);
+                    let sign = if ind.direction == Direction::AtLeast {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    t + sign * margin * (10.0 * (factor - 1.0) + 0.5 * noise.next())
+                }
                 (Direction::Maintain, _) => {
                     t + ind.tolerance * 0.8 * noise.next()
                         + if factor < 0.7 {

@@ -471,12 +471,20 @@ fn the_shipped_example_config_is_valid_and_rich() {
             .iter()
             .any(|i| i.direction == Direction::Decrease)
     );
+    for band in [Direction::AtLeast, Direction::AtMost] {
+        assert!(
+            plan.indicators.iter().any(|i| i.direction == band),
+            "{band:?}"
+        );
+    }
+    for kind in [Kind::Level, Kind::Cumulative, Kind::CumulativeYearly] {
+        assert!(plan.indicators.iter().any(|i| i.kind == kind), "{kind:?}");
+    }
     assert!(
         plan.indicators
             .iter()
-            .any(|i| i.direction == Direction::Maintain)
+            .any(|i| i.code.is_some() && i.tier.is_some())
     );
-    assert!(plan.indicators.iter().any(|i| i.kind == Kind::Cumulative));
 }
 
 #[test]

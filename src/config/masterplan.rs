@@ -6,7 +6,7 @@ use super::Problem;
 use super::table::FieldReader;
 use crate::domain::{
     Cadence, Department, DepartmentId, Dimension, DimensionId, Direction, FeedId, Horizon, IdError,
-    Indicator, IndicatorId, Kind, Masterplan, Program, ProgramId, Target,
+    Indicator, IndicatorId, Kind, Masterplan, Pic, Program, ProgramId, Target, Tier,
 };
 use crate::feeds::{FeedFormat, FeedSpec, HeaderValue, Schedule};
 use std::collections::{HashMap, HashSet};
@@ -452,6 +452,57 @@ fn read_indicator(
     let id = read_id(r, &mut seen.indicators, IndicatorId::parse);
     let program = read_ref(r, "program", &seen.programs, "\"gov.spbe\"");
     let name = r.string("name", "\"Indeks SPBE\"");
+    let code = r.opt_string("code").map(|c| c.trim().to_string());
+    if code
+        .as_deref()
+        .is_some_and(|c| c.is_empty() || c.chars().count() > 32)
+    {
+        r.problem("code", "must be 1 to 32 characters, e.g. `IKU-3.1`");
+    }
+    let tier = match r.opt_string("tier") {
+        None => None,
+        Some(t) => match Tier::parse(&t) {
+            Some(t) => Some(t),
+            None => {
+                r.problem(
+                    "tier",
+                    format!(
+                        "`{t}` is not a tier; use one of: {}",
+                        Tier::NAMES.join(", ")
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let pic = match r.opt_table("pic") {
+        None => None,
+        Some(t) => {
+            let text = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::trim);
+            match (text("nama"), text("jabatan")) {
+                (Some(nama), Some(jabatan)) if !nama.is_empty() && !jabatan.is_empty() => {
+                    if let Some(extra) = t.keys().find(|k| *k != "nama" && *k != "jabatan") {
+                        r.problem(
+                            &format!("pic.{extra}"),
+                            "is not a known key; `pic` has `nama` and `jabatan`",
+                        );
+                    }
+                    Some(Pic {
+                        nama: nama.to_string(),
+                        jabatan: jabatan.to_string(),
+                    })
+                }
+                _ => {
+                    r.problem(
+                        "pic",
+                        "needs `nama` and `jabatan`, e.g. `pic = { nama = \"dr. Ani\", jabatan = \"Kepala Bidang Kesmas\" }`",
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let source = r.opt_string("source").map(|s| s.trim().to_string());
     let unit = r.string("unit", "\"persen\"");
     let department = match r.opt_string("department") {
         Some(d) if departments.contains(&d) => DepartmentId::parse(&d).ok(),
@@ -481,7 +532,7 @@ fn read_indicator(
         Some(k) => {
             let parsed = Kind::parse(&k);
             if parsed.is_none() {
-                r.problem("kind", format!("`{k}` is not a kind; use `level` (latest value counts) or `cumulative` (values add up)"));
+                r.problem("kind", format!("`{k}` is not a kind; use `level` (the latest value counts), `cumulative` (values add up on top of the baseline) or `cumulative_yearly` (values add up within each year)"));
             }
             parsed
         }
@@ -495,11 +546,17 @@ fn read_indicator(
         (Some(Direction::Maintain), Some(t)) if t < 0.0 => {
             r.problem("tolerance", "must be 0 or more")
         }
-        (Some(Direction::Increase | Direction::Decrease), Some(_)) => r.problem(
+        (Some(d), Some(_)) if d != Direction::Maintain => r.problem(
             "tolerance",
             "only applies to `direction = \"maintain\"`; remove it or change the direction",
         ),
         _ => {}
+    }
+    if let (Some(Kind::CumulativeYearly), Some(Direction::Decrease)) = (kind, direction) {
+        r.problem(
+            "direction",
+            "a `cumulative_yearly` total starts again at 0 each year, so it cannot fall from a baseline; for a yearly limit use `direction = \"at_most\"`",
+        );
     }
     let baseline = match r.opt_value("baseline") {
         Some(v) => read_target(r, "baseline", v),
@@ -544,7 +601,19 @@ fn read_indicator(
             }
             previous = previous.max(t.date);
         }
-        if let (Some(dir), Some(last)) = (direction, targets.last()) {
+        if let (Some(Kind::CumulativeYearly), Some(Direction::Increase)) = (kind, direction) {
+            for (i, t) in targets.iter().enumerate() {
+                if t.value.is_nan() || t.value <= 0.0 {
+                    r.problem(
+                        &format!("targets[{i}].value"),
+                        format!("{} is not above 0; a year's target total must be above 0 for a `cumulative_yearly` indicator that increases", t.value),
+                    );
+                    targets_ok = false;
+                }
+            }
+        }
+        let measured_from_baseline = kind != Some(Kind::CumulativeYearly);
+        if let (Some(dir), Some(last), true) = (direction, targets.last(), measured_from_baseline) {
             let n = targets.len() - 1;
             match dir {
                 Direction::Increase | Direction::Decrease if last.value == b.value => {
@@ -588,6 +657,10 @@ fn read_indicator(
         id: id?,
         program: ProgramId::parse(&program?).ok()?,
         name: name?,
+        code,
+        tier,
+        pic,
+        source,
         unit: unit?,
         department: department?,
         direction: direction?,
@@ -796,4 +869,100 @@ fn read_feed(
         max_bytes,
         retries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[[department]]
+id = "bapenda"
+name = "Badan Pendapatan Daerah"
+[[dimension]]
+id = "economy"
+name = "Smart Economy"
+[[program]]
+id = "economy.tax"
+dimension = "economy"
+name = "Pajak Daerah"
+department = "bapenda"
+horizon = "medium"
+start = 2023-01-01
+due = 2027-12-31
+"#;
+
+    fn problems_of(indicator: &str) -> Vec<String> {
+        let text = format!(
+            "{BASE}\n[[indicator]]\nid = \"economy.tax.x\"\nprogram = \"economy.tax\"\nname = \"X\"\nunit = \"Rp\"\nupdate_every = \"1mo\"\n{indicator}"
+        );
+        let mut problems = Vec::new();
+        let parsed = parse_masterplan(&text, "masterplan.toml", &[], &mut problems);
+        assert_eq!(parsed.is_some(), problems.is_empty());
+        problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn the_new_model_fields_are_read() {
+        let text = format!(
+            "{BASE}\n[[indicator]]\nid = \"economy.tax.pad\"\nprogram = \"economy.tax\"\nname = \"Realisasi PAD\"\ncode = \"IKU-3.1\"\ntier = \"outcome\"\npic = {{ nama = \"Hadi\", jabatan = \"Kabid Pendapatan\" }}\nsource = \"SIPD\"\nunit = \"Rp\"\ndirection = \"increase\"\nkind = \"cumulative_yearly\"\nbaseline = {{ date = 2022-12-31, value = 231.0 }}\ntargets = [{{ date = 2023-12-31, value = 245.0 }}, {{ date = 2024-03-31, value = 60.0 }}, {{ date = 2024-12-31, value = 260.0 }}]\nupdate_every = \"1mo\"\n"
+        );
+        let mut problems = Vec::new();
+        let (plan, _) = parse_masterplan(&text, "masterplan.toml", &[], &mut problems)
+            .unwrap_or_else(|| panic!("{problems:?}"));
+        let ind = &plan.indicators[0];
+        assert_eq!(ind.code.as_deref(), Some("IKU-3.1"));
+        assert_eq!(ind.tier, Some(Tier::Outcome));
+        assert_eq!(
+            ind.pic.as_ref().map(|p| p.jabatan.as_str()),
+            Some("Kabid Pendapatan")
+        );
+        assert_eq!(ind.source.as_deref(), Some("SIPD"));
+        assert_eq!(ind.kind, Kind::CumulativeYearly);
+        // Quarterly targets lie below the previous year's total: fine for year-to-date totals.
+        assert_eq!(ind.target_years(), vec![2023, 2024]);
+        assert_eq!(ind.target_of_year(2024).map(|t| t.value), Some(260.0));
+    }
+
+    #[test]
+    fn the_new_model_is_checked() {
+        let yearly_down = problems_of(
+            "direction = \"decrease\"\nkind = \"cumulative_yearly\"\nbaseline = { date = 2022-12-31, value = 10.0 }\ntargets = [{ date = 2023-12-31, value = 5.0 }]\n",
+        );
+        assert!(
+            yearly_down.iter().any(|p| p.contains("at_most")),
+            "{yearly_down:?}"
+        );
+        let yearly_zero = problems_of(
+            "direction = \"increase\"\nkind = \"cumulative_yearly\"\nbaseline = { date = 2022-12-31, value = 10.0 }\ntargets = [{ date = 2023-12-31, value = 0.0 }]\n",
+        );
+        assert!(
+            yearly_zero.iter().any(|p| p.contains("targets[0].value")),
+            "{yearly_zero:?}"
+        );
+        let threshold_tolerance = problems_of(
+            "direction = \"at_least\"\ntolerance = 1.0\nbaseline = { date = 2022-12-31, value = 98.0 }\ntargets = [{ date = 2023-12-31, value = 99.5 }]\n",
+        );
+        assert!(threshold_tolerance.iter().any(|p| p.contains("tolerance")));
+        // A threshold equal to the baseline is fine: it is met or not.
+        assert!(problems_of(
+            "direction = \"at_most\"\nbaseline = { date = 2022-12-31, value = 50.0 }\ntargets = [{ date = 2023-12-31, value = 50.0 }]\n",
+        )
+        .is_empty());
+        let bad = problems_of(
+            "direction = \"upward\"\ntier = \"input\"\npic = { nama = \"A\" }\ncode = \"\"\nbaseline = { date = 2022-12-31, value = 1.0 }\ntargets = [{ date = 2023-12-31, value = 2.0 }]\n",
+        );
+        for needle in [
+            "direction",
+            "at_least",
+            "`input` is not a tier",
+            "`pic`",
+            "`code`",
+        ] {
+            assert!(
+                bad.iter().any(|p| p.contains(needle)),
+                "missing {needle} in {bad:?}"
+            );
+        }
+    }
 }

@@ -338,6 +338,51 @@ pub(super) fn parse_settings(
     if forecast_window_days < 1.0 {
         r.problem("forecast_window_days", "must be at least 1 day, e.g. 180");
     }
+    let capaian_decrease = match r.opt_string("capaian_decrease").as_deref() {
+        None | Some("inverse") => crate::progress::CapaianDecrease::Inverse,
+        Some("ratio") => crate::progress::CapaianDecrease::Ratio,
+        Some(other) => {
+            r.problem(
+                "capaian_decrease",
+                format!("`{other}` is not a capaian formula; use `inverse` ((2t − r)/t × 100, the default) or `ratio` (t/r × 100)"),
+            );
+            crate::progress::CapaianDecrease::Inverse
+        }
+    };
+    let mut bands = d.bands;
+    if let Some(t) = r.opt_table("capaian_bands") {
+        let mut read = |key: &str, slot: &mut f64| match t.get(key) {
+            None => {}
+            Some(v) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                Some(x) => *slot = x,
+                None => r.problem(
+                    &format!("capaian_bands.{key}"),
+                    "must be a number (percent)",
+                ),
+            },
+        };
+        read("sangat_tinggi", &mut bands.sangat_tinggi);
+        read("tinggi", &mut bands.tinggi);
+        read("sedang", &mut bands.sedang);
+        read("rendah", &mut bands.rendah);
+        for key in t.keys() {
+            if !["sangat_tinggi", "tinggi", "sedang", "rendah"].contains(&key.as_str()) {
+                r.problem(
+                    &format!("capaian_bands.{key}"),
+                    "is not a category; the bands are sangat_tinggi, tinggi, sedang and rendah (below rendah is sangat rendah)",
+                );
+            }
+        }
+        if !(bands.sangat_tinggi > bands.tinggi
+            && bands.tinggi > bands.sedang
+            && bands.sedang > bands.rendah)
+        {
+            r.problem(
+                "capaian_bands",
+                format!("the lower bounds must fall from sangat_tinggi to rendah (found {}, {}, {}, {}); e.g. 91, 76, 66, 51", bands.sangat_tinggi, bands.tinggi, bands.sedang, bands.rendah),
+            );
+        }
+    }
     r.finish();
 
     let mut r = FieldReader::new(file, "[auth]".into(), &auth_t, problems);
@@ -415,6 +460,8 @@ pub(super) fn parse_settings(
                 at_risk,
                 stale_grace,
                 forecast_window_days,
+                capaian_decrease,
+                bands,
             },
             tick_seconds,
         },

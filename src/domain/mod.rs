@@ -10,7 +10,7 @@ mod ids;
 pub use cadence::Cadence;
 pub use ids::{DepartmentId, DimensionId, FeedId, IdError, IndicatorId, ProgramId};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -116,18 +116,41 @@ pub enum Direction {
     Decrease,
     /// Stay within `tolerance` of the target.
     Maintain,
+    /// A threshold to stay at or above (uptime ≥ 99,5 %): met or not.
+    AtLeast,
+    /// A threshold to stay at or below (ISPU ≤ 50): met or not.
+    AtMost,
 }
 
 impl Direction {
-    pub const NAMES: &'static [&'static str] = &["increase", "decrease", "maintain"];
+    pub const NAMES: &'static [&'static str] =
+        &["increase", "decrease", "maintain", "at_least", "at_most"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "increase" => Some(Self::Increase),
             "decrease" => Some(Self::Decrease),
             "maintain" => Some(Self::Maintain),
+            "at_least" => Some(Self::AtLeast),
+            "at_most" => Some(Self::AtMost),
             _ => None,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Increase => "increase",
+            Self::Decrease => "decrease",
+            Self::Maintain => "maintain",
+            Self::AtLeast => "at_least",
+            Self::AtMost => "at_most",
+        }
+    }
+
+    /// A target that is met or not (`maintain`, `at_least`, `at_most`) rather than a path from
+    /// the baseline to the target.
+    pub fn is_band(&self) -> bool {
+        matches!(self, Self::Maintain | Self::AtLeast | Self::AtMost)
     }
 }
 
@@ -137,20 +160,70 @@ impl Direction {
 pub enum Kind {
     /// The latest observation is the current value.
     Level,
-    /// Observations are increments; the current value is their sum since the baseline date.
+    /// Observations are increments on top of the baseline value: the current value is the
+    /// baseline value plus their sum since the baseline date.
     Cumulative,
+    /// Observations add up within each calendar year in the city's zone and start again on
+    /// 1 January (year-to-date totals such as PAD); each year's target is that year's total.
+    CumulativeYearly,
 }
 
 impl Kind {
-    pub const NAMES: &'static [&'static str] = &["level", "cumulative"];
+    pub const NAMES: &'static [&'static str] = &["level", "cumulative", "cumulative_yearly"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "level" => Some(Self::Level),
             "cumulative" => Some(Self::Cumulative),
+            "cumulative_yearly" => Some(Self::CumulativeYearly),
             _ => None,
         }
     }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Level => "level",
+            Self::Cumulative => "cumulative",
+            Self::CumulativeYearly => "cumulative_yearly",
+        }
+    }
+}
+
+/// Where an indicator sits in the results chain the Smart City evaluation weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Output,
+    Outcome,
+    Impact,
+}
+
+impl Tier {
+    pub const NAMES: &'static [&'static str] = &["output", "outcome", "impact"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "output" => Some(Self::Output),
+            "outcome" => Some(Self::Outcome),
+            "impact" => Some(Self::Impact),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Output => "output",
+            Self::Outcome => "outcome",
+            Self::Impact => "impact",
+        }
+    }
+}
+
+/// The person in charge of an indicator (penanggung jawab).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pic {
+    pub nama: String,
+    pub jabatan: String,
 }
 
 /// A value an indicator should have on a calendar date (also used for the baseline).
@@ -166,6 +239,14 @@ pub struct Indicator {
     pub id: IndicatorId,
     pub program: ProgramId,
     pub name: String,
+    /// The plan's own code, e.g. `IKU-3.1`.
+    pub code: Option<String>,
+    /// Output, outcome or impact.
+    pub tier: Option<Tier>,
+    /// Who answers for it.
+    pub pic: Option<Pic>,
+    /// Where its data comes from (sumber data), e.g. `e-PPGBM`, `SSGI`.
+    pub source: Option<String>,
     /// Satuan: persen, unit, hari, orang, Rp, ...
     pub unit: String,
     pub department: DepartmentId,
@@ -187,6 +268,22 @@ impl Indicator {
     /// The final target (the last one in date order).
     pub fn final_target(&self) -> Target {
         *self.targets.last().unwrap_or(&self.baseline)
+    }
+
+    /// The years (in date order) that have at least one target.
+    pub fn target_years(&self) -> Vec<i32> {
+        let mut years: Vec<i32> = self.targets.iter().map(|t| t.date.year()).collect();
+        years.dedup();
+        years
+    }
+
+    /// The year's target: the last target dated within `year`.
+    pub fn target_of_year(&self, year: i32) -> Option<Target> {
+        self.targets
+            .iter()
+            .rev()
+            .find(|t| t.date.year() == year)
+            .copied()
     }
 }
 

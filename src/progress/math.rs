@@ -5,7 +5,8 @@
 //! nothing here panics, and no NaN reaches an output (an undefined number becomes `None`, an
 //! overflowing one is held at `±f64::MAX`).
 
-use crate::domain::{Direction, Indicator, Kind, Millis, date_start_millis};
+use crate::domain::{Direction, Indicator, Kind, Millis, date_start_millis, local_date};
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 /// One day in milliseconds; forecast lines are fitted with x in days.
@@ -41,6 +42,80 @@ impl Status {
     }
 }
 
+/// How capaian is computed for an indicator that should go down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapaianDecrease {
+    /// `(2t − r) / t × 100`.
+    Inverse,
+    /// `t / r × 100`.
+    Ratio,
+}
+
+/// Lower bounds (percent) of the capaian categories; below `rendah` is sangat rendah.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CapaianBands {
+    pub sangat_tinggi: f64,
+    pub tinggi: f64,
+    pub sedang: f64,
+    pub rendah: f64,
+}
+
+impl Default for CapaianBands {
+    /// Permendagri 86/2017: ≥ 91 sangat tinggi, 76–90 tinggi, 66–75 sedang, 51–65 rendah,
+    /// ≤ 50 sangat rendah.
+    fn default() -> Self {
+        CapaianBands {
+            sangat_tinggi: 91.0,
+            tinggi: 76.0,
+            sedang: 66.0,
+            rendah: 51.0,
+        }
+    }
+}
+
+/// A capaian category (kategori capaian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapaianCategory {
+    SangatTinggi,
+    Tinggi,
+    Sedang,
+    Rendah,
+    SangatRendah,
+}
+
+impl CapaianCategory {
+    pub const ALL: [CapaianCategory; 5] = [
+        CapaianCategory::SangatTinggi,
+        CapaianCategory::Tinggi,
+        CapaianCategory::Sedang,
+        CapaianCategory::Rendah,
+        CapaianCategory::SangatRendah,
+    ];
+
+    /// The name in Bahasa Indonesia, as reports write it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CapaianCategory::SangatTinggi => "Sangat tinggi",
+            CapaianCategory::Tinggi => "Tinggi",
+            CapaianCategory::Sedang => "Sedang",
+            CapaianCategory::Rendah => "Rendah",
+            CapaianCategory::SangatRendah => "Sangat rendah",
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CapaianCategory::SangatTinggi => "sangat_tinggi",
+            CapaianCategory::Tinggi => "tinggi",
+            CapaianCategory::Sedang => "sedang",
+            CapaianCategory::Rendah => "rendah",
+            CapaianCategory::SangatRendah => "sangat_rendah",
+        }
+    }
+}
+
 /// The tunable numbers of the method (from `pantau.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Thresholds {
@@ -52,6 +127,10 @@ pub struct Thresholds {
     pub stale_grace: f64,
     /// How far back the forecast line looks, in days.
     pub forecast_window_days: f64,
+    /// The capaian formula for `decrease` (and `at_most`, `maintain` above its target).
+    pub capaian_decrease: CapaianDecrease,
+    /// The capaian categories.
+    pub bands: CapaianBands,
 }
 
 impl Default for Thresholds {
@@ -61,6 +140,8 @@ impl Default for Thresholds {
             at_risk: 0.85,
             stale_grace: 0.5,
             forecast_window_days: 180.0,
+            capaian_decrease: CapaianDecrease::Inverse,
+            bands: CapaianBands::default(),
         }
     }
 }
@@ -74,6 +155,8 @@ pub struct Trajectory {
     /// The first instant after the final target's day (midnight at the start of the next day):
     /// from here on an item that is not achieved is overdue.
     overdue_from: Millis,
+    /// The city's zone: dates and years are counted in it.
+    tz: chrono_tz::Tz,
 }
 
 impl Trajectory {
@@ -92,6 +175,7 @@ impl Trajectory {
         Trajectory {
             points,
             overdue_from,
+            tz,
         }
     }
 
@@ -104,6 +188,7 @@ impl Trajectory {
         Trajectory {
             points,
             overdue_from,
+            tz: chrono_tz::UTC,
         }
     }
 
@@ -156,6 +241,57 @@ impl Trajectory {
     pub fn points(&self) -> &[(Millis, f64)] {
         &self.points
     }
+
+    /// The city's zone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
+    /// The calendar year (in the city's zone) of instant `t`.
+    pub fn year_of(&self, t: Millis) -> i32 {
+        local_date(t, self.tz).map_or(1970, |d| d.year())
+    }
+
+    /// Midnight at the start of 1 January of `year` in the city's zone.
+    pub fn year_start(&self, year: i32) -> Millis {
+        NaiveDate::from_ymd_opt(year, 1, 1).map_or(Millis::MIN, |d| date_start_millis(d, self.tz))
+    }
+
+    /// The first 1 January midnight after instant `t`.
+    pub fn year_end_after(&self, t: Millis) -> Millis {
+        self.year_start(self.year_of(t).saturating_add(1))
+    }
+
+    /// The frame of a `cumulative_yearly` indicator in `year`: from 0 on 1 January through the
+    /// targets dated within the year; the last of them is the year's total. A year without a
+    /// target expects nothing (its target is the plan's first, for scale).
+    pub fn year_frame(&self, indicator: &Indicator, year: i32) -> Frame {
+        let start = self.year_start(year);
+        let mut points = vec![(start, 0.0)];
+        for target in indicator.targets.iter().filter(|t| t.date.year() == year) {
+            let at = date_start_millis(target.date, self.tz);
+            if at > points.last().map_or(Millis::MIN, |p| p.0) {
+                points.push((at, target.value));
+            }
+        }
+        let target = match points.last() {
+            Some(&last) if points.len() > 1 => last,
+            _ => (
+                self.year_end_after(start),
+                indicator.targets.first().map_or(0.0, |t| t.value),
+            ),
+        };
+        Frame {
+            start: start.max(self.baseline().0),
+            baseline: 0.0,
+            target,
+            trajectory: Trajectory {
+                points,
+                overdue_from: self.overdue_from,
+                tz: self.tz,
+            },
+        }
+    }
 }
 
 /// A least-squares trend over the recent current-value series.
@@ -187,15 +323,62 @@ pub struct IndicatorEvaluation {
     /// Time of the newest observation at or after the baseline date.
     pub last_update: Option<Millis>,
     pub forecast: Option<Forecast>,
-    /// SAKIP percent: `c/T × 100` (increase, maintain) or `(2T − c)/T × 100` (decrease);
-    /// `None` when `T = 0` or there is no data.
+    /// SAKIP capaian against `target` (see `capaian`); `None` without data or where the formula
+    /// has no meaning.
     pub capaian: Option<f64>,
+    /// The target progress was measured against, and its instant (the final target; for
+    /// `cumulative_yearly` the active year's total).
+    pub target: (Millis, f64),
+}
+
+/// What progress is measured against at one instant: the baseline `B`, the target `T`, the
+/// trajectory giving the expected value, and where the counted observations start.
+///
+/// For `level` and `cumulative` this is the plan's baseline, final target and trajectory. For
+/// `cumulative_yearly` it is the active year: `B = 0` on 1 January, `T` that year's total, the
+/// trajectory from 0 through that year's targets (quarterly ones included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// Observations from this instant on are counted.
+    pub start: Millis,
+    pub baseline: f64,
+    /// The target progress is measured against, and its instant.
+    pub target: (Millis, f64),
+    /// The expected value over time within this frame.
+    pub trajectory: Trajectory,
+}
+
+impl Frame {
+    /// The frame of `indicator` at `now`.
+    pub fn at(indicator: &Indicator, trajectory: &Trajectory, now: Millis) -> Frame {
+        match indicator.kind {
+            Kind::CumulativeYearly => {
+                let year = trajectory.year_of(now);
+                // This year; after the plan's last target year, that last year; before the
+                // first, this year with nothing expected yet.
+                let active = indicator
+                    .target_years()
+                    .into_iter()
+                    .filter(|y| *y <= year)
+                    .max()
+                    .unwrap_or(year);
+                trajectory.year_frame(indicator, active)
+            }
+            Kind::Level | Kind::Cumulative => Frame {
+                start: trajectory.baseline().0,
+                baseline: trajectory.baseline().1,
+                target: trajectory.final_target(),
+                trajectory: trajectory.clone(),
+            },
+        }
+    }
 }
 
 /// Evaluates `indicator` at `now` against `trajectory`.
 ///
-/// `series`: observations (time, value) sorted by time ascending with unique times.
-/// Observations before the baseline date are ignored (so are non-finite values).
+/// `series`: observations (time, value) sorted by time ascending with unique times, none after
+/// `now` (the caller cuts the series for a past `now`). Observations before the frame's start
+/// are not counted (nor are non-finite values).
 pub fn evaluate(
     indicator: &Indicator,
     trajectory: &Trajectory,
@@ -204,16 +387,18 @@ pub fn evaluate(
     th: &Thresholds,
 ) -> IndicatorEvaluation {
     let direction = indicator.direction;
-    let (start, b) = trajectory.baseline();
-    let (final_time, t) = trajectory.final_target();
-    let expected_value = trajectory.expected_at(now);
+    let frame = Frame::at(indicator, trajectory, now);
+    let b = frame.baseline;
+    let (target_time, t) = frame.target;
+    let expected_value = frame.trajectory.expected_at(now);
     let q_raw = fraction(expected_value, b, t);
 
-    let values = current_value_series(indicator.kind, series, start);
+    let values = current_value_series(indicator, series, &frame);
     let Some(&(last_update, c)) = values.last() else {
-        let expected = match direction {
-            Direction::Maintain => 1.0,
-            _ => q_raw.unwrap_or(1.0),
+        let expected = if direction.is_band() {
+            1.0
+        } else {
+            q_raw.unwrap_or(1.0)
         };
         return IndicatorEvaluation {
             current: None,
@@ -226,6 +411,7 @@ pub fn evaluate(
             last_update: None,
             forecast: None,
             capaian: None,
+            target: frame.target,
         };
     };
 
@@ -234,6 +420,18 @@ pub fn evaluate(
             let slack = EPS * c.abs().max(t.abs()).max(1.0);
             if (c - t).abs() <= indicator.tolerance + slack {
                 (1.0, 1.0, Status::OnTrack)
+            } else {
+                (0.0, 1.0, Status::OffTrack)
+            }
+        }
+        Direction::AtLeast | Direction::AtMost => {
+            let met = if direction == Direction::AtLeast {
+                reaches(c, t)
+            } else {
+                reaches(-c, -t)
+            };
+            if met {
+                (1.0, 1.0, Status::Achieved)
             } else {
                 (0.0, 1.0, Status::OffTrack)
             }
@@ -260,7 +458,7 @@ pub fn evaluate(
 
     let forecast = match status {
         Status::NoData | Status::Achieved => None,
-        _ => forecast(direction, &values, now, final_time, t, th),
+        _ => forecast(direction, &values, now, target_time, t, th),
     };
 
     IndicatorEvaluation {
@@ -278,7 +476,8 @@ pub fn evaluate(
         overdue: is_overdue(now, trajectory.overdue_from(), status),
         last_update: Some(last_update),
         forecast,
-        capaian: capaian(direction, c, t),
+        capaian: capaian(direction, c, t, indicator.tolerance, th.capaian_decrease),
+        target: frame.target,
     }
 }
 
@@ -524,18 +723,36 @@ fn clamp01(x: f64) -> f64 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
 }
 
-/// The current value after each observation at or after `start`: the value itself (`level`) or
-/// the running sum (`cumulative`).
-fn current_value_series(kind: Kind, series: &[(Millis, f64)], start: Millis) -> Vec<(Millis, f64)> {
-    let observed = series
+/// The current value after each counted observation (at or after the frame's start): the value
+/// itself (`level`), the baseline value plus the running sum (`cumulative`), or the running sum
+/// within the frame's year (`cumulative_yearly`: the frame starts on 1 January and its
+/// observations end with the year).
+pub fn current_value_series(
+    indicator: &Indicator,
+    series: &[(Millis, f64)],
+    frame: &Frame,
+) -> Vec<(Millis, f64)> {
+    let from = series.partition_point(|(t, _)| *t < frame.start);
+    let observed = series[from..]
         .iter()
         .copied()
-        .filter(|&(time, value)| time >= start && value.is_finite());
-    match kind {
+        .filter(|&(_, value)| value.is_finite());
+    match indicator.kind {
         Kind::Level => observed.collect(),
         Kind::Cumulative => {
+            let mut sum = frame.baseline;
+            observed
+                .map(|(time, value)| {
+                    sum = hold_finite(sum + value);
+                    (time, sum)
+                })
+                .collect()
+        }
+        Kind::CumulativeYearly => {
+            let end = frame.trajectory.year_end_after(frame.start);
             let mut sum = 0.0;
             observed
+                .take_while(|(time, _)| *time < end)
                 .map(|(time, value)| {
                     sum = hold_finite(sum + value);
                     (time, sum)
@@ -553,20 +770,61 @@ fn is_stale(newest: Millis, every_ms: i64, grace: f64, now: Millis) -> bool {
     i128::from(now) > deadline
 }
 
-/// SAKIP capaian in percent; `None` when `T = 0`.
-fn capaian(direction: Direction, c: f64, t: f64) -> Option<f64> {
-    if t == 0.0 {
+/// SAKIP capaian in percent of realisasi `r` against target `t`:
+/// - `increase`: `r / t × 100`;
+/// - `decrease`: `(2t − r) / t × 100` (`CapaianDecrease::Inverse`, the default) or `t / r × 100`
+///   (`Ratio`);
+/// - `at_least` as increase and `at_most` as decrease, each capped at 100 when met;
+/// - `maintain`: 100 within its tolerance, otherwise as decrease above the target and as
+///   increase below it.
+///
+/// `None` where the formula has no meaning: `t ≤ 0`, or `r ≤ 0` for the ratio form.
+pub fn capaian(
+    direction: Direction,
+    r: f64,
+    t: f64,
+    tolerance: f64,
+    decrease: CapaianDecrease,
+) -> Option<f64> {
+    if t.is_nan() || t <= 0.0 || !r.is_finite() {
         return None;
     }
-    let ratio = c / t;
-    let percent = match direction {
-        Direction::Decrease => (2.0 - ratio) * 100.0,
-        Direction::Increase | Direction::Maintain => ratio * 100.0,
+    let up = || r / t * 100.0;
+    let down = || match decrease {
+        CapaianDecrease::Inverse => Some((2.0 - r / t) * 100.0),
+        CapaianDecrease::Ratio => (r > 0.0).then(|| t / r * 100.0),
     };
-    if percent.is_nan() {
-        None
+    let percent = match direction {
+        Direction::Increase => Some(up()),
+        Direction::Decrease => down(),
+        Direction::AtLeast => Some(up().min(100.0)),
+        Direction::AtMost => down().map(|p| p.min(100.0)),
+        Direction::Maintain => {
+            let slack = EPS * r.abs().max(t).max(1.0);
+            if (r - t).abs() <= tolerance + slack {
+                Some(100.0)
+            } else if r > t {
+                down()
+            } else {
+                Some(up())
+            }
+        }
+    };
+    percent.filter(|p| !p.is_nan()).map(hold_finite)
+}
+
+/// The capaian category of a percentage in `bands`.
+pub fn category(percent: f64, bands: &CapaianBands) -> CapaianCategory {
+    if percent >= bands.sangat_tinggi {
+        CapaianCategory::SangatTinggi
+    } else if percent >= bands.tinggi {
+        CapaianCategory::Tinggi
+    } else if percent >= bands.sedang {
+        CapaianCategory::Sedang
+    } else if percent >= bands.rendah {
+        CapaianCategory::Rendah
     } else {
-        Some(hold_finite(percent))
+        CapaianCategory::SangatRendah
     }
 }
 
@@ -611,8 +869,8 @@ fn forecast(
     }
 
     let toward_target = match direction {
-        Direction::Increase => slope > 0.0,
-        Direction::Decrease => slope < 0.0,
+        Direction::Increase | Direction::AtLeast => slope > 0.0,
+        Direction::Decrease | Direction::AtMost => slope < 0.0,
         Direction::Maintain => false,
     };
     let reach_time = if toward_target {
@@ -660,6 +918,10 @@ mod tests {
             id: IndicatorId::parse("env.air-quality").unwrap(),
             program: ProgramId::parse("env.clean-air").unwrap(),
             name: "Kualitas udara".into(),
+            code: None,
+            tier: None,
+            pic: None,
+            source: None,
             unit: "persen".into(),
             department: DepartmentId::parse("dlh").unwrap(),
             direction,
@@ -884,7 +1146,8 @@ mod tests {
         assert_eq!(e.status, Status::OnTrack);
         assert_eq!(e.progress, Some(1.0));
         assert_eq!(e.expected, 1.0);
-        assert_close(e.capaian.unwrap(), 101.5);
+        // Within its tolerance a maintained target is fully met.
+        assert_close(e.capaian.unwrap(), 100.0);
         assert_eq!(at(102.0).status, Status::OnTrack);
         assert_eq!(at(98.0).status, Status::OnTrack);
         assert_eq!(at(100.0).status, Status::OnTrack); // exactly on target: not "achieved"
@@ -1271,6 +1534,180 @@ mod tests {
         let e = eval_at(&to_zero, &[(day(1), 4.0)], day(1));
         assert_eq!(e.capaian, None);
         assert_close(e.progress.unwrap(), 0.6);
+    }
+
+    #[test]
+    fn capaian_for_every_direction_and_the_ratio_form() {
+        let inv = CapaianDecrease::Inverse;
+        let ratio = CapaianDecrease::Ratio;
+        let close_opt = |a: Option<f64>, b: f64| assert_close(a.unwrap(), b);
+        close_opt(capaian(Direction::Increase, 80.0, 100.0, 0.0, inv), 80.0);
+        close_opt(capaian(Direction::Decrease, 25.0, 20.0, 0.0, inv), 75.0);
+        close_opt(capaian(Direction::Decrease, 25.0, 20.0, 0.0, ratio), 80.0);
+        close_opt(capaian(Direction::Decrease, 10.0, 20.0, 0.0, ratio), 200.0);
+        assert_eq!(capaian(Direction::Decrease, 0.0, 20.0, 0.0, ratio), None);
+        // Thresholds: capped at 100 when met.
+        close_opt(capaian(Direction::AtLeast, 99.9, 99.5, 0.0, inv), 100.0);
+        close_opt(capaian(Direction::AtLeast, 89.55, 99.5, 0.0, inv), 90.0);
+        close_opt(capaian(Direction::AtMost, 40.0, 50.0, 0.0, inv), 100.0);
+        close_opt(capaian(Direction::AtMost, 60.0, 50.0, 0.0, inv), 80.0);
+        close_opt(capaian(Direction::AtMost, 62.5, 50.0, 0.0, ratio), 80.0);
+        // Maintain: 100 inside the band, as decrease above, as increase below.
+        close_opt(capaian(Direction::Maintain, 101.0, 100.0, 2.0, inv), 100.0);
+        close_opt(capaian(Direction::Maintain, 110.0, 100.0, 2.0, inv), 90.0);
+        close_opt(capaian(Direction::Maintain, 90.0, 100.0, 2.0, inv), 90.0);
+        // No meaning without a positive target.
+        for d in [
+            Direction::Increase,
+            Direction::Decrease,
+            Direction::AtLeast,
+            Direction::AtMost,
+            Direction::Maintain,
+        ] {
+            assert_eq!(capaian(d, 5.0, 0.0, 0.0, inv), None);
+            assert_eq!(capaian(d, 5.0, -3.0, 0.0, inv), None);
+        }
+    }
+
+    #[test]
+    fn capaian_categories_follow_permendagri_86_2017() {
+        let b = CapaianBands::default();
+        for (p, want) in [
+            (120.0, CapaianCategory::SangatTinggi),
+            (91.0, CapaianCategory::SangatTinggi),
+            (90.99, CapaianCategory::Tinggi),
+            (76.0, CapaianCategory::Tinggi),
+            (75.99, CapaianCategory::Sedang),
+            (66.0, CapaianCategory::Sedang),
+            (65.5, CapaianCategory::Rendah),
+            (51.0, CapaianCategory::Rendah),
+            (50.99, CapaianCategory::SangatRendah),
+            (-10.0, CapaianCategory::SangatRendah),
+        ] {
+            assert_eq!(category(p, &b), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn cumulative_starts_from_the_baseline_value() {
+        // 1,000 households connected at the baseline, +100 a day planned to 2,000 by day 10.
+        let ind = indicator(
+            Direction::Increase,
+            Kind::Cumulative,
+            ("2026-01-01", 1000.0),
+            &[("2026-01-11", 2000.0)],
+        );
+        let e = eval_at(&ind, &[(day(1), 150.0), (day(2), 150.0)], day(3));
+        assert_eq!(e.current, Some(1300.0));
+        assert_close(e.progress.unwrap(), 0.3); // (1300 − 1000) / (2000 − 1000)
+        assert_close(e.expected, 0.3);
+        assert_eq!(e.status, Status::OnTrack);
+    }
+
+    #[test]
+    fn thresholds_are_met_or_not() {
+        let uptime = indicator(
+            Direction::AtLeast,
+            Kind::Level,
+            ("2026-01-01", 98.0),
+            &[("2026-01-11", 99.5)],
+        );
+        let met = eval_at(&uptime, &[(day(1), 99.7)], day(1));
+        assert_eq!(
+            (met.status, met.progress, met.expected),
+            (Status::Achieved, Some(1.0), 1.0)
+        );
+        assert_close(met.capaian.unwrap(), 100.0);
+        let missed = eval_at(&uptime, &[(day(1), 99.0)], day(1));
+        assert_eq!(
+            (missed.status, missed.progress, missed.expected),
+            (Status::OffTrack, Some(0.0), 1.0)
+        );
+        assert!(eval_at(&uptime, &[(day(1), 99.5)], day(1)).status == Status::Achieved);
+        let ispu = indicator(
+            Direction::AtMost,
+            Kind::Level,
+            ("2026-01-01", 70.0),
+            &[("2026-01-11", 50.0)],
+        );
+        assert_eq!(
+            eval_at(&ispu, &[(day(1), 45.0)], day(1)).status,
+            Status::Achieved
+        );
+        assert_eq!(
+            eval_at(&ispu, &[(day(1), 50.1)], day(1)).status,
+            Status::OffTrack
+        );
+        // In a roll-up: 1 when met, 0 when not, always fully expected.
+        let part = RollUpPart::from_indicator(&eval_at(&ispu, &[(day(1), 60.0)], day(1)), 1.0);
+        assert_eq!((part.progress, part.expected), (Some(0.0), 1.0));
+    }
+
+    /// A year-to-date total (PAD, Rp miliar) with quarterly targets in 2026 and a yearly one in
+    /// 2027, the plan's baseline being 2025's total.
+    fn pad() -> Indicator {
+        indicator(
+            Direction::Increase,
+            Kind::CumulativeYearly,
+            ("2025-12-31", 180.0),
+            &[
+                ("2026-03-31", 40.0),
+                ("2026-06-30", 100.0),
+                ("2026-09-30", 150.0),
+                ("2026-12-31", 200.0),
+                ("2027-12-31", 220.0),
+            ],
+        )
+    }
+
+    fn utc(d: &str) -> Millis {
+        date(d)
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn year_to_date_totals_start_again_each_january() {
+        let ind = pad();
+        let series = [
+            (utc("2026-02-01"), 20.0),
+            (utc("2026-05-01"), 40.0),
+            (utc("2026-11-01"), 120.0),
+            (utc("2027-01-15"), 30.0),
+            (utc("2027-03-01"), 25.0),
+        ];
+        // 15 February 2026: 20 so far; expected runs from 0 on 1 January to 40 on 31 March.
+        let feb = eval_at(&ind, &series[..1], utc("2026-02-15"));
+        assert_eq!(feb.current, Some(20.0));
+        let q1_days = (utc("2026-03-31") - utc("2026-01-01")) as f64;
+        let e = 40.0 * (utc("2026-02-15") - utc("2026-01-01")) as f64 / q1_days;
+        assert_close(feb.expected_value, e);
+        assert_close(feb.expected, e / 200.0); // against the year's total
+        assert_close(feb.progress.unwrap(), 20.0 / 200.0);
+        assert_eq!(feb.target, (utc("2026-12-31"), 200.0));
+        // December 2026: 180 of 200.
+        let dec = eval_at(&ind, &series[..3], utc("2026-12-20"));
+        assert_eq!(dec.current, Some(180.0));
+        // 2027: the count starts again, against 2027's total, from 0 on 1 January.
+        let mar = eval_at(&ind, &series, utc("2027-03-02"));
+        assert_eq!(mar.current, Some(55.0));
+        assert_eq!(mar.target, (utc("2027-12-31"), 220.0));
+        let expected = 220.0 * (utc("2027-03-02") - utc("2027-01-01")) as f64
+            / (utc("2027-12-31") - utc("2027-01-01")) as f64;
+        assert_close(mar.expected_value, expected);
+        // A new year with nothing posted yet is no data, not last year's total.
+        let early = eval_at(&ind, &series[..3], utc("2027-01-05"));
+        assert_eq!(early.status, Status::NoData);
+        // The year's total reached: achieved.
+        let done = eval_at(&ind, &[(utc("2026-10-01"), 205.0)], utc("2026-10-02"));
+        assert_eq!(done.status, Status::Achieved);
+        // After the plan's last year the last year's figures stand.
+        let after = eval_at(&ind, &series, utc("2028-06-01"));
+        assert_eq!(after.current, Some(55.0));
+        assert_eq!(after.expected, 1.0);
+        assert!(after.overdue);
     }
 
     // --- counts and roll-up -----------------------------------------------------------------

@@ -9,7 +9,7 @@ pub mod math;
 pub mod state;
 
 pub use math::{
-    Counts, Forecast, IndicatorEvaluation, RollUp, RollUpPart, Status, Thresholds, Trajectory,
-    evaluate, roll_up,
+    CapaianBands, CapaianCategory, CapaianDecrease, Counts, Forecast, Frame, IndicatorEvaluation,
+    RollUp, RollUpPart, Status, Thresholds, Trajectory, capaian, category, evaluate, roll_up,
 };
 pub use state::{IndicatorProgress, ProgressSnapshot, ProgressState, RollUpProgress};

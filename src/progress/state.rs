@@ -51,6 +51,8 @@ pub struct NoteView {
 pub struct IndicatorProgress {
     pub id: String,
     pub name: String,
+    pub code: Option<String>,
+    pub tier: Option<crate::domain::Tier>,
     pub program: String,
     pub dimension: String,
     pub department: String,
@@ -771,7 +773,7 @@ impl ProgressState {
         };
         if full {
             indicators = (0..self.plan.indicators.len())
-                .map(|i| Arc::new(self.indicator_view(i)))
+                .map(|i| Arc::new(self.indicator_view(i, now)))
                 .collect();
             programs = (0..self.plan.programs.len())
                 .map(|p| Arc::new(self.program_view(p)))
@@ -781,7 +783,7 @@ impl ProgressState {
                 .collect();
         } else {
             for &i in &change.indicators {
-                indicators[i] = Arc::new(self.indicator_view(i));
+                indicators[i] = Arc::new(self.indicator_view(i, now));
             }
             for &p in &change.programs {
                 programs[p] = Arc::new(self.program_view(p));
@@ -812,38 +814,26 @@ impl ProgressState {
         });
     }
 
-    fn indicator_view(&self, i: usize) -> IndicatorProgress {
+    fn indicator_view(&self, i: usize, now: Millis) -> IndicatorProgress {
         let ind: &Indicator = &self.plan.indicators[i];
         let e = &self.evaluations[i];
         let program = &self.plan.programs[self.indicator_program[i]];
         let tz = self.tz;
-        let final_target = ind.final_target();
-        let series = &self.series[i];
-        let baseline_t = crate::domain::date_start_millis(ind.baseline.date, tz);
-        let start = series.partition_point(|(t, _)| *t < baseline_t);
-        let sparkline = match ind.kind {
-            crate::domain::Kind::Level => series[start..]
-                .iter()
-                .rev()
-                .take(SPARKLINE_POINTS)
-                .rev()
-                .map(|(_, v)| *v)
-                .collect(),
-            crate::domain::Kind::Cumulative => {
-                let mut sum = 0.0;
-                let running: Vec<f64> = series[start..]
-                    .iter()
-                    .map(|(_, v)| {
-                        sum += v;
-                        sum
-                    })
-                    .collect();
-                running[running.len().saturating_sub(SPARKLINE_POINTS)..].to_vec()
-            }
-        };
+        // The same current values the evaluation used (running totals from the baseline, or
+        // within the year for year-to-date totals), the last few of them.
+        let frame = math::Frame::at(ind, &self.trajectories[i], now);
+        let upto = self.series[i].partition_point(|(t, _)| *t <= now);
+        let values = math::current_value_series(ind, &self.series[i][..upto], &frame);
+        let sparkline = values[values.len().saturating_sub(SPARKLINE_POINTS)..]
+            .iter()
+            .map(|(_, v)| *v)
+            .collect();
+        let target_date = local_date(e.target.0, tz).unwrap_or(ind.final_target().date);
         IndicatorProgress {
             id: ind.id.to_string(),
             name: ind.name.clone(),
+            code: ind.code.clone(),
+            tier: ind.tier,
             program: ind.program.to_string(),
             dimension: program.dimension.to_string(),
             department: ind.department.to_string(),
@@ -866,8 +856,8 @@ impl ProgressState {
                 value: ind.baseline.value,
             },
             target: TargetView {
-                date: final_target.date.to_string(),
-                value: final_target.value,
+                date: target_date.to_string(),
+                value: e.target.1,
             },
             forecast: e.forecast.map(|f| ForecastView {
                 projected_value: f.projected_value,
