@@ -5,6 +5,7 @@
 //! place that maps errors to statuses. `docs/openapi.yaml` describes every route here.
 
 pub mod auth;
+mod cycle;
 pub mod error;
 pub mod listen;
 mod live;
@@ -81,6 +82,8 @@ pub(crate) fn percent_decode(s: &str) -> String {
 pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let http = app.http.clone();
     let api = read::routes(app.clone())
+        .or(cycle::routes(app.clone()))
+        .unify()
         .or(write::routes(app.clone()))
         .unify()
         .or(live::routes(app.clone()))

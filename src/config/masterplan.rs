@@ -98,9 +98,21 @@ pub fn parse_masterplan(
         let mut r = reader(file, "department", i, t, problems);
         let id = read_id(&mut r, &mut seen.departments, DepartmentId::parse);
         let name = r.string("name", "\"Dinas Kesehatan\"");
+        let mut emails = Vec::new();
+        if let Some(list) = r.opt_array("email") {
+            for (k, v) in list.iter().enumerate() {
+                match v.as_str().map(str::trim) {
+                    Some(e) if is_email(e) => emails.push(e.to_string()),
+                    _ => r.problem(
+                        &format!("email[{k}]"),
+                        "is not an e-mail address; write e.g. `email = [\"kepala@dinkes.mojokertokota.go.id\"]`",
+                    ),
+                }
+            }
+        }
         r.finish();
         if let (Some(id), Some(name)) = (id, name) {
-            plan.departments.push(Department { id, name });
+            plan.departments.push(Department { id, name, emails });
         }
     }
     if departments_t.is_empty() {
@@ -250,6 +262,23 @@ pub fn parse_masterplan(
     } else {
         Some((plan, feeds))
     }
+}
+
+/// A plausible e-mail address: one `@` with text on both sides, a dot in the domain, no spaces
+/// or angle brackets (the SMTP library checks the rest when it sends).
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.len() <= 254
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';'))
+        && s.matches('@').count() == 1
 }
 
 /// The dimension ids a masterplan text declares, whatever else is wrong with it.

@@ -25,7 +25,31 @@ enum CadenceUnit {
     Year,
 }
 
+/// How a cadence steps through the calendar, for reporting periods: minutes and hours are fixed
+/// lengths from midnight; days and weeks (from Monday) count local days; months and years follow
+/// the calendar in the city's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarStep {
+    Fixed(i64),
+    Days(u32),
+    Weeks(u32),
+    Months(u32),
+    Years(u32),
+}
+
 impl Cadence {
+    /// The calendar step of this cadence.
+    pub fn calendar(&self) -> CalendarStep {
+        match self.unit {
+            CadenceUnit::Minute => CalendarStep::Fixed(i64::from(self.count) * 60_000),
+            CadenceUnit::Hour => CalendarStep::Fixed(i64::from(self.count) * HOUR),
+            CadenceUnit::Day => CalendarStep::Days(self.count),
+            CadenceUnit::Week => CalendarStep::Weeks(self.count),
+            CadenceUnit::Month => CalendarStep::Months(self.count),
+            CadenceUnit::Year => CalendarStep::Years(self.count),
+        }
+    }
+
     /// Parses `<count><unit>` with unit `m` (minutes), `h`, `d`, `w`, `mo`, `y`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();

@@ -7,7 +7,7 @@
 mod cadence;
 mod ids;
 
-pub use cadence::Cadence;
+pub use cadence::{Cadence, CalendarStep};
 pub use ids::{DepartmentId, DimensionId, FeedId, IdError, IndicatorId, ProgramId};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -68,6 +68,9 @@ pub struct Dimension {
 pub struct Department {
     pub id: DepartmentId,
     pub name: String,
+    /// Where reminders about its overdue updates go (may be empty). Not shown by the read API.
+    #[serde(skip_serializing)]
+    pub emails: Vec<String>,
 }
 
 /// How long a program is planned to run.

@@ -5,8 +5,10 @@
 //! forecast, capaian, roll-up). `state` keeps every indicator's series in memory and recomputes only
 //! what a commit touched.
 
+pub mod compliance;
 pub mod math;
 pub mod state;
+pub mod years;
 
 pub use math::{
     CapaianBands, CapaianCategory, CapaianDecrease, Counts, Forecast, Frame, IndicatorEvaluation,

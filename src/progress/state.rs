@@ -258,6 +258,31 @@ impl Change {
     }
 }
 
+/// The plan with every indicator's trajectory, series and latest note, at one moment.
+#[derive(Debug, Clone)]
+pub struct PlanData {
+    pub plan: Arc<Masterplan>,
+    pub tz: Tz,
+    pub th: Thresholds,
+    /// By indicator position.
+    pub trajectories: Arc<Vec<Trajectory>>,
+    pub series: Vec<Arc<Vec<(Millis, f64)>>>,
+    pub notes: Vec<Option<NoteView>>,
+}
+
+impl PlanData {
+    /// The yearly figures of the indicator at `position`, read at `now`.
+    pub fn years(&self, position: usize, now: Millis) -> Vec<super::years::YearFigure> {
+        super::years::years(
+            &self.plan.indicators[position],
+            &self.trajectories[position],
+            &self.series[position],
+            now,
+            &self.th,
+        )
+    }
+}
+
 /// An indicator as the database holds it now: its id, series and newest note.
 pub type Refreshed = (String, Vec<(Millis, f64)>, Option<NoteRow>);
 
@@ -266,7 +291,7 @@ pub struct ProgressState {
     plan: Arc<Masterplan>,
     tz: Tz,
     th: Thresholds,
-    trajectories: Vec<Trajectory>,
+    trajectories: Arc<Vec<Trajectory>>,
     index: HashMap<String, usize>,
     indicator_program: Vec<usize>,
     program_dimension: Vec<usize>,
@@ -275,7 +300,9 @@ pub struct ProgressState {
     program_departments: Arc<Vec<Vec<String>>>,
     /// For each program, midnight at the start of the day after its due date.
     program_overdue_from: Vec<Millis>,
-    series: Vec<Vec<(Millis, f64)>>,
+    /// Each indicator's series, shared with readers (`data`); copied on write only while a
+    /// reader holds it.
+    series: Vec<Arc<Vec<(Millis, f64)>>>,
     evaluations: Vec<IndicatorEvaluation>,
     program_rollups: Vec<RollUp>,
     dimension_rollups: Vec<RollUp>,
@@ -366,15 +393,16 @@ impl ProgressState {
                 d
             })
             .collect();
-        let trajectories = plan
+        let trajectories = Arc::new(
+            plan.indicators
+                .iter()
+                .map(|i| Trajectory::new(i, tz))
+                .collect(),
+        );
+        let series: Vec<Arc<Vec<(Millis, f64)>>> = plan
             .indicators
             .iter()
-            .map(|i| Trajectory::new(i, tz))
-            .collect();
-        let series: Vec<Vec<(Millis, f64)>> = plan
-            .indicators
-            .iter()
-            .map(|i| stored.remove(i.id.as_str()).unwrap_or_default())
+            .map(|i| Arc::new(stored.remove(i.id.as_str()).unwrap_or_default()))
             .collect();
         let notes = plan
             .indicators
@@ -451,6 +479,19 @@ impl ProgressState {
         self.snapshot.clone()
     }
 
+    /// What the yearly figures, reports and compliance are computed from, shared without
+    /// copying the series (the state copies an indicator's series on its next write instead).
+    pub fn data(&self) -> PlanData {
+        PlanData {
+            plan: self.plan.clone(),
+            tz: self.tz,
+            th: self.th,
+            trajectories: self.trajectories.clone(),
+            series: self.series.clone(),
+            notes: self.notes.clone(),
+        }
+    }
+
     /// The indicator's position, if it is in the plan.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
@@ -458,7 +499,7 @@ impl ProgressState {
 
     /// Observations of masterplan indicators held in memory.
     pub fn stored_points(&self) -> usize {
-        self.series.iter().map(Vec::len).sum()
+        self.series.iter().map(|s| s.len()).sum()
     }
 
     /// The indicator's in-memory series (time order).
@@ -574,7 +615,7 @@ impl ProgressState {
             let Some(&i) = self.index.get(a.indicator.as_str()) else {
                 continue;
             };
-            let s = &mut self.series[i];
+            let s = Arc::make_mut(&mut self.series[i]);
             match s.binary_search_by_key(&a.time, |(t, _)| *t) {
                 Ok(k) => s[k].1 = a.value,
                 Err(k) => s.insert(k, (a.time, a.value)),
@@ -594,7 +635,7 @@ impl ProgressState {
             let Some(&i) = self.index.get(id.as_str()) else {
                 continue;
             };
-            self.series[i] = series;
+            self.series[i] = Arc::new(series);
             self.notes[i] = note.as_ref().map(|n| note_view(n, self.tz));
             touched.push(i);
         }

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Each entry of `MIGRATIONS` moves one version up.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: observations keyed by (indicator, time), their revisions, notes, tokens, feed runs.
@@ -99,6 +99,18 @@ const MIGRATIONS: &[&str] = &[
         subject     TEXT               -- the indicator for observations and notes
     );
     CREATE INDEX change_by_time ON change (committed);
+    "#,
+    // 2 -> 3: the yearly cycle. When a value first arrived (compliance) is found through the
+    // revisions of its (indicator, time); reminders sent, so each goes out once per period.
+    r#"
+    CREATE INDEX revision_by_key ON revision (indicator, t);
+    CREATE TABLE reminder (
+        indicator     TEXT    NOT NULL,
+        period_start  INTEGER NOT NULL,  -- the reporting period the reminder is about (ms)
+        channel       TEXT    NOT NULL,  -- email | webhook
+        sent          INTEGER NOT NULL,  -- ms
+        PRIMARY KEY (indicator, period_start, channel)
+    ) WITHOUT ROWID;
     "#,
 ];
 

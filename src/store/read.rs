@@ -203,6 +203,27 @@ pub fn latest_notes(conn: &Connection) -> Result<HashMap<String, NoteRow>, Store
 /// An indicator's series in time order.
 pub type Series = Vec<(Millis, f64)>;
 
+/// (observation time, when its first value arrived) of one indicator's observations timed in
+/// [`from`, `to`), in time order. A corrected value keeps the arrival of its first version (the
+/// revision history holds it).
+pub fn receipts(
+    conn: &Connection,
+    indicator: &str,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<(Millis, Millis)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.t, coalesce(
+             (SELECT min(r.previous_received) FROM revision r WHERE r.indicator = o.indicator AND r.t = o.t),
+             o.received)
+         FROM observation o WHERE o.indicator = ?1 AND o.t >= ?2 AND o.t < ?3 ORDER BY o.t",
+    )?;
+    let rows = stmt
+        .query_map(params![indicator, from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// One indicator's series in time order, and its newest note.
 pub fn indicator_state(
     conn: &Connection,
