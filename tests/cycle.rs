@@ -450,3 +450,92 @@ async fn compliance_of_a_crafted_month_counts_on_time_late_and_missing() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn progress_as_of_a_past_day_uses_the_values_known_then() {
+    let (a, b) = years();
+    let app = spawn_app_with(&plan(), "").await;
+    // Posted "on 10 March of last year" (the arrival is crafted), then corrected today.
+    let posted = [
+        ("economy.x.level", format!("{b}-03-01"), 50.0),
+        ("economy.x.down", format!("{a}-06-01"), 9.5),
+    ];
+    let (s, r) = app
+        .post_json("/api/v1/observations", Some(ADMIN), &obs(&posted))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    {
+        let conn = rusqlite::Connection::open(&app.db).unwrap();
+        conn.execute(
+            "UPDATE observation SET received = ?1",
+            rusqlite::params![wib(&format!("{b}-03-10"), 9)],
+        )
+        .unwrap();
+    }
+    let (s, _) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(ADMIN),
+            &obs(&[
+                ("economy.x.level", format!("{b}-03-01"), 58.0),
+                // Timed in February, but it only arrives today.
+                ("economy.x.cum", format!("{b}-02-01"), 10.0),
+            ]),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let find = |v: &Value, id: &str| {
+        v["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let (s, then) = app.get(&format!("/api/v1/progress?as_of={b}-03-31")).await;
+    assert_eq!(s, 200, "{then}");
+    assert!(
+        then["as_of"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{b}-03-31T23:59:59"))
+    );
+    assert_eq!(
+        find(&then, "economy.x.level")["current"],
+        json!(50.0),
+        "the value before the correction"
+    );
+    assert_eq!(find(&then, "economy.x.down")["current"], json!(9.5));
+    assert_eq!(
+        find(&then, "economy.x.cum")["status"],
+        "no_data",
+        "not yet arrived then"
+    );
+    let (_, now) = app.get("/api/v1/progress").await;
+    assert_eq!(find(&now, "economy.x.level")["current"], json!(58.0));
+    assert_eq!(find(&now, "economy.x.cum")["current"], json!(1010.0));
+    // Before anything arrived: nothing known.
+    let (_, early) = app.get(&format!("/api/v1/progress?as_of={b}-03-09")).await;
+    assert_eq!(find(&early, "economy.x.level")["status"], "no_data");
+    // Filters still apply; a date in the future or not a date names the parameter.
+    let (s, f) = app
+        .get(&format!(
+            "/api/v1/progress?as_of={b}-03-31&department=dishub"
+        ))
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        f["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["department"] == "dishub")
+    );
+    for bad in ["2999-01-01", "maret"] {
+        let (s, v) = app.get(&format!("/api/v1/progress?as_of={bad}")).await;
+        assert_eq!((s, v["error"]["parameter"].as_str()), (400, Some("as_of")));
+    }
+    app.stop().await;
+}

@@ -66,6 +66,61 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// `GET /api/v1/progress?as_of=YYYY-MM-DD[&filters]`: progress as it stood at the end of that
+/// day — the observations timed up to it, each with the value known then (the revision
+/// history), and the notes written by then — computed by the same state as live progress.
+pub(super) async fn progress_as_of(app: &App, q: &Query) -> Result<Response, ApiError> {
+    allow_only(q, &["dimension", "department", "quick_win", "as_of"])?;
+    let filter = super::read::filter_from(app, q)?;
+    let config = app.config();
+    let tz = config.settings.city.time_zone;
+    let today = local_date(now(), tz).unwrap_or_default();
+    let Some(date) = date_param(q, "as_of")? else {
+        return Err(ApiError::BadParameter {
+            name: "as_of".into(),
+            message: "give a date, YYYY-MM-DD".into(),
+        });
+    };
+    if date > today {
+        return Err(ApiError::BadParameter {
+            name: "as_of".into(),
+            message: format!(
+                "{date} is in the future; progress as of today is GET /api/v1/progress"
+            ),
+        });
+    }
+    let at = date_start_millis(date.succ_opt().unwrap_or(date), tz) - 1;
+    let reads = app.reads.clone();
+    let body = tokio::task::spawn_blocking(move || {
+        let (series, notes) = reads.run_blocking(|conn| {
+            Ok((
+                crate::store::read::all_series_as_of(conn, at)?,
+                crate::store::read::latest_notes_as_of(conn, at)?,
+            ))
+        })?;
+        let state = crate::progress::ProgressState::new(
+            std::sync::Arc::new(config.masterplan.clone()),
+            tz,
+            config.settings.progress.thresholds,
+            series,
+            notes,
+            at,
+        );
+        let snapshot = state.snapshot();
+        serde_json::to_vec(&snapshot.view(&filter)).map_err(|e| {
+            crate::store::StoreError::Unavailable(format!("cannot write the answer: {e}"))
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the as-of task failed: {e}")))??;
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(r)
+}
+
 /// `GET /api/v1/indicators/{id}/years[?year=Y]`.
 fn years(app: &App, id: &str, q: &Query) -> Result<Response, ApiError> {
     allow_only(q, &["year"])?;

@@ -129,7 +129,12 @@ pub(super) fn routes(
         .and(get)
         .and(with_app(app.clone()))
         .and(query())
-        .and_then(|app: App, q: Query| async move { respond(progress(&app, &q)) });
+        .and_then(|app: App, q: Query| async move {
+            if q.contains_key("as_of") {
+                return respond(super::cycle::progress_as_of(&app, &q).await);
+            }
+            respond(progress(&app, &q))
+        });
     let indicator = warp::path!("api" / "v1" / "indicators" / String)
         .and(get)
         .and(with_app(app.clone()))

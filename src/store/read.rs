@@ -224,6 +224,65 @@ pub fn receipts(
     Ok(rows)
 }
 
+/// Every indicator's series as it was known at instant `at`: observations timed at or before
+/// `at`, each with the value it had then (the revision history holds the values that were
+/// corrected since); observations that had not arrived yet are left out.
+pub fn all_series_as_of(
+    conn: &Connection,
+    at: Millis,
+) -> Result<HashMap<String, Vec<(Millis, f64)>>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT o.indicator, o.t,
+            CASE WHEN o.received <= ?1 THEN o.value ELSE coalesce(
+                (SELECT r.value FROM revision r
+                  WHERE r.indicator = o.indicator AND r.t = o.t AND r.received <= ?1
+                  ORDER BY r.received DESC, r.id DESC LIMIT 1),
+                (SELECT r.previous_value FROM revision r
+                  WHERE r.indicator = o.indicator AND r.t = o.t AND r.previous_received <= ?1
+                  ORDER BY r.id ASC LIMIT 1))
+            END
+         FROM observation o WHERE o.t <= ?1 ORDER BY o.indicator, o.t",
+    )?;
+    let mut rows = stmt.query(params![at])?;
+    let mut out: HashMap<String, Vec<(Millis, f64)>> = HashMap::new();
+    let mut current: Option<(String, Vec<(Millis, f64)>)> = None;
+    while let Some(r) = rows.next()? {
+        let Some(value) = r.get::<_, Option<f64>>(2)? else {
+            continue;
+        };
+        let id = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let point = (r.get::<_, i64>(1)?, value);
+        match &mut current {
+            Some((cur, list)) if cur == id => list.push(point),
+            _ => {
+                if let Some((k, v)) = current.take() {
+                    out.insert(k, v);
+                }
+                current = Some((id.to_string(), vec![point]));
+            }
+        }
+    }
+    if let Some((k, v)) = current {
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// The newest note of every indicator written at or before `at`.
+pub fn latest_notes_as_of(
+    conn: &Connection,
+    at: Millis,
+) -> Result<HashMap<String, NoteRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
+         WHERE id IN (SELECT max(id) FROM note WHERE created <= ?1 GROUP BY indicator)",
+    )?;
+    let rows = stmt
+        .query_map(params![at], note_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows.into_iter().map(|n| (n.indicator.clone(), n)).collect())
+}
+
 /// One indicator's series in time order, and its newest note.
 pub fn indicator_state(
     conn: &Connection,
