@@ -33,9 +33,60 @@ pub fn format_number(x: f64, decimals: usize, locale: Locale) -> String {
     }
 }
 
+const MONTHS_ID: [&str; 12] = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A calendar date as people write it: `16 Desember 2026` (id) or `16 December 2026` (en).
+pub fn format_date(date: chrono::NaiveDate, locale: Locale) -> String {
+    use chrono::Datelike;
+    let months = match locale {
+        Locale::Id => &MONTHS_ID,
+        Locale::En => &MONTHS_EN,
+    };
+    format!(
+        "{} {} {}",
+        date.day(),
+        months[date.month0() as usize],
+        date.year()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_both_languages() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 16).unwrap();
+        assert_eq!(format_date(d, Locale::Id), "16 Desember 2026");
+        assert_eq!(format_date(d, Locale::En), "16 December 2026");
+    }
 
     #[test]
     fn indonesian_and_english_numbers() {

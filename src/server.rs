@@ -150,6 +150,7 @@ pub async fn run(
         reload: Arc::new(tokio::sync::Notify::new()),
         started: std::time::Instant::now(),
         webhooks: Arc::new(crate::live::webhooks::WebhookMetrics::default()),
+        reminders: Arc::new(crate::app::counters::ReminderMetrics::default()),
     };
 
     // Feed health as recorded before a restart is there from the first request on.
@@ -171,6 +172,7 @@ pub async fn run(
     ));
     tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
     tasks.spawn(watch_other_writers(app.writer.clone(), stop_rx.clone()));
+    tasks.spawn(crate::reminders::run(app.clone(), stop_rx.clone()));
     tasks.spawn(crate::live::webhooks::run(
         hub.clone(),
         app.config().settings.webhooks.clone(),

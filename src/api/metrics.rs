@@ -65,6 +65,44 @@ pub fn render(app: &App) -> String {
         "counter",
         m.observations_corrected.load(Ordering::Relaxed) as f64,
     );
+    gauge(
+        &mut out,
+        "pantau_external_commits_total",
+        "Commits by other processes (pantau import, pantau token) picked up from the change log.",
+        "counter",
+        m.external_changes.load(Ordering::Relaxed) as f64,
+    );
+    let r = &app.reminders;
+    for (name, help, v) in [
+        (
+            "pantau_reminder_emails_sent_total",
+            "Reminder e-mails sent to departments about overdue updates.",
+            &r.emails_sent,
+        ),
+        (
+            "pantau_reminder_email_failures_total",
+            "Reminder e-mails that could not be sent (retried at the next look).",
+            &r.email_failures,
+        ),
+        (
+            "pantau_reminder_digests_sent_total",
+            "Daily digest e-mails sent to departments.",
+            &r.digests_sent,
+        ),
+        (
+            "pantau_reminder_events_total",
+            "update_overdue events published (webhooks and the wall).",
+            &r.events,
+        ),
+    ] {
+        gauge(
+            &mut out,
+            name,
+            help,
+            "counter",
+            v.load(Ordering::Relaxed) as f64,
+        );
+    }
     let stored = app
         .progress
         .lock()

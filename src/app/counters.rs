@@ -1,8 +1,20 @@
-//! Counters of HTTP requests by route template and status, filled by the API's log filter and
-//! read by `/metrics`.
+//! Counters for `/metrics`: HTTP requests by route template and status (filled by the API's log
+//! filter) and reminders sent (filled by `crate::reminders`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+/// Reminders sent and failed.
+#[derive(Debug, Default)]
+pub struct ReminderMetrics {
+    pub emails_sent: AtomicU64,
+    pub email_failures: AtomicU64,
+    pub digests_sent: AtomicU64,
+    pub events: AtomicU64,
+    /// The last failure: when (ms) and why.
+    pub last_error: Mutex<Option<(i64, String)>>,
+}
 
 /// Requests counted by (route template, status).
 #[derive(Default)]

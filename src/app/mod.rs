@@ -48,6 +48,7 @@ pub struct App {
     pub reload: Arc<tokio::sync::Notify>,
     pub started: std::time::Instant,
     pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
+    pub reminders: Arc<counters::ReminderMetrics>,
 }
 
 impl App {

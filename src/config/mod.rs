@@ -6,6 +6,7 @@
 //! The example Mojokerto files in `config/` are embedded so that pantau runs with no files at all.
 
 mod masterplan;
+pub mod reminders;
 mod screens;
 mod settings;
 mod table;

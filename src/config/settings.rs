@@ -111,6 +111,8 @@ pub struct Settings {
     pub progress: ProgressSettings,
     pub auth: AuthSettings,
     pub webhooks: WebhookSettings,
+    pub reminders: super::reminders::RemindersSettings,
+    pub smtp: super::reminders::SmtpSettings,
 }
 
 /// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table. A value
@@ -207,13 +209,24 @@ pub(super) fn parse_settings(
     let progress_t = section("progress", problems);
     let auth_t = section("auth", problems);
     let webhooks_t = section("webhooks", problems);
+    let reminders_t = section("reminders", problems);
+    let smtp_t = section("smtp", problems);
 
     let mut top = FieldReader::new(file, "top level".into(), &table, problems);
     let masterplan = top
         .opt_string("masterplan")
         .unwrap_or_else(|| "masterplan.toml".into());
     let screens = top.opt_string("screens").map(PathBuf::from);
-    for key in ["server", "storage", "city", "progress", "auth", "webhooks"] {
+    for key in [
+        "server",
+        "storage",
+        "city",
+        "progress",
+        "auth",
+        "webhooks",
+        "reminders",
+        "smtp",
+    ] {
         let _ = top.opt_value(key);
     }
     top.finish();
@@ -400,6 +413,8 @@ pub(super) fn parse_settings(
     r.finish();
     let _ = &empty;
 
+    let (reminders, smtp) = super::reminders::parse(&reminders_t, &smtp_t, file, env, problems);
+
     let mut r = FieldReader::new(file, "[webhooks]".into(), &webhooks_t, problems);
     let mut urls = Vec::new();
     if let Some(list) = r.opt_array("urls") {
@@ -471,6 +486,8 @@ pub(super) fn parse_settings(
             retries,
             timeout,
         },
+        reminders,
+        smtp,
     })
 }
 

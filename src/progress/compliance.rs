@@ -182,6 +182,31 @@ pub fn periods(indicator: &Indicator, from: Millis, to: Millis, grace: f64, tz: 
     out
 }
 
+/// The latest reporting period of `indicator` whose deadline has passed at `now` and which has
+/// no observation timed within it (`series` in time order), while the plan runs (periods that
+/// start after the final target date are not asked for).
+pub fn overdue_period(
+    indicator: &Indicator,
+    series: &[(Millis, f64)],
+    now: Millis,
+    grace: f64,
+    tz: Tz,
+) -> Option<Period> {
+    let length = indicator.update_every.millis();
+    let grace_ms = (grace.max(0.0) * length as f64) as i64;
+    let from = now.saturating_sub(length.saturating_mul(3).saturating_add(grace_ms));
+    let last = periods(indicator, from, now, grace, tz)
+        .into_iter()
+        .rfind(|p| p.deadline <= now)?;
+    let plan_end = date_start_millis(indicator.final_target().date, tz);
+    if last.start > plan_end {
+        return None;
+    }
+    let i = series.partition_point(|(t, _)| *t < last.start);
+    let has_value = series.get(i).is_some_and(|(t, _)| *t < last.end);
+    (!has_value).then_some(last)
+}
+
 /// Judges a period from the first-received times of the observations timed within it
 /// (`receipts`: (observation time, first received), sorted by time), at `now`.
 pub fn judge(
@@ -435,6 +460,27 @@ mod tests {
             TZ,
         );
         assert_eq!(before.first().map(|p| p.start), Some(day("2025-01-01")));
+    }
+
+    #[test]
+    fn the_latest_past_due_period_without_a_value_is_overdue() {
+        let ind = indicator("1mo");
+        // 20 December: November's value was due by 16 December.
+        let now = day("2026-12-20");
+        let p = overdue_period(&ind, &[(day("2026-10-05"), 1.0)], now, 0.5, TZ).unwrap();
+        assert_eq!((p.start, p.end), (day("2026-11-01"), day("2026-12-01")));
+        // A value for November: nothing is overdue; December is not due yet.
+        assert_eq!(
+            overdue_period(&ind, &[(day("2026-11-30"), 1.0)], now, 0.5, TZ),
+            None
+        );
+        // 10 December: November is still within its grace.
+        assert_eq!(
+            overdue_period(&ind, &[], day("2026-12-10"), 0.5, TZ).map(|p| p.start),
+            Some(day("2026-10-01"))
+        );
+        // After the plan's last target date nothing more is asked for.
+        assert_eq!(overdue_period(&ind, &[], day("2029-06-01"), 0.5, TZ), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod writer;
 pub use read::ReadPool;
 pub use writer::{
     AppliedObservation, CommitListener, FeedRunRecord, NoteRecord, ObservationBatch, Origin,
-    WriteCommand, WriteOutcome, WriterHandle,
+    ReminderRecord, WriteCommand, WriteOutcome, WriterHandle,
 };
 
 use rusqlite::{Connection, OpenFlags};

@@ -283,6 +283,20 @@ pub fn latest_notes_as_of(
     Ok(rows.into_iter().map(|n| (n.indicator.clone(), n)).collect())
 }
 
+/// Reminders sent for periods starting at or after `since`: (subject, period start, channel).
+pub fn reminders_since(
+    conn: &Connection,
+    since: Millis,
+) -> Result<Vec<(String, Millis, String)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT indicator, period_start, channel FROM reminder WHERE period_start >= ?1",
+    )?;
+    let rows = stmt
+        .query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// One indicator's series in time order, and its newest note.
 pub fn indicator_state(
     conn: &Connection,

@@ -69,6 +69,18 @@ pub enum WriteCommand {
         points: ObservationBatch,
         run: FeedRunRecord,
     },
+    /// Reminders that went out, so that each goes out once per period and channel.
+    Reminders(Vec<ReminderRecord>),
+}
+
+/// One reminder sent: about which indicator's which reporting period, by which channel.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReminderRecord {
+    /// The indicator, or `digest:<department>` for a daily digest.
+    pub subject: String,
+    pub period_start: Millis,
+    /// `email`, `webhook` or `digest`.
+    pub channel: String,
 }
 
 /// The answer to a command, sent after its commit.
@@ -87,6 +99,8 @@ pub enum WriteOutcome {
     FeedRun {
         id: i64,
     },
+    /// Records were stored (or were there already).
+    Recorded,
 }
 
 /// An observation that changed what is stored (new, or a corrected value).
@@ -462,6 +476,16 @@ fn apply(
             },
             Vec::new(),
         )),
+        WriteCommand::Reminders(list) => {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO reminder (indicator, period_start, channel, sent) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (indicator, period_start, channel) DO NOTHING",
+            )?;
+            for r in list {
+                stmt.execute(params![r.subject, r.period_start, r.channel, received])?;
+            }
+            Ok((WriteOutcome::Recorded, Vec::new()))
+        }
         WriteCommand::FeedPoll { points, run } => {
             let (outcome, applied) = apply_observations(conn, points, received)?;
             if let WriteOutcome::Observations { new, corrected, .. } = outcome {

@@ -122,6 +122,13 @@ impl TestApp {
         )
     }
 
+    /// The status and the body as text (for `/metrics` and pages).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(t) = token {
