@@ -429,6 +429,23 @@ async fn all_on_screen(page: &browser::Page, selector: &str) {
     assert_eq!(off, json!([]), "`{selector}` elements outside the screen");
 }
 
+/// The text rules for a page at a screen size: on the wall nothing under 24 px at 1080p (scaled
+/// with the screen) and nothing below the screen; at a desk nothing under 12 px.
+fn rules_for(path: &str, width: u32, height: u32) -> browser::TextRules {
+    if path.starts_with("/wall") {
+        let scale = (width as f64 / 1920.0).min(height as f64 / 1080.0);
+        browser::TextRules {
+            min_px: 24.0 * scale,
+            clip_viewport_y: true,
+        }
+    } else {
+        browser::TextRules {
+            min_px: 12.0,
+            clip_viewport_y: false,
+        }
+    }
+}
+
 async fn seeded_app() -> TestApp {
     let app = spawn_app().await;
     seed(&app.client, &app.base, ADMIN).await;
@@ -1121,15 +1138,19 @@ async fn a_stopped_daemon_shows_the_banner_and_a_restarted_one_recovers() {
     daemon.stop().await;
 }
 
-/// Screenshots of a daemon you run yourself (for working on the pages):
-/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_PAGES=/,/wall?screen=wall-1 cargo test --test dashboards -- --ignored dev_screenshots`
+/// Screenshots of a daemon you run yourself (for working on the pages), with the text problems
+/// each page has:
+/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_PAGES=/,/wall?screen=wall-1 PANTAU_SIZE=1920x1080 cargo test --test dashboards -- --ignored dev_screenshots --nocapture`
 #[tokio::test]
 #[ignore = "screenshots a daemon you run yourself"]
 async fn dev_screenshots() {
     let base = std::env::var("PANTAU_SEED_URL").expect("PANTAU_SEED_URL");
     let pages = std::env::var("PANTAU_PAGES").unwrap_or_else(|_| "/wall?screen=wall-1".into());
+    let size = std::env::var("PANTAU_SIZE").unwrap_or_else(|_| "1920x1080".into());
+    let (w, h) = size.split_once('x').unwrap();
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
     let browser = Browser::launch().await;
-    let page = browser.new_page(1920, 1080).await;
+    let page = browser.new_page(w, h).await;
     for (k, path) in pages.split(',').enumerate() {
         page.goto(&format!("{base}{path}")).await;
         page.wait_for(
@@ -1144,6 +1165,11 @@ async fn dev_screenshots() {
         tokio::time::sleep(Duration::from_millis(wait)).await;
         page.screenshot(&std::path::PathBuf::from(format!("/tmp/dev-{k}.png")))
             .await;
+        let problems = page.text_problems(rules_for(path, w, h)).await;
+        println!("{path} at {size}: {} problems", problems.len());
+        for p in problems {
+            println!("  {p}");
+        }
     }
     println!("errors: {:?}", page.errors());
 }
