@@ -521,6 +521,20 @@ const TEXT_PROBLEMS_JS: &str = r#"((minPx, clipY) => {
       if (clipY && (r.bottom > innerHeight + 1)) report(el, 'below the screen', text);
     }
   }
+  // No badge or chip sticks out of the card or cell it sits in.
+  for (const b of document.querySelectorAll('.badge, .overdue-chip, .stale-chip, .opd, .qw')) {
+    const r = b.getBoundingClientRect();
+    if (!r.width) continue;
+    for (let a = b.parentElement; a && a !== document.body; a = a.parentElement) {
+      const d = getComputedStyle(a).display;
+      if (d === 'inline' || d === 'contents' || (d.startsWith('table-') && d !== 'table-cell')) continue;
+      const ar = a.getBoundingClientRect();
+      if (r.left < ar.left - 1 || r.right > ar.right + 1) {
+        report(b, `badge sticks out of ${label(a)}`, b.textContent);
+        break;
+      }
+    }
+  }
   if (document.documentElement.scrollWidth > innerWidth + 1) problems.push(`the page is ${document.documentElement.scrollWidth}px wide on a ${innerWidth}px screen`);
   return problems;
 })"#;
