@@ -115,7 +115,7 @@ export function shortNum(x) {
   for (const [at, word, divisor] of SHORT[lang()] || SHORT.id) {
     if (abs >= at) {
       const scaled = x / (divisor || at);
-      return `${new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: Math.abs(scaled) >= 100 ? 0 : 1 }).format(scaled)} ${word}`;
+      return `${new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: 1 }).format(scaled)} ${word}`;
     }
   }
   return num(x);

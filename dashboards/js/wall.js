@@ -81,18 +81,22 @@ connectLive({ screen: screen ? screen.id : undefined, token: params.get('token')
   },
 });
 
+/** Moves to the next part or page at once (the browser tests use it instead of waiting). */
+function advance() {
+  if (state.part + 1 < state.parts) {
+    state.part += 1;
+  } else {
+    state.index = (state.index + 1) % playlist.length;
+    state.part = 0;
+  }
+  state.startedAt = Date.now();
+  render();
+}
+window.__pantauNextPart = advance;
+
 setInterval(() => {
   const page = playlist[state.index];
-  if (page && Date.now() - state.startedAt >= seconds(page) && (playlist.length > 1 || state.parts > 1)) {
-    if (state.part + 1 < state.parts) {
-      state.part += 1;
-    } else {
-      state.index = (state.index + 1) % playlist.length;
-      state.part = 0;
-    }
-    state.startedAt = Date.now();
-    render();
-  }
+  if (page && Date.now() - state.startedAt >= seconds(page) && (playlist.length > 1 || state.parts > 1)) advance();
   renderRotation();
 }, 250);
 // Ages ("5 mnt lalu") and flashes move on even when no data arrives.
@@ -186,7 +190,7 @@ function render() {
     state.parts = best.parts.length;
     if (state.part >= state.parts) state.part = 0;
     flow.innerHTML = best.parts[state.part].join('');
-    grow(flow);
+    grow(flow, out.maxGrow);
   } else {
     state.parts = 1;
     state.part = 0;
@@ -241,9 +245,9 @@ function paginate(flow, units, empty) {
 }
 
 /** A page that fits with room to spare grows its text (up to half again) to fill the screen. */
-function grow(flow) {
+function grow(flow, most = 1.5) {
   let lo = 1;
-  let hi = 1.5;
+  let hi = most;
   flow.style.setProperty('--fit', String(hi));
   if (fits(flow)) return;
   for (let k = 0; k < 6; k++) {
@@ -268,12 +272,15 @@ function sparkLookup(key) {
 
 // --- Pieces several pages share ----------------------------------------------------------------
 
-/** "data terbaru 5 mnt lalu" (and "3 usang") for a set of indicators. */
-function freshness(indicators, item) {
+/** "data terbaru 5 mnt lalu" (and "3 usang") for a set of indicators; `compact` leaves the
+ * words out beside the chip where a tile is narrow, and `noChip` leaves the chip out where the
+ * count of stale indicators is shown already. */
+function freshness(indicators, item, { compact = false, noChip = false } = {}) {
   const newest = newestUpdate(indicators);
   const staleN = item && item.counts ? item.counts.stale : indicators.filter((i) => i.stale).length;
-  const staleText = staleN ? staleChip(t('stale_n', { n: staleN })) : '';
-  return `<div class="fresh">${staleText}<span class="age">${esc(newest ? t('latest_data', { age: age(newest) }) : t('no_update'))}</span></div>`;
+  const staleText = staleN && !noChip ? staleChip(t('stale_n', { n: staleN })) : '';
+  const text = newest ? (compact && staleText ? age(newest) : t('latest_data', { age: age(newest) })) : t('no_update');
+  return `<div class="fresh">${staleText}<span class="age" title="${esc(t('latest_data', { age: newest ? age(newest) : '–' }))}">${esc(text)}</span></div>`;
 }
 
 function countsChips(counts) {
@@ -404,7 +411,7 @@ function overviewPage() {
     <h3 class="sub">${esc(t('counts'))}</h3>
     ${countsBar(counts)}
     <ul class="counts-list">${countRows}<li class="stale-row">${icon('stale')}<span class="name">${esc(t('stale'))}</span><b class="n" data-count="stale">${counts.stale || 0}</b></li></ul>
-    ${freshness(all, m)}
+    ${freshness(all, m, { noChip: true })}
   </article>`;
   const dims = empty
     ? emptyHint('empty_wall')
@@ -420,7 +427,7 @@ function overviewPage() {
         <div class="figs-row"><span><span class="lbl">${esc(t('expected'))}</span> <b class="value-expected">${esc(pct(d.expected))}</b></span></div>
         <div class="spark" data-spark="dimension|${esc(d.id)}"></div>
         ${countsChips(d.counts)}
-        ${freshness(indicatorsUnder(store, 'dimension', d.id), d)}
+        ${freshness(indicatorsUnder(store, 'dimension', d.id), d, { compact: true })}
       </article>`,
         )
         .join('')}</div>`;
@@ -593,10 +600,14 @@ function numbersPage(page) {
   const n = ids.length;
   const cols = n <= 3 ? n : n === 4 ? 2 : n <= 6 ? 3 : n === 9 ? 3 : 4;
   const rows = Math.ceil(n / Math.max(1, cols));
+  const empty = !hasData(ids.map((id) => store.indicators.get(id)).filter(Boolean));
   const tiles = ids
     .map((id) => {
       const i = store.indicators.get(id);
       if (!i) return '';
+      if (empty) {
+        return `<article class="tile num-tile st-edge-${esc(i.status)}" data-id="${esc(i.id)}" data-status="${esc(i.status)}"><h3>${esc(i.name)}</h3><div class="row">${badge(i.status)}</div></article>`;
+      }
       const fresh = i.last_update ? age(toMillis(i.last_update)) : t('no_update');
       return `<article class="tile num-tile st-edge-${esc(i.status)}${i.stale ? ' is-stale' : ''}${flash(i.id)}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
         <h3>${esc(i.name)}</h3>
@@ -608,7 +619,6 @@ function numbersPage(page) {
       </article>`;
     })
     .join('');
-  const empty = !hasData(ids.map((id) => store.indicators.get(id)).filter(Boolean));
   return {
     html: `<section class="wpage">${empty ? emptyHint('empty_wall') : ''}<div class="wbody numbers" style="grid-template-columns:repeat(${cols},minmax(0,1fr));grid-template-rows:repeat(${rows},minmax(0,1fr))">${tiles}</div></section>`,
   };
