@@ -365,6 +365,8 @@ async fn masterplan(args: &WatchArgs) -> Result<Value, Failure> {
 /// Connects, prints, reconnects with backoff; stops after `max_messages` if given, and with an
 /// error when the daemon refuses the request.
 pub async fn run(args: WatchArgs) -> anyhow::Result<()> {
+    // reqwest is built without a default crypto provider (see CRATES.md).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut resume: Option<(u64, String)> = None;
     let mut seen = 0u64;
     let mut backoff = Duration::from_millis(500);

@@ -551,7 +551,8 @@ async fn every_page_loads_without_errors_and_shows_the_api_values() {
     let sparks = page
         .eval("document.querySelectorAll('.spark canvas').length")
         .await;
-    assert!(sparks.as_u64().unwrap() >= 7, "sparklines drawn: {sparks}");
+    // The masterplan's trend always; the dimensions' where their tiles have room for it.
+    assert!(sparks.as_u64().unwrap() >= 1, "sparklines drawn: {sparks}");
     all_on_screen(&page, ".tile").await;
     page.screenshot(&screenshot_path("wall.png")).await;
 
@@ -1315,7 +1316,9 @@ async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
             // A page that fills the screen: its flow holds more than half of the room it has.
             let kind = page.eval("document.body.dataset.kind").await;
             let empty = page.eval("!!document.querySelector('.empty-hint')").await;
-            let units = page.eval("document.querySelectorAll('.flow > .unit').length").await;
+            let units = page
+                .eval("document.querySelectorAll('.flow > .unit').length")
+                .await;
             if parts == 1 && w == 1920 && empty != json!(true) && units.as_u64().unwrap_or(0) >= 4 {
                 let filled = page
                     .eval("(() => { const f = document.querySelector('.flow'); if (!f || !f.children.length) return 1; const r = f.getBoundingClientRect(); let used = 0; for (const c of f.children) for (const b of c.getClientRects()) used += b.width * b.height; return used / (r.width * r.height); })()")

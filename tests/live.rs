@@ -326,6 +326,8 @@ async fn watch_prints_live_progress() {
     // The figure is the filter's, not the whole masterplan's; names, values with units, status
     // words in the city's language (id) and times in its zone (WIB).
     let first = text.lines().next().unwrap_or("");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     assert!(first.contains(" WIB  Quick wins: "), "{text}");
     assert!(first.contains("indikator"), "{text}");
     assert!(!first.contains("Masterplan"), "{text}");

@@ -785,11 +785,8 @@ fn read_key(
             ),
         ),
         None => {}
-        Some(id) => {
-            if check(r, name, &id) {
-                set(page, key, id);
-            }
-        }
+        Some(id) if check(r, name, &id) => set(page, key, id),
+        Some(_) => {}
     }
 }
 
