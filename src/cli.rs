@@ -127,8 +127,11 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
@@ -255,6 +258,15 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if file.exists() {
                 bail!("{} already exists; choose a new file name", file.display());
             }
+            if let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !folder.is_dir() {
+                    bail!(
+                        "the folder {} does not exist; create it first (mkdir -p {}) or write the backup elsewhere",
+                        folder.display(),
+                        folder.display()
+                    );
+                }
+            }
             let check = store::backup(&src, &file)?;
             if check != "ok" {
                 bail!("the copy failed its integrity check: {check}");
@@ -367,9 +379,12 @@ pub fn import_file(
                 b.finish_and_clear();
             }
             let mut report = format!(
-                "{}: {} problem(s); nothing was imported:\n",
+                "{}: {}; nothing was imported:\n",
                 file.display(),
-                errors.len()
+                match errors.len() {
+                    1 => "1 problem".to_string(),
+                    n => format!("{n} problems"),
+                }
             );
             for r in errors {
                 report.push_str(&format!(

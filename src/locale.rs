@@ -77,6 +77,65 @@ pub fn format_date(date: chrono::NaiveDate, locale: Locale) -> String {
     )
 }
 
+/// A number as people say it when it is large: `295,1 miliar`, `1,2 juta`, `12,3 ribu`,
+/// `1,5 triliun` (`billion`, `million`, `thousand`, `trillion` in English); below 10.000 in full,
+/// with at most two decimals. The pages do the same in `dashboards/js/format.js` (`shortNum`).
+pub fn short_number(x: f64, locale: Locale) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let words: [(f64, &str, &str); 4] = [
+        (1e12, "triliun", "trillion"),
+        (1e9, "miliar", "billion"),
+        (1e6, "juta", "million"),
+        (1e4, "ribu", "thousand"),
+    ];
+    for (at, id, en) in words {
+        if x.abs() >= at {
+            let divisor = if at == 1e4 { 1e3 } else { at };
+            let scaled = x / divisor;
+            let word = match locale {
+                Locale::Id => id,
+                Locale::En => en,
+            };
+            return format!("{} {word}", trimmed(scaled, 1, locale));
+        }
+    }
+    let decimals = if x.abs() >= 1000.0 {
+        0
+    } else if x.abs() >= 100.0 {
+        1
+    } else {
+        2
+    };
+    trimmed(x, decimals, locale)
+}
+
+/// `format_number` without trailing zeros after the decimal separator.
+fn trimmed(x: f64, decimals: usize, locale: Locale) -> String {
+    let text = format_number(x, decimals, locale);
+    let sep = match locale {
+        Locale::Id => ',',
+        Locale::En => '.',
+    };
+    if text.contains(sep) {
+        text.trim_end_matches('0').trim_end_matches(sep).to_string()
+    } else {
+        text
+    }
+}
+
+/// A value with its unit for a terminal: `5,12 %`, `Rp 295,1 miliar`, `1,2 juta orang`.
+pub fn format_value(x: f64, unit: &str, locale: Locale) -> String {
+    let n = short_number(x, locale);
+    match unit.trim() {
+        "persen" | "%" | "percent" => format!("{n} %"),
+        "Rp" | "rupiah" | "Rupiah" | "IDR" => format!("Rp {n}"),
+        "" => n,
+        u => format!("{n} {u}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +145,25 @@ mod tests {
         let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 16).unwrap();
         assert_eq!(format_date(d, Locale::Id), "16 Desember 2026");
         assert_eq!(format_date(d, Locale::En), "16 December 2026");
+    }
+
+    #[test]
+    fn large_numbers_as_people_say_them() {
+        assert_eq!(short_number(295_096_098_000.0, Locale::Id), "295,1 miliar");
+        assert_eq!(short_number(1_234_000.0, Locale::Id), "1,2 juta");
+        assert_eq!(short_number(12_345.0, Locale::Id), "12,3 ribu");
+        assert_eq!(short_number(1.5e12, Locale::Id), "1,5 triliun");
+        assert_eq!(short_number(461_000.0, Locale::Id), "461 ribu");
+        assert_eq!(short_number(9_999.0, Locale::Id), "9.999");
+        assert_eq!(short_number(5.12, Locale::Id), "5,12");
+        assert_eq!(short_number(5.10, Locale::Id), "5,1");
+        assert_eq!(short_number(1_234_000.0, Locale::En), "1.2 million");
+        assert_eq!(format_value(97.5, "persen", Locale::Id), "97,5 %");
+        assert_eq!(
+            format_value(615_000_000_000.0, "Rp", Locale::Id),
+            "Rp 615 miliar"
+        );
+        assert_eq!(format_value(153.0, "unit", Locale::Id), "153 unit");
     }
 
     #[test]

@@ -164,6 +164,14 @@ pub async fn run(
     }
 
     let mut tasks = tokio::task::JoinSet::new();
+    // Subscribed before the other tasks start, so that their first events reach the webhooks.
+    let webhooks = crate::live::webhooks::forwarder(
+        &hub,
+        app.config().settings.webhooks.clone(),
+        app.webhooks.clone(),
+        stop_rx.clone(),
+    );
+    tasks.spawn(webhooks);
     tasks.spawn(tick(
         progress,
         hub.clone(),
@@ -173,12 +181,6 @@ pub async fn run(
     tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
     tasks.spawn(watch_other_writers(app.writer.clone(), stop_rx.clone()));
     tasks.spawn(crate::reminders::run(app.clone(), stop_rx.clone()));
-    tasks.spawn(crate::live::webhooks::run(
-        hub.clone(),
-        app.config().settings.webhooks.clone(),
-        app.webhooks.clone(),
-        stop_rx.clone(),
-    ));
     #[cfg(unix)]
     tasks.spawn(reload_on_sighup(app.clone(), stop_rx.clone()));
 

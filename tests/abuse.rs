@@ -422,9 +422,10 @@ async fn screens_past_max_screens_get_503_until_one_leaves() {
     assert_eq!(r.headers()["retry-after"], "30");
     let body: Value = serde_json::from_slice(r.body().as_deref().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "too_many_screens");
+    // The city speaks Bahasa Indonesia and the client asked for no language.
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("3 live screens") && message.contains("max_screens"),
+        message.contains("3 layar langsung") && message.contains("max_screens"),
         "{message}"
     );
     // The refusal took no slot, and one screen leaving frees one.

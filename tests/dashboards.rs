@@ -429,6 +429,23 @@ async fn all_on_screen(page: &browser::Page, selector: &str) {
     assert_eq!(off, json!([]), "`{selector}` elements outside the screen");
 }
 
+/// The text rules for a page at a screen size: on the wall nothing under 24 px at 1080p (scaled
+/// with the screen) and nothing below the screen; at a desk nothing under 12 px.
+fn rules_for(path: &str, width: u32, height: u32) -> browser::TextRules {
+    if path.starts_with("/wall") {
+        let scale = (width as f64 / 1920.0).min(height as f64 / 1080.0);
+        browser::TextRules {
+            min_px: 24.0 * scale,
+            clip_viewport_y: true,
+        }
+    } else {
+        browser::TextRules {
+            min_px: 12.0,
+            clip_viewport_y: false,
+        }
+    }
+}
+
 async fn seeded_app() -> TestApp {
     let app = spawn_app().await;
     seed(&app.client, &app.base, ADMIN).await;
@@ -534,7 +551,8 @@ async fn every_page_loads_without_errors_and_shows_the_api_values() {
     let sparks = page
         .eval("document.querySelectorAll('.spark canvas').length")
         .await;
-    assert!(sparks.as_u64().unwrap() >= 7, "sparklines drawn: {sparks}");
+    // The masterplan's trend always; the dimensions' where their tiles have room for it.
+    assert!(sparks.as_u64().unwrap() >= 1, "sparklines drawn: {sparks}");
     all_on_screen(&page, ".tile").await;
     page.screenshot(&screenshot_path("wall.png")).await;
 
@@ -546,16 +564,17 @@ async fn every_page_loads_without_errors_and_shows_the_api_values() {
         .iter()
         .filter(|p| p["quick_win"] == true)
         .collect();
-    let shown = page
-        .eval("[...document.querySelectorAll('.qw-row')].map(r => r.dataset.status)")
-        .await;
-    let shown: Vec<&str> = shown
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    assert_eq!(shown.len(), quick.len(), "every quick win on the wall");
+    let (parts, shown_all) = over_parts(
+        &page,
+        "[...document.querySelectorAll('.qw-row')].map(r => r.dataset.status)",
+    )
+    .await;
+    let shown: Vec<&str> = shown_all.iter().filter_map(Value::as_str).collect();
+    assert_eq!(
+        shown.len(),
+        quick.len(),
+        "every quick win on the wall, over {parts} parts"
+    );
     assert!(
         shown.windows(2).all(|w| risk(w[0]) <= risk(w[1])),
         "sorted by risk: {shown:?}"
@@ -573,14 +592,22 @@ async fn every_page_loads_without_errors_and_shows_the_api_values() {
         .find(|d| d["id"] == "governance")
         .unwrap();
     assert_eq!(text(&page, "#title").await, gov["name"].as_str().unwrap());
-    let rows = page.eval("document.querySelectorAll('.ind').length").await;
+    let (_, rows) = over_parts(
+        &page,
+        "[...document.querySelectorAll('.ind')].map(r => r.dataset.id)",
+    )
+    .await;
     let gov_indicators = progress["indicators"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|i| i["dimension"] == "governance")
         .count();
-    assert_eq!(rows, json!(gov_indicators));
+    assert_eq!(
+        rows.len(),
+        gov_indicators,
+        "every indicator, over the page's parts"
+    );
     all_on_screen(&page, ".ind").await;
     page.screenshot(&screenshot_path("wall-dimension.png"))
         .await;
@@ -1121,15 +1148,19 @@ async fn a_stopped_daemon_shows_the_banner_and_a_restarted_one_recovers() {
     daemon.stop().await;
 }
 
-/// Screenshots of a daemon you run yourself (for working on the pages):
-/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_PAGES=/,/wall?screen=wall-1 cargo test --test dashboards -- --ignored dev_screenshots`
+/// Screenshots of a daemon you run yourself (for working on the pages), with the text problems
+/// each page has:
+/// `PANTAU_SEED_URL=http://127.0.0.1:8099 PANTAU_PAGES=/,/wall?screen=wall-1 PANTAU_SIZE=1920x1080 cargo test --test dashboards -- --ignored dev_screenshots --nocapture`
 #[tokio::test]
 #[ignore = "screenshots a daemon you run yourself"]
 async fn dev_screenshots() {
     let base = std::env::var("PANTAU_SEED_URL").expect("PANTAU_SEED_URL");
     let pages = std::env::var("PANTAU_PAGES").unwrap_or_else(|_| "/wall?screen=wall-1".into());
+    let size = std::env::var("PANTAU_SIZE").unwrap_or_else(|_| "1920x1080".into());
+    let (w, h) = size.split_once('x').unwrap();
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
     let browser = Browser::launch().await;
-    let page = browser.new_page(1920, 1080).await;
+    let page = browser.new_page(w, h).await;
     for (k, path) in pages.split(',').enumerate() {
         page.goto(&format!("{base}{path}")).await;
         page.wait_for(
@@ -1144,6 +1175,441 @@ async fn dev_screenshots() {
         tokio::time::sleep(Duration::from_millis(wait)).await;
         page.screenshot(&std::path::PathBuf::from(format!("/tmp/dev-{k}.png")))
             .await;
+        let problems = page.text_problems(rules_for(path, w, h)).await;
+        println!("{path} at {size}: {} problems", problems.len());
+        for p in problems {
+            println!("  {p}");
+        }
     }
     println!("errors: {:?}", page.errors());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readable from across the room, at every size, for every kind of page
+// ---------------------------------------------------------------------------------------------
+
+/// A screens file with every kind of page, in both forms.
+const COMPOSED_SCREENS: &str = r#"
+[[screen]]
+id = "wall-1"
+label = "Ringkasan"
+pages = ["overview", "quick-wins"]
+
+[[screen]]
+id = "wall-all"
+label = "Setiap jenis halaman"
+interval_seconds = 20
+pages = [
+  "dimension:governance",
+  { kind = "program", program = "gov.spbe", seconds = 25 },
+  { kind = "numbers", title = "Angka utama kota", indicators = ["living.health.stunting", "economy.welfare.poverty", "brand.business.investment", "economy.tax.pad", "brand.heritage.visitors", "env.waste.sorted"] },
+  { kind = "chart", indicator = "brand.business.investment" },
+  { kind = "department", department = "diskominfo" },
+  "feeds",
+  { kind = "quick-wins", dimension = "governance" },
+  { kind = "quick-wins", department = "dinkes" },
+  "dimension:economy",
+]
+"#;
+
+/// Two feeds whose upstream is not there (nothing listens on the discard port): the feeds page
+/// shows them down with their error.
+const DEAD_FEEDS: &str = r#"
+[[feed]]
+id = "dinkes-gizi-e-ppgbm-bulanan"
+department = "dinkes"
+url = "http://127.0.0.1:9/api/gizi"
+format = "json"
+schedule = "*/5 * * * *"
+timeout = "2s"
+[feed.json]
+points = [{ indicator = "living.health.stunting", value = "/data/prevalensi" }]
+
+[[feed]]
+id = "dlh-ispu"
+department = "dlh"
+url = "http://127.0.0.1:9/ispu.csv"
+format = "csv"
+schedule = "0 * * * *"
+run_at_start = false
+[feed.csv]
+time_column = "tanggal"
+series = [{ indicator = "env.air.ispu-mean", aggregate = "mean", column = "max" }]
+"#;
+
+/// The example city with the demo's few years of history, and the composed screens.
+async fn city_with_history() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = format!("{}\n{DEAD_FEEDS}", example_masterplan());
+    let config_path = write_config(dir.path(), &plan, "");
+    std::fs::write(dir.path().join("screens.toml"), COMPOSED_SCREENS).unwrap();
+    let config = pantau::config::Config::load(Some(&config_path)).expect("valid config");
+    let now = chrono::Utc::now().timestamp_millis();
+    let history = pantau::demo::history(&config, now);
+    assert!(history.len() > 1000, "plausible history: {}", history.len());
+    let db = config.settings.database.clone();
+    tokio::task::spawn_blocking(move || {
+        pantau::store::backfill(&db, history, pantau::domain::Source::Import).unwrap()
+    })
+    .await
+    .unwrap();
+    start_in(dir, config_path, pantau::app::RunOptions::default()).await
+}
+
+/// Evaluates `list_js` (an expression giving an array) on every part of the wall page shown now
+/// (a page with more than fits rotates through parts) and returns the number of parts and all
+/// the items.
+async fn over_parts(page: &browser::Page, list_js: &str) -> (u64, Vec<Value>) {
+    let parts = page
+        .eval("Number(document.body.dataset.parts || 1)")
+        .await
+        .as_u64()
+        .unwrap_or(1);
+    let mut all = Vec::new();
+    for k in 0..parts {
+        if k > 0 {
+            page.eval("window.__pantauNextPart && window.__pantauNextPart()")
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        if let Value::Array(items) = page.eval(list_js).await {
+            all.extend(items);
+        }
+    }
+    (parts, all)
+}
+
+/// Opens every part of the wall page `path` shows (a page with more than fits rotates through
+/// parts) and returns the text problems of each, with the number of parts.
+async fn wall_parts(
+    page: &browser::Page,
+    base: &str,
+    path: &str,
+    rules: browser::TextRules,
+) -> (usize, Vec<String>) {
+    open(page, base, path).await;
+    let parts: usize = page
+        .eval("Number(document.body.dataset.parts || 1)")
+        .await
+        .as_u64()
+        .unwrap_or(1) as usize;
+    let mut problems = Vec::new();
+    for k in 0..parts {
+        if k > 0 {
+            // Move the rotation on by hand instead of waiting the page's seconds.
+            page.eval("window.__pantauNextPart && window.__pantauNextPart()")
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        for p in page.text_problems(rules).await {
+            problems.push(format!("{path} part {}: {p}", k + 1));
+        }
+    }
+    (parts, problems)
+}
+
+#[tokio::test]
+async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
+    let app = city_with_history().await;
+    let base = app.base.clone();
+    let screens = get_json(&base, "/api/v1/screens").await;
+    let all = screens["configured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "wall-all")
+        .unwrap();
+    let kinds: std::collections::HashSet<&str> = screens["configured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["pages"].as_array().unwrap())
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        8,
+        "every kind of page is on a screen: {kinds:?}"
+    );
+    let browser = Browser::launch().await;
+    let mut problems = Vec::new();
+    for (w, h) in [(1920, 1080), (3840, 2160)] {
+        let page = browser.new_page(w, h).await;
+        let mut paths = vec![
+            "/wall?screen=wall-1&page=1".to_string(),
+            "/wall?screen=wall-1&page=2".to_string(),
+        ];
+        for k in 1..=all["pages"].as_array().unwrap().len() {
+            paths.push(format!("/wall?screen=wall-all&page={k}"));
+        }
+        for path in &paths {
+            let (parts, found) = wall_parts(&page, &base, path, rules_for(path, w, h)).await;
+            problems.extend(found.into_iter().map(|p| format!("{w}x{h} {p}")));
+            // A page that fills the screen: its flow holds more than half of the room it has.
+            let kind = page.eval("document.body.dataset.kind").await;
+            let empty = page.eval("!!document.querySelector('.empty-hint')").await;
+            let units = page
+                .eval("document.querySelectorAll('.flow > .unit').length")
+                .await;
+            if parts == 1 && w == 1920 && empty != json!(true) && units.as_u64().unwrap_or(0) >= 4 {
+                let filled = page
+                    .eval("(() => { const f = document.querySelector('.flow'); if (!f || !f.children.length) return 1; const r = f.getBoundingClientRect(); let used = 0; for (const c of f.children) for (const b of c.getClientRects()) used += b.width * b.height; return used / (r.width * r.height); })()")
+                    .await;
+                assert!(
+                    filled.as_f64().unwrap() > 0.45,
+                    "{path} ({kind}) leaves most of the screen empty: {filled}"
+                );
+            }
+            let name = path.replace(['/', '?', '&', '='], "_");
+            page.screenshot(&screenshot_path(&format!("readable/{w}x{h}{name}.png")))
+                .await;
+            assert_eq!(page.errors(), Vec::<String>::new(), "{path}");
+        }
+        // The wall shows the full value where it shortens one.
+        open(&page, &base, "/wall?screen=wall-all&page=3").await;
+        let shortened = page
+            .eval("(() => { const el = document.querySelector(\"[data-id='brand.business.investment'] .value-current\"); return [el.textContent.trim(), el.title]; })()")
+            .await;
+        let (shown, full) = (
+            shortened[0].as_str().unwrap(),
+            shortened[1].as_str().unwrap(),
+        );
+        assert!(shown.starts_with("Rp ") && shown.ends_with(" M"), "{shown}");
+        assert!(
+            full.starts_with("Rp ") && full.matches('.').count() >= 3,
+            "{full}"
+        );
+    }
+    // The events footer shows the latest events in full.
+    let page = browser.new_page(1920, 1080).await;
+    open(&page, &base, "/wall?screen=wall-1&page=1").await;
+    let progress = get_json(&base, "/api/v1/progress").await;
+    let long = progress["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            i["kind"] == "level" && i["direction"] == "increase" && i["status"] != "achieved"
+        })
+        .max_by_key(|i| i["name"].as_str().unwrap().len())
+        .unwrap();
+    let (status, body) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(ADMIN),
+            &json!({ "observations": [{ "indicator": long["id"], "time": jakarta_date(0), "value": long["target"]["value"] }] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let name = long["name"].as_str().unwrap();
+    let shown = page
+        .wait_for(
+            &format!("[...document.querySelectorAll('#events .event')].some(e => e.textContent.includes({}))", json!(name)),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(shown.is_some(), "the event names {name} in full");
+    problems.extend(page.text_problems(rules_for("/wall", 1920, 1080)).await);
+    page.screenshot(&screenshot_path("readable/wall-event.png"))
+        .await;
+
+    // The pages at a desk: a 1366x768 laptop, a 1920 screen and a 412 px phone.
+    for (w, h) in [(1366, 768), (1920, 1080), (412, 915)] {
+        let page = browser.new_page(w, h).await;
+        for path in [
+            "/",
+            "/quick-wins",
+            "/department/diskominfo",
+            "/department/dinkes",
+            "/quick-wins?indicator=brand.business.investment",
+        ] {
+            open(&page, &base, path).await;
+            if path.contains("indicator=") {
+                page.wait_for(
+                    "document.getElementById('drawer').dataset.ready === '1'",
+                    Duration::from_secs(10),
+                )
+                .await;
+            }
+            for p in page.text_problems(rules_for(path, w, h)).await {
+                problems.push(format!("{w}x{h} {path}: {p}"));
+            }
+            let name = path.replace(['/', '?', '&', '='], "_");
+            page.screenshot(&screenshot_path(&format!("readable/{w}x{h}{name}.png")))
+                .await;
+        }
+        // Every column of the quick-wins table is there at 1366 (none scrolled away).
+        open(&page, &base, "/quick-wins").await;
+        let cols = page
+            .eval("[...document.querySelectorAll('.qw-table th')].filter(th => th.offsetParent && !th.classList.contains('opt')).every(th => { const r = th.getBoundingClientRect(); return r.right <= innerWidth + 1; })")
+            .await;
+        if w > 760 {
+            assert_eq!(cols, json!(true), "quick-wins columns on screen at {w}");
+        }
+        // On a phone the department's post form is within the first screen's reach.
+        if w == 412 {
+            open(&page, &base, "/department/dinkes").await;
+            let top = page
+                .eval("(() => { const jump = document.querySelector('.sticky-jump'); const r = jump.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && getComputedStyle(jump).display !== 'none'; })()")
+                .await;
+            assert_eq!(
+                top,
+                json!(true),
+                "a Kirim nilai button at the top of the phone's screen"
+            );
+            let form = page
+                .eval(
+                    "document.getElementById('post').getBoundingClientRect().top < 2 * innerHeight",
+                )
+                .await;
+            assert_eq!(
+                form,
+                json!(true),
+                "the form comes before the indicator list"
+            );
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} text problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    drop(browser);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_city_says_what_to_do_next_on_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &example_masterplan(), "");
+    std::fs::write(dir.path().join("screens.toml"), COMPOSED_SCREENS).unwrap();
+    let app = start_in(dir, config_path, pantau::app::RunOptions::default()).await;
+    let base = app.base.clone();
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    let mut problems = Vec::new();
+    for path in [
+        "/wall?screen=wall-1&page=1",
+        "/wall?screen=wall-all&page=1",
+        "/wall?screen=wall-all&page=2",
+        "/wall?screen=wall-all&page=3",
+        "/wall?screen=wall-all&page=5",
+        "/wall?screen=wall-all&page=6",
+        "/department/dinkes",
+        "/quick-wins",
+    ] {
+        open(&page, &base, path).await;
+        let hint = page
+            .eval("[...document.querySelectorAll('.empty-hint, .empty-desk')].filter(e => !e.hidden && e.offsetParent).map(e => e.textContent).join(' ')")
+            .await;
+        let hint = hint.as_str().unwrap_or("");
+        assert!(
+            hint.contains("pantau import")
+                || hint.contains("pantau token create")
+                || hint.contains("[[feed]]"),
+            "{path} says what to do next: `{hint}`"
+        );
+        for p in page.text_problems(rules_for(path, 1920, 1080)).await {
+            problems.push(format!("{path}: {p}"));
+        }
+        let name = path.replace(['/', '?', '&', '='], "_");
+        page.screenshot(&screenshot_path(&format!("empty/{name}.png")))
+            .await;
+    }
+    let phone = browser.new_page(412, 915).await;
+    for path in ["/department/dinkes", "/quick-wins", "/"] {
+        open(&phone, &base, path).await;
+        for p in phone.text_problems(rules_for(path, 412, 915)).await {
+            problems.push(format!("412 {path}: {p}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    drop(browser);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cumulative_post_asks_for_the_increase_and_confirms_a_total() {
+    let app = seeded_app().await;
+    let base = app.base.clone();
+    let token = app.token("dinkes");
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1366, 768).await;
+    open(&page, &base, "/department/dinkes").await;
+    let id = "living.health.eposyandu";
+    let before = app.indicator(id).await["current"].as_f64().unwrap();
+    assert!(before > 0.0);
+    page.eval(&format!(
+        "document.getElementById('token').value = {}; var s = document.getElementById('obs-indicator'); s.value = '{id}'; s.dispatchEvent(new Event('change'));",
+        json!(token)
+    ))
+    .await;
+    let label = text(&page, "#obs-value-label").await;
+    assert_eq!(label, "Kenaikan sejak laporan terakhir");
+    let hint = text(&page, "#obs-hint").await;
+    assert!(
+        hint.contains("kenaikan") && hint.contains("Total saat ini"),
+        "{hint}"
+    );
+    // The running total typed where the increase belongs: the page asks first.
+    page.eval(&format!(
+        "var v = document.getElementById('obs-value'); v.value = '{}'; v.dispatchEvent(new Event('input')); document.getElementById('obs-form').requestSubmit();",
+        before.ceil() as i64
+    ))
+    .await;
+    let asked = page
+        .wait_for("!document.getElementById('obs-confirm').hidden && document.getElementById('obs-confirm').textContent", Duration::from_secs(3))
+        .await
+        .expect("a confirmation");
+    assert!(asked.as_str().unwrap().contains("total"), "{asked}");
+    page.screenshot(&screenshot_path("department-cumulative-confirm.png"))
+        .await;
+    assert_eq!(
+        app.indicator(id).await["current"].as_f64().unwrap(),
+        before,
+        "nothing posted yet"
+    );
+    // "No" posts nothing; a real increase goes through without a question.
+    page.eval("document.querySelector('[data-confirm=no]').click()")
+        .await;
+    page.eval("var v = document.getElementById('obs-value'); v.value = '2'; v.dispatchEvent(new Event('input')); document.getElementById('obs-form').requestSubmit();").await;
+    page.wait_for(
+        "document.querySelector('#obs-result.ok')",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the increase is posted");
+    assert_eq!(
+        app.indicator(id).await["current"].as_f64().unwrap(),
+        before + 2.0
+    );
+    // A value posted for today says "hari ini", not hours ago.
+    wait_text(
+        &page,
+        &format!("#ind-body tr[data-id='{id}'] td[data-label='Pembaruan'] > span"),
+        "hari ini",
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    // A correction shows in the history with the token's label and the note.
+    page.eval("var v = document.getElementById('obs-value'); v.value = '3'; v.dispatchEvent(new Event('input')); document.getElementById('obs-note').value = 'koreksi hitungan posyandu'; document.getElementById('obs-form').requestSubmit();").await;
+    let rev = page
+        .wait_for("[...document.querySelectorAll('#revisions tr[data-revision]')].map(r => r.textContent).find(t => t.includes('koreksi hitungan posyandu'))", Duration::from_secs(5))
+        .await
+        .expect("the correction with its note");
+    assert!(rev.as_str().unwrap().contains("Token “test”"), "{rev}");
+    // A refused post is explained in the page's language.
+    page.eval("var v = document.getElementById('obs-value'); v.value = '1'; document.getElementById('obs-date').value = '2001-01-01'; document.getElementById('obs-form').requestSubmit();").await;
+    let refused = page
+        .wait_for("document.querySelector('#obs-result.err') && document.querySelector('#obs-result').textContent", Duration::from_secs(5))
+        .await
+        .expect("refused");
+    assert!(
+        refused.as_str().unwrap().contains("masalah dalam kiriman"),
+        "{refused}"
+    );
+    drop(browser);
+    app.stop().await;
 }

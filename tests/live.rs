@@ -323,8 +323,47 @@ async fn watch_prints_live_progress() {
         .unwrap()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("snapshot seq"), "{text}");
-    assert!(text.contains("living.health.stunting"), "{text}");
+    // The figure is the filter's, not the whole masterplan's; names, values with units, status
+    // words in the city's language (id) and times in its zone (WIB).
+    let first = text.lines().next().unwrap_or("");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(first.contains(" WIB  Quick wins: "), "{text}");
+    assert!(first.contains("indikator"), "{text}");
+    assert!(!first.contains("Masterplan"), "{text}");
+    assert!(
+        text.contains("Prevalensi stunting balita (e-PPGBM): 12 % ("),
+        "{text}"
+    );
+    assert!(
+        ["Tercapai", "Sesuai target", "Berisiko", "Tertinggal"]
+            .iter()
+            .any(|w| text.contains(w)),
+        "{text}"
+    );
+    assert!(!text.contains("living.health.stunting"), "{text}");
+    assert!(
+        !text.contains("off_track") && !text.contains("at_risk"),
+        "{text}"
+    );
+
+    // A bad filter is refused by the daemon: watch says so and stops instead of retrying.
+    let base = app.base.clone();
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        pantau()
+            .args(["watch", "--url", &base, "--dimension", "nowhere"])
+            .output()
+            .unwrap()
+    });
+    let out = tokio::time::timeout(Duration::from_secs(15), out)
+        .await
+        .expect("watch with a bad filter stops by itself")
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`nowhere` bukan dimensi"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15));
     app.stop().await;
 }
 

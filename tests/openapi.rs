@@ -777,3 +777,93 @@ async fn live_answers_match_their_schemas() {
     check_schema(&spec, "/api/v1/live", "get", s, &b);
     app.stop().await;
 }
+
+/// Errors answer in the language the request asks for (q-values honoured), else the city's
+/// (`id` here): the same status, `code` and machine fields, the message translated.
+#[tokio::test]
+async fn errors_answer_in_the_language_asked_for() {
+    let app = spawn_app().await;
+    let plain = reqwest::Client::new();
+    let ask = |lang: Option<&'static str>, path: &'static str| {
+        let mut req = plain.get(app.url(path));
+        if let Some(l) = lang {
+            req = req.header("accept-language", l);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let path = "/api/v1/progress?dimension=nowhere";
+    let (s_id, id) = ask(None, path).await;
+    let (s_en, en) = ask(Some("en-US,en;q=0.9,id;q=0.5"), path).await;
+    let (_, id2) = ask(Some("en;q=0.3, id-ID"), path).await;
+    assert_eq!((s_id, s_en), (400, 400));
+    assert_eq!(id["error"]["code"], en["error"]["code"]);
+    assert_eq!(id["error"]["parameter"], "dimension");
+    assert_eq!(en["error"]["parameter"], "dimension");
+    let (m_id, m_en) = (
+        id["error"]["message"].as_str().unwrap(),
+        en["error"]["message"].as_str().unwrap(),
+    );
+    assert!(m_id.contains("`nowhere` bukan dimensi"), "{m_id}");
+    assert!(m_en.contains("`nowhere` is not a dimension"), "{m_en}");
+    assert_eq!(id2, id, "q-values decide");
+    let (s, nf) = ask(None, "/api/v1/indicators/nope").await;
+    assert_eq!(s, 404);
+    assert!(
+        nf["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("tidak ada indikator `nope`")
+    );
+    // A refused note: the rows keep their machine fields, reason and fix are translated.
+    let t = app.token("dinkes");
+    for (lang, reason) in [("id", "kosong"), ("en", "is empty")] {
+        let r = app
+            .client
+            .post(app.url("/api/v1/indicators/living.health.stunting/notes"))
+            .bearer_auth(&t)
+            .header("accept-language", lang)
+            .json(&serde_json::json!({ "kendala": " ", "rencana_tindak_lanjut": "jadwal ulang" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_rows");
+        assert_eq!(v["error"]["rows"][0]["field"], "kendala");
+        assert_eq!(v["error"]["rows"][0]["reason"], reason, "{v}");
+    }
+    // A refused batch: 1 problem, said as people say it.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/observations"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({ "observations": [{ "indicator": "living.health.stunting", "time": "2001-01-01", "value": 5 }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["error"]["message"],
+        "1 masalah dalam kiriman; tidak ada yang disimpan"
+    );
+    // The token's label and the note in the revision history.
+    for value in [7.9, 7.7] {
+        let (s, _) = app
+            .post_json(
+                "/api/v1/observations",
+                Some(&t),
+                &serde_json::json!({ "observations": [{ "indicator": "living.health.stunting", "time": jakarta_date(2), "value": value, "note": "data puskesmas" }] }),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let (_, rev) = app
+        .get("/api/v1/indicators/living.health.stunting/revisions")
+        .await;
+    assert_eq!(rev["revisions"][0]["token_label"], "test", "{rev}");
+    assert_eq!(rev["revisions"][0]["note"], "data puskesmas", "{rev}");
+    app.stop().await;
+}

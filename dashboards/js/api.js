@@ -2,6 +2,8 @@
 // merges snapshots and deltas by id, and the live websocket client that reconnects with backoff
 // and resumes with `since`/`epoch` after a disconnect.
 
+import { lang } from './i18n.js';
+
 /** An error from the API, carrying its code and per-row problems when the server sent them. */
 export class ApiError extends Error {
   constructor(status, body) {
@@ -25,14 +27,14 @@ async function answer(r) {
   return body;
 }
 
-/** GET a JSON document. */
+/** GET a JSON document; errors come back in the page's language. */
 export async function getJSON(path) {
-  return answer(await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' }));
+  return answer(await fetch(path, { headers: { accept: 'application/json', 'accept-language': lang() }, cache: 'no-store' }));
 }
 
 /** POST a body with a bearer token; `type` is its content type. */
 export async function post(path, token, body, type = 'application/json') {
-  const headers = { 'content-type': type, accept: 'application/json' };
+  const headers = { 'content-type': type, accept: 'application/json', 'accept-language': lang() };
   if (token) headers.authorization = `Bearer ${token}`;
   return answer(await fetch(path, { method: 'POST', headers, body: type === 'application/json' ? JSON.stringify(body) : body }));
 }

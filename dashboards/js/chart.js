@@ -109,7 +109,7 @@ function forecastLine(definition, progress, actual) {
  * Draws an indicator's trajectory into `el`: `definition` (from /indicators/{id}), its
  * `trajectory` (expected path), `points` (stored observations) and `progress` (forecast).
  */
-export function trajectoryChart(el, { definition, trajectory, points, progress, height }) {
+export function trajectoryChart(el, { definition, trajectory, points, progress, height, fontPx }) {
   el.textContent = '';
   const actual = currentSeries(definition, points);
   const expected = (trajectory || []).map((p) => ({ ms: toMillis(p.time), value: p.value }));
@@ -129,7 +129,8 @@ export function trajectoryChart(el, { definition, trajectory, points, progress, 
   const css = (name, fallback) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
   const axisStroke = css('--muted', '#94a3b8');
   const gridStroke = css('--line', '#1e2a44');
-  const font = `${Math.round(rem * 0.85)}px ${css('--font', 'sans-serif')}`;
+  const fontSize = fontPx || Math.round(rem * 0.85);
+  const font = `${fontSize}px ${css('--font', 'sans-serif')}`;
   const todayLine = {
     hooks: {
       draw: [
@@ -153,7 +154,7 @@ export function trajectoryChart(el, { definition, trajectory, points, progress, 
           const label = t('today');
           const right = x + 6 + ctx.measureText(label).width < u.bbox.left + u.bbox.width;
           ctx.textAlign = right ? 'left' : 'right';
-          ctx.fillText(label, right ? x + 6 : x - 6, u.bbox.top + rem);
+          ctx.fillText(label, right ? x + 6 : x - 6, u.bbox.top + fontSize * 1.2);
           ctx.restore();
         },
       ],
@@ -175,14 +176,14 @@ export function trajectoryChart(el, { definition, trajectory, points, progress, 
         ticks: { stroke: gridStroke },
         font,
         values: (u, splits) => splits.map((s) => monthYear(s * 1000)),
-        space: rem * 7,
+        space: fontSize * 8,
       },
       {
         stroke: axisStroke,
         grid: { stroke: gridStroke, width: 1 },
         ticks: { stroke: gridStroke },
         font,
-        size: rem * 5,
+        size: fontSize * 6,
         values: (u, splits) => splits.map((s) => num(s)),
       },
     ],

@@ -84,10 +84,10 @@ function render() {
       return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
         <td>${statusBadges(i, i.target.date)}</td>
         <td><div class="prog-name">${esc(i.name)}</div><div class="muted">${esc(prog ? prog.name : i.program)}${i.quick_win ? ` · <span class="qw">${esc(t('quick_win'))}</span>` : ''}</div></td>
-        <td class="value-cell nowrap"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><br><small>${esc(t('target'))} ${esc(valueUnit(i.target.value, i.unit))} · ${esc(date(i.target.date))}</small></td>
-        <td class="cell-progress"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
-        <td><span class="spark" data-spark="${esc(i.id)}"></span></td>
-        <td class="nowrap">${i.stale ? staleChip(age(updated)) : `<span>${esc(updated ? age(updated) : t('no_update'))}</span>`}<div class="muted">${esc(cadence(def ? def.update_every : i.update_every))}</div></td>
+        <td class="value-cell" data-label="${esc(t('current'))}"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><br><small>${esc(t('target'))} ${esc(valueUnit(i.target.value, i.unit))} · ${esc(date(i.target.date))}</small></td>
+        <td class="cell-progress" data-label="${esc(t('progress'))}"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
+        <td class="opt"><span class="spark" data-spark="${esc(i.id)}"></span></td>
+        <td data-label="${esc(t('updated_col'))}">${i.stale ? staleChip(age(updated)) : `<span>${esc(updated ? age(updated) : t('no_update'))}</span>`}<div class="muted">${esc(cadence(def ? def.update_every : i.update_every))}</div></td>
       </tr>`;
     })
     .join('');
@@ -108,6 +108,10 @@ function render() {
         })
         .join('')}</ul>`
     : `<p class="ok-line">${esc(t('overdue_none'))}</p>`;
+  const empty = $('dept-empty');
+  empty.hidden = inds.some((i) => i.last_update);
+  if (!empty.hidden) empty.innerHTML = t('empty_dept_html', { id: esc(dept.id) });
+  updateHint();
   document.body.dataset.ready = '1';
 }
 
@@ -121,9 +125,12 @@ async function loadRevisions() {
     ? `<table class="grid"><thead><tr><th>${esc(t('revision_received'))}</th><th>${esc(t('indicator'))}</th><th>${esc(t('revision_time'))}</th><th class="num">${esc(t('revision_from'))}</th><th class="num">${esc(t('revision_to'))}</th><th>${esc(t('source'))}</th></tr></thead><tbody>${rows
         .map((r) => {
           const def = defs.indicators.get(r.indicator);
-          return `<tr><td class="nowrap">${esc(dateTime(toMillis(r.received)))}</td><td>${esc(def ? def.name : r.indicator)}</td><td class="nowrap">${esc(date(r.time))}</td>
-            <td class="num rev-old">${esc(valueUnit(r.previous_value, def && def.unit))}</td><td class="num rev-new">${esc(valueUnit(r.value, def && def.unit))}</td>
-            <td class="muted">${esc(r.source || '')}${r.department ? ' · ' + esc(departmentShort(r.department)) : ''}</td></tr>`;
+          const who = [r.source || '', r.department ? departmentShort(r.department) : '', r.token_label ? `${t('token_col')} “${r.token_label}”` : r.token_id ? `${t('token_col')} #${r.token_id}` : '']
+            .filter(Boolean)
+            .join(' · ');
+          return `<tr data-revision="${esc(r.id)}"><td class="nowrap" data-label="${esc(t('revision_received'))}">${esc(dateTime(toMillis(r.received)))}</td><td data-label="${esc(t('indicator'))}">${esc(def ? def.name : r.indicator)}${r.note ? `<div class="rev-meta rev-note">${esc(t('note_col'))}: ${esc(r.note)}</div>` : ''}</td><td class="nowrap" data-label="${esc(t('revision_time'))}">${esc(date(r.time))}</td>
+            <td class="num rev-old" data-label="${esc(t('revision_from'))}">${esc(valueUnit(r.previous_value, def && def.unit))}</td><td class="num rev-new" data-label="${esc(t('revision_to'))}">${esc(valueUnit(r.value, def && def.unit))}</td>
+            <td class="muted rev-who" data-label="${esc(t('source'))}">${esc(who)}</td></tr>`;
         })
         .join('')}</tbody></table>`
     : `<p class="muted">${esc(t('revisions_none'))}</p>`;
@@ -190,6 +197,51 @@ function okText(r) {
   return esc(t('result_ok', { rows: r.rows, new: r.new, corrected: r.corrected, unchanged: r.unchanged }));
 }
 
+/** The value the last "yes, it is an increase" was given for ("indicator|value"). */
+let confirmed = null;
+
+/** A cumulative indicator's running total as the page knows it (baseline plus every increase). */
+function runningTotal(id) {
+  const i = store.indicators.get(id);
+  return i && Number.isFinite(i.current) ? i.current : null;
+}
+
+/** Says what the value field wants for the chosen indicator, and what the number reads as. */
+function updateHint() {
+  const def = defs.indicators.get($('obs-indicator').value);
+  const parsed = parseValue($('obs-value').value);
+  const cumulative = def && def.kind === 'cumulative';
+  $('obs-value-label').textContent = cumulative ? t('increase') : t('value');
+  const parts = [];
+  if (def) parts.push(`${esc(t('value'))}: ${esc(def.unit)}`);
+  if (parsed !== null) parts.push(`= <b>${esc(num(parsed, 6))}</b>`);
+  if (cumulative) {
+    parts.push(esc(t('cumulative_hint')));
+    const total = runningTotal(def.id);
+    if (total !== null) {
+      const after = parsed !== null ? total + parsed : total;
+      parts.push(`<span class="running-total">${esc(t('running_total', { total: valueUnit(total, def.unit), after: valueUnit(after, def.unit) }))}</span>`);
+    }
+  }
+  $('obs-hint').innerHTML = parts.join(' · ');
+}
+
+function askConfirmation(def, value, total, yes) {
+  const box = $('obs-confirm');
+  box.innerHTML = `<p>${esc(t('confirm_total', { value: valueUnit(value, def.unit), total: valueUnit(total, def.unit), after: valueUnit(total + value, def.unit) }))}</p>
+    <div class="buttons"><button class="btn" type="button" data-confirm="yes">${esc(t('confirm_yes'))}</button><button class="btn secondary" type="button" data-confirm="no">${esc(t('confirm_no'))}</button></div>`;
+  box.hidden = false;
+  box.querySelector('[data-confirm="yes"]').onclick = () => {
+    box.hidden = true;
+    yes();
+  };
+  box.querySelector('[data-confirm="no"]').onclick = () => {
+    box.hidden = true;
+    $('obs-value').focus();
+    $('obs-value').select();
+  };
+}
+
 function setupForms() {
   const options = `<option value="">${esc(t('choose'))}</option>` + myIndicators.map((i) => `<option value="${esc(i.id)}">${esc(i.name)}</option>`).join('');
   for (const id of ['obs-indicator', 'note-indicator']) $(id).innerHTML = options;
@@ -199,22 +251,29 @@ function setupForms() {
   if (saved) $('token').value = saved;
   $('remember').checked = Boolean(localStorage.getItem(TOKEN_KEY));
 
-  const hint = $('obs-hint');
-  const updateHint = () => {
-    const def = defs.indicators.get($('obs-indicator').value);
-    const parsed = parseValue($('obs-value').value);
-    const parts = [];
-    if (def) parts.push(`${esc(t('value'))}: ${esc(def.unit)}`);
-    if (parsed !== null) parts.push(`= <b>${esc(num(parsed, 6))}</b>`);
-    if (def && def.kind === 'cumulative') parts.push(esc(t('cumulative_hint')));
-    hint.innerHTML = parts.join(' · ');
-  };
   $('obs-indicator').addEventListener('change', updateHint);
-  $('obs-value').addEventListener('input', updateHint);
+  $('obs-value').addEventListener('input', () => {
+    confirmed = null;
+    $('obs-confirm').hidden = true;
+    updateHint();
+  });
 
   $('obs-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const form = ev.currentTarget;
+    const def = defs.indicators.get($('obs-indicator').value);
+    const value = parseValue($('obs-value').value);
+    const total = def && def.kind === 'cumulative' ? runningTotal(def.id) : null;
+    // A cumulative indicator adds what is posted: a value at least the running total is most
+    // likely the total itself, typed where the increase belongs. Ask before adding it.
+    if (total !== null && value !== null && total > 0 && value >= total && confirmed !== `${def.id}|${value}`) {
+      askConfirmation(def, value, total, () => {
+        confirmed = `${def.id}|${value}`;
+        form.requestSubmit();
+      });
+      return;
+    }
+    $('obs-confirm').hidden = true;
     submit(form, $('obs-result'), async () => {
       const value = parseValue($('obs-value').value);
       const observation = { indicator: $('obs-indicator').value, time: $('obs-date').value, value };

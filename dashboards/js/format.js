@@ -67,12 +67,73 @@ export function gapPoints(progress, expected) {
   return `${s.replace('-', '−')} ${t('pts')}`;
 }
 
-/** A value with its unit: "12,5%" for persen, "161 titik" otherwise. */
+/** Whether a unit is a percentage. */
+function isPercent(u) {
+  return u === 'persen' || u === '%' || u === 'percent';
+}
+
+/** Whether a unit is Rupiah (written before the number: "Rp 1.250"). */
+function isRupiah(u) {
+  return u === 'Rp' || u === 'rupiah' || u === 'Rupiah' || u === 'IDR';
+}
+
+/** A value with its unit: "12,5%" for persen, "Rp 1.250" for Rupiah, "161 titik" otherwise. */
 export function valueUnit(x, unit) {
-  if (x === null || x === undefined) return '–';
+  return withUnit(num(x), x, unit);
+}
+
+function withUnit(text, x, unit) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   const u = (unit || '').trim();
-  if (u === 'persen' || u === '%' || u === 'percent') return num(x) + '%';
-  return u ? `${num(x)} ${u}` : num(x);
+  if (isPercent(u)) return text + '%';
+  if (isRupiah(u)) return `Rp ${text}`;
+  return u ? `${text} ${u}` : text;
+}
+
+const SHORT = {
+  id: [
+    [1e12, 'T'],
+    [1e9, 'M'],
+    [1e6, 'jt'],
+    [1e4, 'rb', 1e3],
+  ],
+  en: [
+    [1e12, 'tn'],
+    [1e9, 'bn'],
+    [1e6, 'M'],
+    [1e4, 'k', 1e3],
+  ],
+};
+
+/**
+ * A number shortened as people say it: 295.096.098.000 -> "295,1 M" (miliar), 1.234.000 ->
+ * "1,2 jt" (juta), 12.345 -> "12,3 rb" (ribu), 1,5e12 -> "1,5 T" (triliun); below 10.000 as it is.
+ */
+export function shortNum(x) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  const abs = Math.abs(x);
+  for (const [at, word, divisor] of SHORT[lang()] || SHORT.id) {
+    if (abs >= at) {
+      const scaled = x / (divisor || at);
+      return `${new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: 1 }).format(scaled)} ${word}`;
+    }
+  }
+  return num(x);
+}
+
+/** A shortened value in parts, for setting the unit smaller: {pre: "Rp", num: "295,1 M", post: ""},
+ * {num: "76,5%"}, {num: "1,2 jt", post: "orang"}. */
+export function valueParts(x, unit) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return { pre: '', num: '–', post: '' };
+  const u = (unit || '').trim();
+  if (isPercent(u)) return { pre: '', num: shortNum(x) + '%', post: '' };
+  if (isRupiah(u)) return { pre: 'Rp', num: shortNum(x), post: '' };
+  return { pre: '', num: shortNum(x), post: u };
+}
+
+/** A value with its unit, shortened for a wall: "Rp 295,1 M", "1,2 jt orang", "76,5%". */
+export function valueUnitShort(x, unit) {
+  return withUnit(shortNum(x), x, unit);
 }
 
 /** Milliseconds since the epoch for a "YYYY-MM-DD" city date or an RFC 3339 instant. */
@@ -174,9 +235,18 @@ const AGO = {
   en: { m: '{n} min ago', h: '{n} h ago', d: '{n} days ago', mo: '{n} mo ago', y: '{n} yr ago' },
 };
 
-/** How long ago `ms` was: "baru saja", "5 mnt lalu", "3 jam lalu", "12 hari lalu". */
+/** How long ago `ms` was: "baru saja", "5 mnt lalu", "3 jam lalu", "12 hari lalu". A value
+ * dated to a day (midnight in the city, as a date posts it) counts in days: "hari ini",
+ * "kemarin", "3 hari lalu". */
 export function age(ms, now = Date.now()) {
   if (ms === null || ms === undefined) return t('no_update');
+  const p = partsIn(ms);
+  if (p.hour % 24 === 0 && p.minute === 0 && p.second === 0 && ms <= now) {
+    const days = daysBetween(todayYMD(ms), todayYMD(now));
+    if (days === 0) return t('today_value');
+    if (days === 1) return t('yesterday');
+    if (days < 60) return (AGO[lang()] || AGO.id).d.replace('{n}', num(days, 0));
+  }
   const s = Math.max(0, (now - ms) / 1000);
   if (s < 45) return t('just_now');
   const [n, unit] =

@@ -13,14 +13,32 @@ const defs = indexPlan(plan);
 const store = new ProgressStore();
 document.getElementById('title').textContent = t('screens') + ' & ' + t('pages');
 
+/** A page's name as the start page lists it: "Dimensi: Smart Living", "Program: ...". */
 function pageLabel(page) {
-  if (page === 'overview') return t('overview');
-  if (page === 'quick-wins') return t('quick_wins');
-  if (page.startsWith('dimension:')) {
-    const d = defs.dimensions.get(page.slice(10));
-    return `${t('dimension')}: ${d ? d.name : page.slice(10)}`;
+  const name = (map, id) => (map.get(id) || {}).name || id;
+  if (page.title) return page.title;
+  switch (page.kind) {
+    case 'overview':
+      return t('overview');
+    case 'quick-wins':
+      if (page.dimension) return t('quick_wins_of', { name: name(defs.dimensions, page.dimension) });
+      if (page.department) return t('quick_wins_of', { name: departmentShort(page.department) });
+      return t('quick_wins');
+    case 'dimension':
+      return `${t('dimension')}: ${name(defs.dimensions, page.dimension)}`;
+    case 'program':
+      return `${t('program')}: ${name(defs.programs, page.program)}`;
+    case 'department':
+      return `${t('opd')}: ${name(defs.departments, page.department)}`;
+    case 'feeds':
+      return page.department ? `${t('feeds')}: ${departmentShort(page.department)}` : t('feeds');
+    case 'numbers':
+      return `${t('numbers')} (${t('indicators_n', { n: (page.indicators || []).length })})`;
+    case 'chart':
+      return `${t('trajectory')}: ${name(defs.indicators, page.indicator)}`;
+    default:
+      return page.id;
   }
-  return page;
 }
 
 async function renderScreens() {
@@ -37,11 +55,11 @@ async function renderScreens() {
       const n = connected.filter((c) => c.screen === s.id).length;
       const wall = `/wall?screen=${encodeURIComponent(s.id)}`;
       const pages = s.pages
-        .map((p) => `<li><a href="${esc(href(`${wall}&page=${encodeURIComponent(p)}`))}">${esc(pageLabel(p))}</a></li>`)
+        .map((p, k) => `<li><a href="${esc(href(`${wall}&page=${k + 1}`))}" data-page="${esc(p.id)}" data-kind="${esc(p.kind)}">${esc(pageLabel(p))}</a> <small class="muted">${esc(t('seconds_n', { n: p.seconds }))}</small></li>`)
         .join('');
       return `<article class="card screen-card" data-screen="${esc(s.id)}">
         <h3>${esc(s.label)}</h3>
-        <div class="meta"><code>${esc(s.id)}</code> · ${esc(t('interval', { s: s.interval_seconds }))} · <span class="${n ? 'st-on_track' : ''}">${esc(t('connected_screens', { n }))}</span></div>
+        <div class="meta"><code>${esc(s.id)}</code> · ${esc(t('pages_n', { n: s.pages.length }))} · <span class="${n ? 'st-on_track' : ''}">${esc(t('connected_screens', { n }))}</span></div>
         <ul class="page-links">${pages}</ul>
         <a class="btn" href="${esc(href(wall))}">${esc(t('open_screen'))} →</a>
       </article>`;

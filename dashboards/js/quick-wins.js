@@ -81,9 +81,17 @@ function forecastCell(f) {
 function noteCell(found) {
   if (!found) return `<span class="muted">${esc(t('no_note'))}</span>`;
   const n = found.note;
-  return `<div class="clamp" title="${esc(n.kendala)}"><b>${esc(t('kendala'))}:</b> ${esc(n.kendala)}</div>
-    <div class="clamp" title="${esc(n.rencana_tindak_lanjut)}"><b>${esc(t('rtl'))}:</b> ${esc(n.rencana_tindak_lanjut)}</div>
+  return `<div title="${esc(n.kendala)}"><b>${esc(t('kendala'))}:</b> ${esc(excerpt(n.kendala))}</div>
+    <div title="${esc(n.rencana_tindak_lanjut)}"><b>${esc(t('rtl'))}:</b> ${esc(excerpt(n.rencana_tindak_lanjut))}</div>
     <div class="note-meta">${esc(departmentShort(n.department || found.indicator.department))} · ${esc(date(n.created))}</div>`;
+}
+
+/** A note cut at a word to about a line and a half; the whole of it opens in the drill-down. */
+function excerpt(text, max = 90) {
+  const s = String(text || '').trim();
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max);
+  return cut.slice(0, Math.max(cut.lastIndexOf(' '), max * 0.6)).trimEnd() + ' …';
 }
 
 function freshCell(item, newest) {
@@ -98,12 +106,12 @@ function indicatorRows(p) {
       return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}">
         <td>${statusBadges(i, i.target.date)}</td>
         <td><a class="ind-link" href="?indicator=${encodeURIComponent(i.id)}" data-indicator="${esc(i.id)}">${esc(i.name)}</a></td>
-        <td class="value-cell"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b> <small>/ ${esc(valueUnit(i.target.value, i.unit))}</small></td>
-        <td class="cell-progress"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
-        <td><span class="spark" data-spark="indicator|${esc(i.id)}"></span></td>
-        <td class="muted">${esc(t('target'))} ${esc(date(i.target.date))}</td>
-        <td>${esc(fc)}</td>
-        <td colspan="2">${freshCell(i, toMillis(i.last_update))}</td>
+        <td class="value-cell" data-label="${esc(t('current'))}"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b> <small>/ ${esc(valueUnit(i.target.value, i.unit))}</small></td>
+        <td class="cell-progress" data-label="${esc(t('progress'))}"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
+        <td class="opt"><span class="spark" data-spark="indicator|${esc(i.id)}"></span></td>
+        <td class="muted" data-label="${esc(t('due'))}">${esc(t('target'))} ${esc(date(i.target.date))}</td>
+        <td data-label="${esc(t('forecast'))}">${esc(fc)}</td>
+        <td colspan="2" data-label="${esc(t('updated_col'))}">${freshCell(i, toMillis(i.last_update))}</td>
       </tr>`;
     })
     .join('');
@@ -130,16 +138,19 @@ function render() {
       return `<tr class="row-main st-edge-${esc(p.status)}${isOpen ? ' open' : ''}${p.stale ? ' is-stale' : ''}" data-id="${esc(p.id)}" data-status="${esc(p.status)}" tabindex="0" aria-expanded="${isOpen}">
         <td>${statusBadges(p, p.due)}</td>
         <td><div class="prog-name"><span class="caret">▸</span>${esc(p.name)}</div><div class="muted">${esc(dim ? dim.name : p.dimension)} · ${esc(t('indicators_n', { n: inds.length }))}</div></td>
-        <td title="${esc(departmentName(defs, p.department))}"><span class="opd">${esc(departmentShort(p.department))}</span></td>
-        <td class="cell-progress"><div class="pct-line"><b class="value-progress">${esc(pct(p.progress))}</b><span>${esc(t('expected'))} <span class="value-expected">${esc(pct(p.expected))}</span></span></div>${progressBar(p.progress, p.expected, p.status)}</td>
-        <td><span class="spark" data-spark="program|${esc(p.id)}"></span></td>
-        <td class="nowrap">${dueCell(p)}</td>
-        <td class="nowrap">${forecastCell(programForecast(inds))}</td>
-        <td class="cell-note">${noteCell(latestNote(inds))}</td>
-        <td>${freshCell(p, newestUpdate(inds))}</td>
+        <td title="${esc(departmentName(defs, p.department))}" data-label="${esc(t('opd'))}"><span class="opd">${esc(departmentShort(p.department))}</span></td>
+        <td class="cell-progress" data-label="${esc(t('progress'))}"><div class="pct-line"><b class="value-progress">${esc(pct(p.progress))}</b><span>${esc(t('expected'))} <span class="value-expected">${esc(pct(p.expected))}</span></span></div>${progressBar(p.progress, p.expected, p.status)}</td>
+        <td class="opt"><span class="spark" data-spark="program|${esc(p.id)}"></span></td>
+        <td data-label="${esc(t('due'))}">${dueCell(p)}</td>
+        <td data-label="${esc(t('forecast'))}">${forecastCell(programForecast(inds))}</td>
+        <td class="cell-note" data-label="${esc(t('note'))}">${noteCell(latestNote(inds))}</td>
+        <td data-label="${esc(t('updated_col'))}">${freshCell(p, newestUpdate(inds))}</td>
       </tr>${isOpen ? indicatorRows(p) : ''}`;
     })
     .join('');
+  const empty = document.getElementById('qw-empty');
+  empty.hidden = [...store.indicators.values()].some((i) => i.quick_win && i.last_update);
+  if (!empty.hidden) empty.innerHTML = t('empty_qw_html');
   mountSparklines(body, (key) => {
     const [kind, id] = key.split('|');
     if (kind === 'indicator') {

@@ -9,6 +9,7 @@ mod cycle;
 pub mod error;
 pub mod listen;
 mod live;
+pub mod messages;
 pub mod metrics;
 mod read;
 mod static_files;
@@ -90,11 +91,11 @@ pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = In
         .unify()
         .or(static_files::routes(app.clone()))
         .unify();
-    api.recover(error::recover)
-        .unify()
-        .with(warp::log::custom(move |info| {
+    error::answer_in_language(app, api.recover(error::recover).unify()).with(warp::log::custom(
+        move |info| {
             http.record(info.path(), info.status().as_u16());
-        }))
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Read endpoints: health, metrics, the masterplan, progress, indicators with their series,
 //! revisions and notes, feeds and screens. None of them scans the database for progress.
 
+use super::messages::Msg;
 use super::{ApiError, Query, query, with_app};
 use crate::app::App;
 use crate::domain::{Millis, format_instant};
@@ -30,23 +31,31 @@ fn respond(r: Result<Response, ApiError>) -> Result<Response, Infallible> {
     Ok(r.unwrap_or_else(ApiError::into_response))
 }
 
+/// Text from a request, cut to at most 100 characters for an answer (never echo more).
+pub(crate) fn shorten(s: &str) -> String {
+    if s.chars().count() <= 100 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(100).collect::<String>())
+    }
+}
+
 /// Fails with 400 naming the first parameter not in `allowed`.
-pub(crate) fn allow_only(q: &Query, allowed: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn allow_only(q: &Query, allowed: &[&'static str]) -> Result<(), ApiError> {
     let mut keys: Vec<&String> = q.keys().collect();
     keys.sort();
     for k in keys {
         if !allowed.contains(&k.as_str()) {
-            return Err(ApiError::BadParameter {
-                name: k.clone(),
-                message: if allowed.is_empty() {
-                    "this endpoint takes no query parameters".into()
+            return Err(ApiError::bad_parameter(
+                &shorten(k),
+                if allowed.is_empty() {
+                    Msg::TakesNoParameters
                 } else {
-                    format!(
-                        "is not a parameter of this endpoint; use: {}",
-                        allowed.join(", ")
-                    )
+                    Msg::NotAParameter {
+                        allowed: allowed.to_vec(),
+                    }
                 },
-            });
+            ));
         }
     }
     Ok(())
@@ -59,28 +68,27 @@ pub(crate) fn filter_from(app: &App, q: &Query) -> Result<Filter, ApiError> {
     let mut f = Filter::default();
     if let Some(d) = q.get("dimension") {
         if plan.dimension(d).is_none() {
-            return Err(ApiError::BadParameter {
-                name: "dimension".into(),
-                message: format!(
-                    "`{d}` is not a dimension; use one of: {}",
-                    plan.dimensions
+            return Err(ApiError::bad_parameter(
+                "dimension",
+                Msg::NotADimension {
+                    value: shorten(d),
+                    allowed: plan
+                        .dimensions
                         .iter()
                         .map(|d| d.id.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
+                        .join(", "),
+                },
+            ));
         }
         f.dimension = Some(d.clone());
     }
     if let Some(d) = q.get("department") {
         if plan.department(d).is_none() {
-            return Err(ApiError::BadParameter {
-                name: "department".into(),
-                message: format!(
-                    "`{d}` is not a department of the masterplan; see GET /api/v1/masterplan"
-                ),
-            });
+            return Err(ApiError::bad_parameter(
+                "department",
+                Msg::NotADepartment { value: shorten(d) },
+            ));
         }
         f.department = Some(d.clone());
     }
@@ -89,10 +97,12 @@ pub(crate) fn filter_from(app: &App, q: &Query) -> Result<Filter, ApiError> {
             "true" | "1" => true,
             "false" | "0" => false,
             other => {
-                return Err(ApiError::BadParameter {
-                    name: "quick_win".into(),
-                    message: format!("`{other}` must be true or false"),
-                });
+                return Err(ApiError::bad_parameter(
+                    "quick_win",
+                    Msg::NotABoolean {
+                        value: shorten(other),
+                    },
+                ));
             }
         };
     }
@@ -174,7 +184,7 @@ pub(super) fn routes(
         .and(query())
         .and_then(|app: App, q: Query| async move {
             respond(allow_only(&q, &[]).map(|_| {
-                let configured = app.config().screens.clone();
+                let configured: Vec<_> = app.config().screens.iter().map(|s| s.resolved()).collect();
                 json(&serde_json::json!({ "configured": configured, "connected": app.screens.list() }))
             }))
         });
@@ -253,9 +263,9 @@ fn progress(app: &App, q: &Query) -> Result<Response, ApiError> {
 
 fn known_indicator(app: &App, id: &str) -> Result<(), ApiError> {
     if app.config().masterplan.indicator(id).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no indicator `{id}` in the masterplan; see GET /api/v1/masterplan for the ids"
-        )));
+        return Err(ApiError::not_found(Msg::UnknownIndicator {
+            id: shorten(id),
+        }));
     }
     Ok(())
 }
@@ -265,7 +275,9 @@ async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
     known_indicator(app, &id)?;
     let config = app.config();
     let Some(def) = config.masterplan.indicator(&id).cloned() else {
-        return Err(ApiError::NotFound(format!("no indicator `{id}`")));
+        return Err(ApiError::not_found(Msg::UnknownIndicator {
+            id: shorten(&id),
+        }));
     };
     let (snapshot, _) = app.hub.current();
     let progress = snapshot.indicator(&id).cloned();
@@ -300,10 +312,7 @@ fn time_param(q: &Query, name: &str, tz: chrono_tz::Tz) -> Result<Option<Millis>
         None => Ok(None),
         Some(v) => parse_time(&RawTime::Text(v.clone()), tz)
             .map(Some)
-            .map_err(|e| ApiError::BadParameter {
-                name: name.into(),
-                message: format!("{e}; write YYYY-MM-DD or an RFC 3339 time"),
-            }),
+            .map_err(|_| ApiError::bad_parameter(name, Msg::BadTime { value: shorten(v) })),
     }
 }
 
@@ -314,10 +323,7 @@ async fn series(app: &App, id: String, q: &Query) -> Result<Response, ApiError> 
     let from = time_param(q, "from", tz)?.unwrap_or(i64::MIN);
     let to = time_param(q, "to", tz)?.unwrap_or(i64::MAX);
     if from > to {
-        return Err(ApiError::BadParameter {
-            name: "from".into(),
-            message: "is after `to`; swap them".into(),
-        });
+        return Err(ApiError::bad_parameter("from", Msg::FromAfterTo));
     }
     let limit = match q.get("limit") {
         None => 100_000,
@@ -325,9 +331,14 @@ async fn series(app: &App, id: String, q: &Query) -> Result<Response, ApiError> 
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=1_000_000).contains(n))
-            .ok_or_else(|| ApiError::BadParameter {
-                name: "limit".into(),
-                message: format!("`{l}` must be a whole number from 1 to 1000000"),
+            .ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "limit",
+                    Msg::BadLimit {
+                        value: shorten(l),
+                        max: 1_000_000,
+                    },
+                )
             })?,
     };
     let key = id.clone();
@@ -377,7 +388,8 @@ fn revision_json(
         "previous_value": r.previous_value, "previous_source": r.previous_source,
         "previous_received": format_instant(r.previous_received, tz),
         "value": r.value, "source": r.source, "department": r.department,
-        "token_id": r.token_id, "received": format_instant(r.received, tz),
+        "token_id": r.token_id, "token_label": r.token_label,
+        "received": format_instant(r.received, tz), "note": r.note,
     });
     if let Some(i) = indicator {
         v["indicator"] = serde_json::Value::String(i.to_string());
@@ -389,9 +401,9 @@ async fn department_revisions(app: &App, id: String, q: &Query) -> Result<Respon
     allow_only(q, &["limit"])?;
     let config = app.config();
     if config.masterplan.department(&id).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "no department `{id}` in the masterplan; see GET /api/v1/masterplan for the ids"
-        )));
+        return Err(ApiError::not_found(Msg::UnknownDepartment {
+            id: shorten(&id),
+        }));
     }
     let limit = match q.get("limit") {
         None => 200,
@@ -399,9 +411,14 @@ async fn department_revisions(app: &App, id: String, q: &Query) -> Result<Respon
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::BadParameter {
-                name: "limit".into(),
-                message: format!("`{l}` must be a whole number from 1 to 1000"),
+            .ok_or_else(|| {
+                ApiError::bad_parameter(
+                    "limit",
+                    Msg::BadLimit {
+                        value: shorten(l),
+                        max: 1000,
+                    },
+                )
             })?,
     };
     let indicators: Vec<String> = config

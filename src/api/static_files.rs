@@ -7,6 +7,7 @@
 //! only by `[server] frame_ancestors`, and sends no referrer to other sites.
 
 use super::ApiError;
+use super::messages::Msg;
 use crate::app::App;
 use rust_embed::RustEmbed;
 use warp::Filter;
@@ -43,7 +44,7 @@ pub(super) fn routes(
         .map(
             move |tail: warp::path::Tail, host: Option<String>| match safe_path(tail.as_str()) {
                 Some(p) => serve(&app, &p, host.as_deref()),
-                None => ApiError::NotFound("no such file in the dashboards".into()).into_response(),
+                None => ApiError::not_found(Msg::NoDashboardFile).into_response(),
             },
         );
     index
@@ -119,7 +120,7 @@ fn serve(app: &App, path: &str, host: Option<&str>) -> Response {
         None => Embedded::get(path).map(|f| f.data.into_owned()),
     };
     let Some(body) = body else {
-        return ApiError::NotFound(format!("no dashboard file `{path}`")).into_response();
+        return ApiError::not_found(Msg::NoDashboardFile).into_response();
     };
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let mut r = Response::new(body.into());

@@ -3,6 +3,8 @@
 //! the writer committed.
 
 use super::auth::{Caller, authenticate};
+use super::error::Row;
+use super::messages::{Msg, RowKey};
 use super::read::{allow_only, json};
 use super::{ApiError, Query, query, with_app};
 use crate::app::App;
@@ -75,8 +77,11 @@ where
     let mut body = std::pin::pin!(body);
     let mut out = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk
-            .map_err(|e| ApiError::BadBody(format!("the request body could not be read ({e})")))?;
+        let mut chunk = chunk.map_err(|e| {
+            ApiError::bad_body(Msg::BodyUnreadable {
+                detail: e.to_string(),
+            })
+        })?;
         if out.len() as u64 + chunk.remaining() as u64 > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -102,13 +107,11 @@ fn declared_too_large(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
 }
 
 fn body_error(e: BodyError) -> ApiError {
+    let message = Msg::BodyRefused { detail: e.message };
     if e.rows.is_empty() {
-        ApiError::BadBody(e.message)
+        ApiError::bad_body(message)
     } else {
-        ApiError::Invalid {
-            message: e.message,
-            rows: e.rows,
-        }
+        ApiError::invalid(message, e.rows.into_iter().map(Row::from).collect())
     }
 }
 
@@ -146,9 +149,11 @@ where
         }
         XLSX | "application/octet-stream" => (parse::xlsx_rows(&body, max_rows), Source::Upload),
         other => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "content type `{other}` is not accepted; send application/json, text/csv or {XLSX}"
-            )));
+            return Err(ApiError::unsupported_media_type(
+                Msg::UnsupportedMediaType {
+                    content_type: super::read::shorten(other),
+                },
+            ));
         }
     };
     let rows = rows.map_err(body_error)?;
@@ -162,17 +167,14 @@ where
         rows,
     )
     .map_err(|r| match r {
-        Rejection::NotOwner(rows) => ApiError::Forbidden {
-            message: format!(
-                "{} row(s) are for indicators your department does not own; nothing was stored",
-                rows.len()
-            ),
-            rows,
-        },
-        Rejection::Invalid(rows) => ApiError::Invalid {
-            message: format!("{} problem(s) in the batch; nothing was stored", rows.len()),
-            rows,
-        },
+        Rejection::NotOwner(rows) => ApiError::forbidden(
+            Msg::RowsNotOwned { n: rows.len() },
+            rows.into_iter().map(Row::from).collect(),
+        ),
+        Rejection::Invalid(rows) => ApiError::invalid(
+            Msg::RowsInvalid { n: rows.len() },
+            rows.into_iter().map(Row::from).collect(),
+        ),
     })?;
     let outcome = app
         .writer
@@ -189,9 +191,7 @@ where
         } => Ok(json(&serde_json::json!({
             "rows": n, "new": new, "corrected": corrected, "unchanged": unchanged,
         }))),
-        _ => Err(ApiError::Internal(
-            "the writer answered with the wrong kind of outcome".into(),
-        )),
+        _ => Err(ApiError::internal(Msg::WrongOutcome)),
     }
 }
 
@@ -224,24 +224,24 @@ where
     let caller = authenticate(&app, &headers, remote).await?;
     let config = app.config();
     let Some(ind) = config.masterplan.indicator(&id) else {
-        return Err(ApiError::NotFound(format!(
-            "no indicator `{id}` in the masterplan"
-        )));
+        return Err(ApiError::not_found(Msg::UnknownIndicator {
+            id: super::read::shorten(&id),
+        }));
     };
     if caller.department().is_some_and(|d| *d != ind.department) {
-        return Err(ApiError::Forbidden {
-            message: format!(
-                "indicator `{id}` belongs to department `{}`; only it may write notes on it",
-                ind.department
-            ),
-            rows: Vec::new(),
-        });
+        return Err(ApiError::forbidden(
+            Msg::NoteNotOwned {
+                id: id.clone(),
+                department: ind.department.to_string(),
+            },
+            Vec::new(),
+        ));
     }
     let body = read_body(body, 64 * 1024).await?;
     let note: NoteBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadBody(format!(
-            "the note must be JSON {{\"kendala\": \"...\", \"rencana_tindak_lanjut\": \"...\"}} ({e})"
-        ))
+        ApiError::bad_body(Msg::NoteNotJson {
+            detail: e.to_string(),
+        })
     })?;
     let mut rows = Vec::new();
     for (field, text) in [
@@ -249,28 +249,23 @@ where
         ("rencana_tindak_lanjut", &note.rencana_tindak_lanjut),
     ] {
         if text.trim().is_empty() {
-            rows.push(crate::ingest::RowError::new(
-                1,
-                field,
-                "is empty",
-                "describe it in a sentence or two",
-            ));
+            rows.push(Row::keyed(1, field, RowKey::new("note.empty")));
         } else if text.chars().count() > 4000 {
-            rows.push(crate::ingest::RowError::new(
+            rows.push(Row::keyed(
                 1,
                 field,
-                "is longer than 4000 characters",
-                "shorten it",
+                RowKey::new("note.too_long").arg("max", 4000),
             ));
         }
     }
     if !rows.is_empty() {
-        return Err(ApiError::Invalid {
-            message: "the note is incomplete; nothing was stored".into(),
-            rows,
-        });
+        return Err(ApiError::invalid(Msg::NoteIncomplete, rows));
     }
-    let indicator = IndicatorId::parse(&id).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let indicator = IndicatorId::parse(&id).map_err(|_| {
+        ApiError::not_found(Msg::UnknownIndicator {
+            id: super::read::shorten(&id),
+        })
+    })?;
     let outcome = app
         .writer
         .submit(WriteCommand::Note(NoteRecord {
@@ -288,7 +283,7 @@ where
             warp::http::StatusCode::CREATED,
         )
         .into_response()),
-        _ => Err(ApiError::Internal("the writer answered with the wrong kind of outcome".into())),
+        _ => Err(ApiError::internal(Msg::WrongOutcome)),
     }
 }
 
@@ -299,29 +294,28 @@ async fn reload(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&app, &headers, remote).await?;
     if caller != Caller::Admin {
-        return Err(ApiError::Forbidden {
-            message: "only the admin token may reload the configuration".into(),
-            rows: Vec::new(),
-        });
+        return Err(ApiError::forbidden(Msg::AdminOnlyReload, Vec::new()));
     }
     match app.reload_config().await {
         Ok(n) => Ok(json(
             &serde_json::json!({ "reloaded": true, "indicators": n }),
         )),
-        Err(e) => Err(ApiError::Invalid {
-            message: format!("the new configuration was refused and the running one stays:\n{e}"),
-            rows: e
-                .problems
+        Err(e) => Err(ApiError::invalid(
+            Msg::ReloadRefused {
+                detail: e.to_string(),
+            },
+            e.problems
                 .iter()
                 .map(|p| {
-                    crate::ingest::RowError::new(
+                    Row::keyed(
                         0,
                         &p.field,
-                        format!("{}: {}", p.file, p.item),
-                        p.message.clone(),
+                        RowKey::new("config.problem")
+                            .arg("where", format!("{}: {}", p.file, p.item))
+                            .arg("what", p.message.clone()),
                     )
                 })
                 .collect(),
-        }),
+        )),
     }
 }

@@ -12,7 +12,9 @@ mod settings;
 mod table;
 
 pub use masterplan::parse_masterplan;
-pub use screens::{EMBEDDED_SCREENS, PAGE_KINDS, Screen, parse_screens};
+pub use screens::{
+    EMBEDDED_SCREENS, MAX_NUMBERS, PAGE_KINDS, Page, PageKind, PlanIds, Screen, parse_screens,
+};
 pub use settings::{
     AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
     WebhookSettings,
@@ -239,13 +241,14 @@ impl Config {
             .as_ref()
             .map(|s| s.masterplan.clone())
             .unwrap_or_else(|| PathBuf::from("masterplan.toml"));
-        let (masterplan, dimension_ids) = match read_masterplan(&masterplan_path) {
+        let (masterplan, plan_ids) = match read_masterplan(&masterplan_path) {
             Ok((text, name)) => {
                 let parsed = parse_masterplan(&text, &name, env, &mut problems);
-                // Screens are checked against the dimensions even when the plan has problems.
+                // Screens are checked against the plan's ids even when the plan has problems:
+                // then the ids are read from its raw text.
                 let ids = match &parsed {
-                    Some((plan, _)) => plan.dimensions.iter().map(|d| d.id.to_string()).collect(),
-                    None => masterplan::declared_dimension_ids(&text),
+                    Some((plan, _)) => PlanIds::of(plan),
+                    None => PlanIds::declared(&text),
                 };
                 (parsed, ids)
             }
@@ -256,13 +259,13 @@ impl Config {
                     field: "masterplan".into(),
                     message,
                 });
-                (None, Vec::new())
+                (None, PlanIds::default())
             }
         };
         let configured_screens = settings.as_ref().and_then(|s| s.screens.clone());
         let screens = match read_screens(configured_screens.as_deref()) {
-            Ok(Some((text, name))) => parse_screens(&text, &name, &dimension_ids, &mut problems),
-            Ok(None) => Some(screens::default_screens(&dimension_ids)),
+            Ok(Some((text, name))) => parse_screens(&text, &name, &plan_ids, &mut problems),
+            Ok(None) => Some(screens::default_screens(&plan_ids.dimensions)),
             Err(message) => {
                 problems.push(Problem {
                     file: settings_name.to_string(),

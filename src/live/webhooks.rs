@@ -21,9 +21,21 @@ pub struct WebhookMetrics {
     pub dropped: AtomicU64,
 }
 
-/// Runs until shutdown: forwards the hub's events to every receiver.
-pub async fn run(
-    hub: Hub,
+/// Subscribes to the hub now (so that no event published after this call is missed, however
+/// soon other tasks publish) and returns the task that forwards the events to every receiver
+/// until shutdown.
+pub fn forwarder(
+    hub: &Hub,
+    settings: WebhookSettings,
+    metrics: Arc<WebhookMetrics>,
+    stop: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (rx, _) = hub.subscribe(None, None);
+    run(rx, settings, metrics, stop)
+}
+
+async fn run(
+    mut rx: tokio::sync::broadcast::Receiver<super::HubMessage>,
     settings: WebhookSettings,
     metrics: Arc<WebhookMetrics>,
     mut stop: watch::Receiver<bool>,
@@ -57,7 +69,6 @@ pub async fn run(
             stop.clone(),
         ));
     }
-    let (mut rx, _) = hub.subscribe(None, None);
     loop {
         let delta = tokio::select! {
             m = rx.recv() => m,

@@ -107,7 +107,11 @@ pub struct RevisionRow {
     pub source: String,
     pub department: Option<String>,
     pub token_id: Option<i64>,
+    /// The label the token was created with (`pantau token create --label`), if a token wrote it.
+    pub token_label: Option<String>,
     pub received: Millis,
+    /// The note stored with the value now at that time (the revision table keeps none of its own).
+    pub note: Option<String>,
 }
 
 pub fn revisions(
@@ -116,8 +120,12 @@ pub fn revisions(
     limit: usize,
 ) -> Result<Vec<RevisionRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, t, previous_value, previous_source, previous_received, value, source, department, token_id, received
-         FROM revision WHERE indicator = ?1 ORDER BY id DESC LIMIT ?2",
+        "SELECT r.id, r.t, r.previous_value, r.previous_source, r.previous_received, r.value, r.source,
+                r.department, r.token_id, r.received, k.label, o.note
+         FROM revision r
+         LEFT JOIN token k ON k.id = r.token_id
+         LEFT JOIN observation o ON o.indicator = r.indicator AND o.t = r.t
+         WHERE r.indicator = ?1 ORDER BY r.id DESC LIMIT ?2",
     )?;
     let rows = stmt
         .query_map(params![indicator, limit as i64], |r| {
@@ -132,6 +140,8 @@ pub fn revisions(
                 department: r.get(7)?,
                 token_id: r.get(8)?,
                 received: r.get(9)?,
+                token_label: r.get::<_, Option<String>>(10)?.filter(|l| !l.is_empty()),
+                note: r.get(11)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

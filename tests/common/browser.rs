@@ -384,7 +384,6 @@ impl Page {
         self.conn.errors.lock().unwrap().remove(&self.session);
     }
 
-    /// Writes a PNG of the viewport to `path`, creating its folder.
     /// Puts the file at `path` into the file input matching `selector`, as a person choosing it would.
     pub async fn set_file(&self, selector: &str, path: &Path) {
         let doc = self.call("DOM.getDocument", json!({})).await;
@@ -406,6 +405,25 @@ impl Page {
         .await;
     }
 
+    /// Every piece of visible text that is cut off, clipped, spills out of its box or is
+    /// smaller than the rules allow (see `TEXT_PROBLEMS_JS`).
+    pub async fn text_problems(&self, rules: TextRules) -> Vec<String> {
+        let v = self
+            .eval(&format!(
+                "{TEXT_PROBLEMS_JS}({}, {})",
+                rules.min_px, rules.clip_viewport_y
+            ))
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Writes a PNG of the viewport to `path`, creating its folder.
     pub async fn screenshot(&self, path: &Path) {
         let r = self
             .call("Page.captureScreenshot", json!({ "format": "png" }))
@@ -417,6 +435,113 @@ impl Page {
         std::fs::write(path, png).unwrap();
     }
 }
+
+/// What `Page::text_problems` looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct TextRules {
+    /// Smallest font size in CSS pixels that visible text may have.
+    pub min_px: f64,
+    /// Text below the bottom of the viewport counts as cut off (the wall does not scroll).
+    pub clip_viewport_y: bool,
+}
+
+/// Finds text a person cannot read whole: text whose box is too narrow for it (scrollWidth over
+/// clientWidth, `text-overflow: ellipsis` in use, lines clamped), text clipped by an ancestor
+/// that hides or scrolls its overflow (and, for the wall, by the viewport), text spilling out of
+/// the box it sits in (across a card's border), and text smaller than `min_px`. Returns one line
+/// per problem naming the element and its text.
+const TEXT_PROBLEMS_JS: &str = r#"((minPx, clipY) => {
+  const problems = [];
+  const seen = new Set();
+  const label = (el) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += '#' + el.id;
+    if (el.classList.length) s += '.' + [...el.classList].slice(0, 3).join('.');
+    const owner = el.closest('[data-id]');
+    if (owner) s += ` in [data-id=${owner.dataset.id}]`;
+    return s;
+  };
+  const report = (el, what, text) => {
+    const key = what + '|' + label(el) + '|' + text;
+    if (seen.has(key) || problems.length > 60) return;
+    seen.add(key);
+    problems.push(`${what}: ${label(el)} "${text.trim().replace(/\s+/g, ' ').slice(0, 80)}"`);
+  };
+  const boxOf = (el) => {
+    for (let a = el; a; a = a.parentElement) {
+      const d = getComputedStyle(a).display;
+      if (d !== 'inline' && d !== 'contents' && !d.startsWith('table-') ) return a;
+      if (d === 'table-cell') return a;
+    }
+    return document.documentElement;
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const text = node.textContent;
+    if (!text.trim()) continue;
+    const el = node.parentElement;
+    if (!el || el.closest('script, style, template, option, select, textarea, title')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rects = [...range.getClientRects()].filter((r) => r.width > 0.5 && r.height > 0.5);
+    if (!rects.length) continue;
+    const cs = getComputedStyle(el);
+    if (cs.visibility !== 'visible') continue;
+    let hidden = false;
+    for (let a = el; a; a = a.parentElement) if (Number(getComputedStyle(a).opacity) === 0) hidden = true;
+    if (hidden) continue;
+    const size = parseFloat(cs.fontSize);
+    if (size + 0.05 < minPx) report(el, `text of ${size.toFixed(1)}px under ${minPx.toFixed(1)}px`, text);
+    const box = boxOf(el);
+    const bcs = getComputedStyle(box);
+    if (bcs.textOverflow === 'ellipsis' && box.scrollWidth > box.clientWidth + 1) report(box, 'cut with an ellipsis', text);
+    if (bcs.webkitLineClamp && bcs.webkitLineClamp !== 'none' && box.scrollHeight > box.clientHeight + 1) report(box, 'lines clamped', text);
+    if (bcs.overflowX !== 'visible' && box.scrollWidth > box.clientWidth + 1) report(box, 'wider than its box', text);
+    // The text must lie across inside every box it sits in (a cell, a column, a card), and
+    // inside every ancestor that clips.
+    for (let a = box; a && a !== document.documentElement && a !== document.body; a = a.parentElement) {
+      const d = getComputedStyle(a).display;
+      if (d === 'inline' || d === 'contents' || (d.startsWith('table-') && d !== 'table-cell')) continue;
+      const br = a.getBoundingClientRect();
+      if (rects.some((r) => r.left < br.left - 2 || r.right > br.right + 2)) {
+        report(el, `spills out of ${label(a)}`, text);
+        break;
+      }
+    }
+    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      const clipX = s.overflowX !== 'visible';
+      const clipY = s.overflowY === 'hidden' || s.overflowY === 'clip';
+      if (!clipX && !clipY) continue;
+      const ar = a.getBoundingClientRect();
+      for (const r of rects) {
+        if (clipX && (r.left < ar.left - 2 || r.right > ar.right + 2)) report(el, `clipped by ${label(a)}`, text);
+        if (clipY && (r.top < ar.top - 2 || r.bottom > ar.bottom + 2)) report(el, `clipped by ${label(a)}`, text);
+      }
+    }
+    for (const r of rects) {
+      if (r.right > innerWidth + 1 || r.left < -1) report(el, "beyond the screen's width", text);
+      if (clipY && (r.bottom > innerHeight + 1)) report(el, 'below the screen', text);
+    }
+  }
+  // No badge or chip sticks out of the card or cell it sits in.
+  for (const b of document.querySelectorAll('.badge, .overdue-chip, .stale-chip, .opd, .qw')) {
+    const r = b.getBoundingClientRect();
+    if (!r.width) continue;
+    for (let a = b.parentElement; a && a !== document.body; a = a.parentElement) {
+      const d = getComputedStyle(a).display;
+      if (d === 'inline' || d === 'contents' || (d.startsWith('table-') && d !== 'table-cell')) continue;
+      const ar = a.getBoundingClientRect();
+      if (r.left < ar.left - 1 || r.right > ar.right + 1) {
+        report(b, `badge sticks out of ${label(a)}`, b.textContent);
+        break;
+      }
+    }
+  }
+  if (document.documentElement.scrollWidth > innerWidth + 1) problems.push(`the page is ${document.documentElement.scrollWidth}px wide on a ${innerWidth}px screen`);
+  return problems;
+})"#;
 
 /// Decodes standard base64 (as DevTools sends screenshots).
 fn base64_decode(s: &str) -> Vec<u8> {

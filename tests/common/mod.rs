@@ -56,6 +56,19 @@ pub async fn spawn_app_with(masterplan: &str, extra_settings: &str) -> TestApp {
     start_in(dir, config_path, pantau::app::RunOptions::default()).await
 }
 
+/// A client that asks for English answers (`Accept-Language: en`).
+pub fn english_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "accept-language",
+        reqwest::header::HeaderValue::from_static("en"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// Starts the daemon on an existing folder (for restarts).
 pub async fn start_in(
     dir: tempfile::TempDir,
@@ -74,7 +87,9 @@ pub async fn start_in(
     let app = TestApp {
         addr,
         base: format!("http://{addr}"),
-        client: reqwest::Client::new(),
+        // API errors answer in the request's language, else the city's (`id`); the tests that
+        // read English messages ask for English, as an English-speaking client would.
+        client: english_client(),
         dir,
         db,
         config_path,
