@@ -1209,6 +1209,7 @@ pages = [
   { kind = "quick-wins", dimension = "governance" },
   { kind = "quick-wins", department = "dinkes" },
   "dimension:economy",
+  "compliance",
 ]
 "#;
 
@@ -1328,7 +1329,7 @@ async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
         .collect();
     assert_eq!(
         kinds.len(),
-        8,
+        pantau::config::PAGE_KINDS.len(),
         "every kind of page is on a screen: {kinds:?}"
     );
     let browser = Browser::launch().await;

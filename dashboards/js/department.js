@@ -37,6 +37,7 @@ setupForms();
 connectLive({ department: deptId }, store, {
   onChange: (ids) => {
     renderSoon();
+    complianceSoon();
     if (ids === null || myIndicators.some((i) => ids.has(i.id))) {
       clearTimeout(revisionsTimer);
       revisionsTimer = setTimeout(loadRevisions, 300);
@@ -45,6 +46,37 @@ connectLive({ department: deptId }, store, {
 });
 const renderSoon = batched(() => render());
 setInterval(render, 30000);
+
+// This department's reporting compliance this month (kepatuhan pelaporan), refreshed after
+// posts and every minute.
+async function loadCompliance() {
+  const el = $('compliance');
+  try {
+    const c = await getJSON(`/api/v1/compliance?department=${encodeURIComponent(deptId)}`);
+    const d = (c.departments || [])[0];
+    if (!d || d.expected === 0) {
+      el.innerHTML = `<p class="muted">${esc(t('cmp_mine_none'))}</p>`;
+      return;
+    }
+    const line = t('cmp_mine_line', {
+      percent: pct(d.on_time_percent / 100, 0),
+      on_time: d.on_time,
+      expected: d.expected,
+      late: d.late,
+      missing: d.missing,
+    });
+    const late = d.indicators
+      .filter((i) => i.late || i.missing)
+      .map((i) => `<li data-id="${esc(i.id)}"><span class="ind-title">${esc(i.name)}</span><small>${esc(t('cmp_counts', { on_time: i.on_time, late: i.late, missing: i.missing }))}</small></li>`)
+      .join('');
+    el.innerHTML = `<p data-compliance="${esc(String(d.on_time_percent))}"><b>${esc(line)}</b></p>${late ? `<ul class="overdue-list">${late}</ul>` : ''}${d.email_configured ? '' : `<p class="muted">${esc(t('cmp_no_email'))}</p>`}`;
+  } catch {
+    el.innerHTML = `<p class="muted">–</p>`;
+  }
+}
+const complianceSoon = batched(loadCompliance, 2000);
+loadCompliance();
+setInterval(loadCompliance, 60000);
 
 // --- Indicators, overdue list ------------------------------------------------------------------
 

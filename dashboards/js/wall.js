@@ -130,6 +130,44 @@ if (playlist.some((p) => p.kind === 'feeds')) {
   setInterval(loadFeeds, 10000);
 }
 
+/** This month's OPD reporting compliance, for the compliance page. */
+let compliance = null;
+async function loadCompliance() {
+  try {
+    compliance = await getJSON('/api/v1/compliance');
+  } catch {
+    compliance = compliance || { departments: [] };
+  }
+  if ((playlist[state.index] || {}).kind === 'compliance') renderSoon();
+}
+if (playlist.some((p) => p.kind === 'compliance')) {
+  loadCompliance();
+  setInterval(loadCompliance, 60000);
+}
+
+/** "Kepatuhan Pelaporan OPD": every department's reporting this month, best first. */
+function compliancePage() {
+  const list = compliance ? compliance.departments.filter((d) => d.expected > 0 || d.pending > 0) : [];
+  const units = list.map((d) => {
+    const p = d.on_time_percent;
+    const st = p == null ? 'no_data' : p >= 90 ? 'on_track' : p >= 70 ? 'at_risk' : 'off_track';
+    return {
+      html: `<div class="unit"><article class="cmp-row st-edge-${st}" data-id="${esc(d.id)}" data-percent="${p == null ? '' : p.toFixed(1)}">
+        <span class="cmp-rank">${esc(String(d.rank))}</span>
+        <h3 title="${esc(d.name)}">${esc(departmentShort(d.id))} <span class="muted">${esc(d.name)}</span></h3>
+        <b class="cmp-pct st-${st}">${p == null ? '–' : esc(pct(p / 100, 0))}</b>
+        <span class="cmp-counts">${esc(t('cmp_counts', { on_time: d.on_time, late: d.late, missing: d.missing }))}</span>
+        ${d.email_configured ? '' : `<span class="cmp-noemail">${esc(t('cmp_no_email'))}</span>`}
+      </article></div>`,
+    };
+  });
+  return {
+    units,
+    empty: `<div class="empty-hint" data-empty="1"><h2>${esc(t('cmp_none_title'))}</h2><p>${esc(compliance === null ? t('connecting') : t('cmp_none'))}</p></div>`,
+    cols: list.length > 8 ? 2 : 1,
+  };
+}
+
 /** Each chart page's indicator detail and series, fetched when first shown and after changes. */
 const chartData = new Map();
 async function loadChart(id) {
@@ -703,6 +741,7 @@ const KINDS = {
     name: (p) => (defs.indicators.get(p.indicator) || {}).name || p.indicator,
     render: chartPage,
   },
+  compliance: { name: () => t('compliance_title'), render: compliancePage },
 };
 
 function pageName(page) {

@@ -26,6 +26,7 @@ pub const PAGE_KINDS: &[&str] = &[
     "feeds",
     "numbers",
     "chart",
+    "compliance",
 ];
 
 /// Shortest time a page may stay on a wall.
@@ -54,6 +55,8 @@ pub enum PageKind {
     Numbers,
     /// One indicator's trajectory chart.
     Chart,
+    /// "Kepatuhan Pelaporan OPD": every department's reporting this month, ranked.
+    Compliance,
 }
 
 /// A key a page table may hold besides `kind`, `title` and `seconds`.
@@ -145,6 +148,13 @@ const KINDS: &[KindSpec] = &[
         optional: &[],
         example: "{ kind = \"chart\", indicator = \"living.health.stunting\" }",
     },
+    KindSpec {
+        kind: PageKind::Compliance,
+        name: "compliance",
+        required: &[],
+        optional: &[],
+        example: "{ kind = \"compliance\" }",
+    },
 ];
 
 fn spec(name: &str) -> Option<&'static KindSpec> {
@@ -217,6 +227,14 @@ impl Page {
         }
     }
 
+    /// "Kepatuhan Pelaporan OPD".
+    pub fn compliance() -> Page {
+        Page {
+            id: "compliance".into(),
+            ..Page::of(PageKind::Compliance)
+        }
+    }
+
     /// The id a table page gets: its kind and what it shows.
     fn derived_id(&self) -> String {
         let name = KINDS
@@ -233,7 +251,7 @@ impl Page {
                 (None, Some(d)) => Some(format!("department={d}")),
                 _ => None,
             },
-            PageKind::Overview | PageKind::Numbers => None,
+            PageKind::Overview | PageKind::Numbers | PageKind::Compliance => None,
         };
         match subject {
             Some(s) => format!("{name}:{s}"),
@@ -249,6 +267,7 @@ impl From<&str> for Page {
         match s.split_once(':') {
             Some(("dimension", id)) => Page::dimension(id),
             _ if s == "quick-wins" => Page::quick_wins(),
+            _ if s == "compliance" => Page::compliance(),
             _ => Page::overview(),
         }
     }
@@ -344,7 +363,7 @@ pub fn default_screens(dimensions: &[String]) -> Vec<Screen> {
     let mut screens = vec![Screen {
         id: "wall-1".into(),
         label: "Layar utama — ringkasan".into(),
-        pages: vec![Page::overview(), Page::quick_wins()],
+        pages: vec![Page::overview(), Page::quick_wins(), Page::compliance()],
         interval_seconds: 30,
         token: None,
     }];
