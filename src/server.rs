@@ -151,6 +151,7 @@ pub async fn run(
         started: std::time::Instant::now(),
         webhooks: Arc::new(crate::live::webhooks::WebhookMetrics::default()),
         reminders: Arc::new(crate::app::counters::ReminderMetrics::default()),
+        plan_version: Arc::new(RwLock::new(None)),
     };
 
     // Feed health as recorded before a restart is there from the first request on.
@@ -161,6 +162,14 @@ pub async fn run(
             feeds.restore(&reads, config.settings.city.time_zone);
         })
         .await?;
+    }
+
+    // The plan as loaded is a version of its own when it differs from the last one recorded.
+    {
+        let plan = app.config().masterplan.clone();
+        if let Err(e) = app.record_plan_version(&plan).await {
+            tracing::warn!(error = %e, "cannot record the plan's version");
+        }
     }
 
     let mut tasks = tokio::task::JoinSet::new();

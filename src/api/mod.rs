@@ -11,6 +11,7 @@ pub mod listen;
 mod live;
 pub mod messages;
 pub mod metrics;
+mod plan;
 mod read;
 mod static_files;
 mod write;
@@ -84,6 +85,8 @@ pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = In
     let http = app.http.clone();
     let api = read::routes(app.clone())
         .or(cycle::routes(app.clone()))
+        .unify()
+        .or(plan::routes(app.clone()))
         .unify()
         .or(write::routes(app.clone()))
         .unify()

@@ -288,7 +288,12 @@ async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
         .map(|(t, v)| serde_json::json!({ "time": format_instant(*t, tz), "value": v }))
         .collect();
     let key = id.clone();
-    let notes = app.reads.run(move |c| read::notes(c, &key)).await?;
+    let (notes, versions) = app
+        .reads
+        .run(move |c| Ok((read::notes(c, &key)?, read::plan_versions(c)?)))
+        .await?;
+    let locale = config.settings.city.locale;
+    let plan_changes = super::plan::changes_of(&versions, &id, tz, locale);
     let notes: Vec<serde_json::Value> = notes
         .into_iter()
         .map(|n| {
@@ -303,6 +308,7 @@ async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
         "trajectory": trajectory,
         "progress": progress.as_deref(),
         "notes": notes,
+        "plan_changes": plan_changes,
     })))
 }
 

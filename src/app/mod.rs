@@ -49,6 +49,8 @@ pub struct App {
     pub started: std::time::Instant,
     pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
     pub reminders: Arc<counters::ReminderMetrics>,
+    /// The version of the plan that is loaded (recorded at start and at each reload).
+    pub plan_version: Arc<RwLock<Option<PlanVersion>>>,
 }
 
 impl App {
@@ -129,6 +131,9 @@ impl App {
             *c = new.clone();
         }
         self.reload.notify_waiters();
+        if let Err(e) = self.record_plan_version(&new.masterplan).await {
+            tracing::warn!(error = %e, "cannot record the plan's version");
+        }
         tracing::info!(
             indicators = new.masterplan.indicators.len(),
             feeds = new.feeds.len(),
@@ -136,4 +141,67 @@ impl App {
         );
         Ok(new.masterplan.indicators.len())
     }
+
+    /// Records `plan` as a new version when it differs from the newest one recorded (with the
+    /// changes from it), and remembers which version is loaded.
+    pub async fn record_plan_version(
+        &self,
+        plan: &crate::domain::Masterplan,
+    ) -> Result<PlanVersion, store::StoreError> {
+        let canonical = crate::config::versions::canonical(plan);
+        let latest = self.reads.run(store::read::latest_plan).await?;
+        let changes = match &latest {
+            Some((_, hash, _)) if *hash == canonical.hash => Vec::new(),
+            Some((_, _, json)) => {
+                let before: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+                let after: serde_json::Value =
+                    serde_json::from_str(&canonical.json).unwrap_or_default();
+                crate::config::versions::diff(&before, &after)
+            }
+            None => Vec::new(),
+        };
+        let outcome = self
+            .writer
+            .submit(store::WriteCommand::PlanVersion(store::PlanVersionRecord {
+                hash: canonical.hash.clone(),
+                revision_note: plan.revision_note.clone(),
+                plan: canonical.json,
+                changes: serde_json::to_string(&changes).unwrap_or_else(|_| "[]".into()),
+            }))
+            .await?;
+        let id = match outcome {
+            store::WriteOutcome::PlanVersion { id, new } => {
+                if new {
+                    tracing::info!(
+                        version = id,
+                        changes = changes.len(),
+                        "a new version of the plan is recorded"
+                    );
+                }
+                id
+            }
+            _ => 0,
+        };
+        let version = PlanVersion {
+            id,
+            hash: canonical.hash,
+        };
+        if let Ok(mut v) = self.plan_version.write() {
+            *v = Some(version.clone());
+        }
+        Ok(version)
+    }
+
+    /// The version of the plan that is loaded, once recorded.
+    pub fn plan_version(&self) -> Option<PlanVersion> {
+        self.plan_version.read().ok().and_then(|v| v.clone())
+    }
+}
+
+/// A recorded version of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanVersion {
+    pub id: i64,
+    /// SHA-256 of its canonical form (hex).
+    pub hash: String,
 }

@@ -38,6 +38,9 @@ pub fn parse_masterplan(
         }
     };
     for key in table.keys() {
+        if key == "revision_note" {
+            continue;
+        }
         if !SECTIONS.contains(&key.as_str()) {
             let hint = super::table::closest(key, SECTIONS)
                 .map(|k| format!("did you mean `[[{k}]]`? "))
@@ -92,6 +95,18 @@ pub fn parse_masterplan(
 
     let mut plan = Masterplan::default();
     let mut feeds = Vec::new();
+    match table.get("revision_note") {
+        None => {}
+        Some(toml::Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 200 => {
+            plan.revision_note = Some(s.trim().to_string());
+        }
+        Some(_) => problems.push(Problem {
+            file: file.into(),
+            item: "top level".into(),
+            field: "revision_note".into(),
+            message: "must be a short text (at most 200 characters) saying what this version of the plan is, e.g. \"Perubahan RPJMD 2025\"".into(),
+        }),
+    }
     let mut seen = Seen::default();
 
     for (i, t) in departments_t.iter().enumerate() {

@@ -10,6 +10,7 @@ pub mod reminders;
 mod screens;
 mod settings;
 mod table;
+pub mod versions;
 
 pub use masterplan::parse_masterplan;
 pub use screens::{

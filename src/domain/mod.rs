@@ -294,6 +294,8 @@ impl Indicator {
 /// that fill the indicators are configuration: `config::Config::feeds`.)
 #[derive(Debug, Clone, Default)]
 pub struct Masterplan {
+    /// What this version of the plan is (e.g. "Perubahan RPJMD 2025"), kept with the version.
+    pub revision_note: Option<String>,
     pub departments: Vec<Department>,
     pub dimensions: Vec<Dimension>,
     pub programs: Vec<Program>,

@@ -15,14 +15,14 @@ pub mod writer;
 pub use read::ReadPool;
 pub use writer::{
     AppliedObservation, CommitListener, FeedRunRecord, NoteRecord, ObservationBatch, Origin,
-    ReminderRecord, WriteCommand, WriteOutcome, WriterHandle,
+    PlanVersionRecord, ReminderRecord, WriteCommand, WriteOutcome, WriterHandle,
 };
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Each entry of `MIGRATIONS` moves one version up.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: observations keyed by (indicator, time), their revisions, notes, tokens, feed runs.
@@ -111,6 +111,17 @@ const MIGRATIONS: &[&str] = &[
         sent          INTEGER NOT NULL,  -- ms
         PRIMARY KEY (indicator, period_start, channel)
     ) WITHOUT ROWID;
+    "#,
+    // 3 -> 4: every version of the plan the daemon loaded (perubahan RPJMD), with what changed.
+    r#"
+    CREATE TABLE plan_version (
+        id            INTEGER PRIMARY KEY,
+        hash          TEXT    NOT NULL,  -- SHA-256 of the canonical plan
+        loaded        INTEGER NOT NULL,  -- ms
+        revision_note TEXT,
+        plan          TEXT    NOT NULL,  -- the canonical plan (JSON)
+        changes       TEXT    NOT NULL   -- JSON list of changes from the previous version
+    );
     "#,
 ];
 

@@ -293,6 +293,47 @@ pub fn latest_notes_as_of(
     Ok(rows.into_iter().map(|n| (n.indicator.clone(), n)).collect())
 }
 
+/// A recorded version of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanVersionRow {
+    pub id: i64,
+    pub hash: String,
+    pub loaded: Millis,
+    pub revision_note: Option<String>,
+    /// The changes from the version before (JSON list).
+    pub changes: String,
+}
+
+/// Every version of the plan, newest first (without the plans themselves).
+pub fn plan_versions(conn: &Connection) -> Result<Vec<PlanVersionRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, hash, loaded, revision_note, changes FROM plan_version ORDER BY id DESC",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(PlanVersionRow {
+                id: r.get(0)?,
+                hash: r.get(1)?,
+                loaded: r.get(2)?,
+                revision_note: r.get(3)?,
+                changes: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The newest recorded plan: (id, hash, canonical JSON).
+pub fn latest_plan(conn: &Connection) -> Result<Option<(i64, String, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, hash, plan FROM plan_version ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
 /// Reminders sent for periods starting at or after `since`: (subject, period start, channel).
 pub fn reminders_since(
     conn: &Connection,

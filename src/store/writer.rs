@@ -13,7 +13,7 @@
 
 use super::StoreError;
 use crate::domain::{DepartmentId, FeedId, IndicatorId, Millis, Observation, Source};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
@@ -71,6 +71,19 @@ pub enum WriteCommand {
     },
     /// Reminders that went out, so that each goes out once per period and channel.
     Reminders(Vec<ReminderRecord>),
+    /// A plan as loaded: recorded as a new version unless the newest one has the same hash.
+    PlanVersion(PlanVersionRecord),
+}
+
+/// A version of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanVersionRecord {
+    pub hash: String,
+    pub revision_note: Option<String>,
+    /// The canonical plan (JSON).
+    pub plan: String,
+    /// The changes from the version before (JSON list), worked out by the caller.
+    pub changes: String,
 }
 
 /// One reminder sent: about which indicator's which reporting period, by which channel.
@@ -101,6 +114,11 @@ pub enum WriteOutcome {
     },
     /// Records were stored (or were there already).
     Recorded,
+    /// The plan's version: `new` when this load made it.
+    PlanVersion {
+        id: i64,
+        new: bool,
+    },
 }
 
 /// An observation that changed what is stored (new, or a corrected value).
@@ -485,6 +503,31 @@ fn apply(
                 stmt.execute(params![r.subject, r.period_start, r.channel, received])?;
             }
             Ok((WriteOutcome::Recorded, Vec::new()))
+        }
+        WriteCommand::PlanVersion(v) => {
+            let newest: Option<(i64, String)> = conn
+                .query_row(
+                    "SELECT id, hash FROM plan_version ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, hash)) = newest {
+                if hash == v.hash {
+                    return Ok((WriteOutcome::PlanVersion { id, new: false }, Vec::new()));
+                }
+            }
+            conn.prepare_cached(
+                "INSERT INTO plan_version (hash, loaded, revision_note, plan, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![v.hash, received, v.revision_note, v.plan, v.changes])?;
+            Ok((
+                WriteOutcome::PlanVersion {
+                    id: conn.last_insert_rowid(),
+                    new: true,
+                },
+                Vec::new(),
+            ))
         }
         WriteCommand::FeedPoll { points, run } => {
             let (outcome, applied) = apply_observations(conn, points, received)?;
