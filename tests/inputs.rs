@@ -48,7 +48,12 @@ struct NumberCase {
     number: Option<Want>,
 }
 
-const fn case(text: &'static str, comma: Want, text_rule: Want, number: Option<Want>) -> NumberCase {
+const fn case(
+    text: &'static str,
+    comma: Want,
+    text_rule: Want,
+    number: Option<Want>,
+) -> NumberCase {
     NumberCase {
         text,
         comma,
@@ -142,6 +147,20 @@ impl NumberPath {
         }
     }
 
+    /// The kind of feed this path is (`feed_setup`), if it is one.
+    fn feed_kind(self) -> Option<&'static str> {
+        use NumberPath::*;
+        Some(match self {
+            FeedJsonString => "json-string",
+            FeedJsonNumber => "json-number",
+            FeedJsonDecimalComma => "json-decimal-comma",
+            FeedCsvSemicolon => "csv-semicolon",
+            FeedCsvComma => "csv-comma",
+            FeedCkan => "ckan",
+            _ => return None,
+        })
+    }
+
     /// The day of January 2026 this path stores on.
     fn date(self) -> String {
         let i = NUMBER_PATHS.iter().position(|p| *p == self).unwrap();
@@ -153,7 +172,10 @@ impl NumberPath {
 const TIMES: &[(&str, Option<&str>)] = &[
     ("2026-11-28", Some("2026-11-28T00:00:00+07:00")),
     ("2026-11-28 09:30", Some("2026-11-28T09:30:00+07:00")),
-    ("2026-11-28T09:30:00+07:00", Some("2026-11-28T09:30:00+07:00")),
+    (
+        "2026-11-28T09:30:00+07:00",
+        Some("2026-11-28T09:30:00+07:00"),
+    ),
     ("2026-11-28T02:30:00Z", Some("2026-11-28T09:30:00+07:00")),
     ("28/11/2026", Some("2026-11-28T00:00:00+07:00")),
     ("28-11-2026", Some("2026-11-28T00:00:00+07:00")),
@@ -290,9 +312,8 @@ struct FeedSetup {
 fn feed_setup(kind: &str, key: &str, indicator: &str, time: &str, value: &str) -> FeedSetup {
     let id = format!("{key}-{kind}");
     let json_str = |s: &str| serde_json::to_string(s).unwrap();
-    let points = format!(
-        "points = [{{ indicator = \"{indicator}\", value = \"/v\", time = \"/t\" }}]"
-    );
+    let points =
+        format!("points = [{{ indicator = \"{indicator}\", value = \"/v\", time = \"/t\" }}]");
     let table = format!(
         "time_column = \"t\"\nseries = [{{ indicator = \"{indicator}\", column = \"v\" }}]"
     );
@@ -465,7 +486,14 @@ async fn every_spelling_reads_the_same_on_every_path() {
     let mut add_feed = |plan: &mut String, setup: FeedSetup| {
         plan.push_str(&feed_toml(
             &setup.id,
-            &format!("{base}{}", if setup.format == "ckan" { format!("/{}", setup.id) } else { setup.path.clone() }),
+            &format!(
+                "{base}{}",
+                if setup.format == "ckan" {
+                    format!("/{}", setup.id)
+                } else {
+                    setup.path.clone()
+                }
+            ),
             setup.format,
             &setup.mapping,
         ));
@@ -477,18 +505,14 @@ async fn every_spelling_reads_the_same_on_every_path() {
     };
     for (i, c) in NUMBERS.iter().enumerate() {
         let ind = number_indicator(i);
-        for (path, kind) in [
-            (NumberPath::FeedJsonString, "json-string"),
-            (NumberPath::FeedJsonNumber, "json-number"),
-            (NumberPath::FeedJsonDecimalComma, "json-decimal-comma"),
-            (NumberPath::FeedCsvSemicolon, "csv-semicolon"),
-            (NumberPath::FeedCsvComma, "csv-comma"),
-            (NumberPath::FeedCkan, "ckan"),
-        ] {
-            if path.want(c).is_none() {
+        for path in NUMBER_PATHS {
+            let (Some(kind), Some(_)) = (path.feed_kind(), path.want(c)) else {
                 continue;
-            }
-            add_feed(&mut plan, feed_setup(kind, &format!("n{i:02}"), &ind, &path.date(), c.text));
+            };
+            add_feed(
+                &mut plan,
+                feed_setup(kind, &format!("n{i:02}"), &ind, &path.date(), c.text),
+            );
         }
     }
     for (i, (text, _)) in TIMES.iter().enumerate() {
@@ -498,7 +522,16 @@ async fn every_spelling_reads_the_same_on_every_path() {
             (TimePath::FeedCsvComma, "csv-comma"),
             (TimePath::FeedCkan, "ckan"),
         ] {
-            add_feed(&mut plan, feed_setup(kind, &format!("t{i:02}"), &time_indicator(i, path), text, "1"));
+            add_feed(
+                &mut plan,
+                feed_setup(
+                    kind,
+                    &format!("t{i:02}"),
+                    &time_indicator(i, path),
+                    text,
+                    "1",
+                ),
+            );
         }
     }
 
@@ -584,7 +617,10 @@ async fn every_spelling_reads_the_same_on_every_path() {
             let body = match path {
                 TimePath::PostJson => (
                     "application/json",
-                    serde_json::to_vec(&json!({"observations": [{"indicator": ind, "time": text, "value": 1}]})).unwrap(),
+                    serde_json::to_vec(
+                        &json!({"observations": [{"indicator": ind, "time": text, "value": 1}]}),
+                    )
+                    .unwrap(),
                 ),
                 TimePath::PostCsvComma => (
                     "text/csv",
@@ -626,13 +662,13 @@ async fn every_spelling_reads_the_same_on_every_path() {
             // Posts and imports also say so in their answer.
             let said = accepted.is_none_or(|a| a == matches!(want, V(_)));
             if !ok || !said {
-                let feed = feed_state
-                    .iter()
-                    .find(|(id, _)| id.starts_with(&format!("n{i:02}-")))
-                    .map(|(_, f)| f["last_error"].to_string())
+                let feed = path
+                    .feed_kind()
+                    .and_then(|kind| feed_state.get(&format!("n{i:02}-{kind}")))
+                    .map(|f| format!("; feed error: {}", f["last_error"]))
                     .unwrap_or_default();
                 wrong.push(format!(
-                    "{:?} via {path:?}: want {want:?}, stored {got:?}, accepted {accepted:?} {feed}",
+                    "{:?} via {path:?}: want {want:?}, stored {got:?}, accepted {accepted:?}{feed}",
                     c.text
                 ));
             }
@@ -680,7 +716,12 @@ async fn feeds_list_what_they_skipped_with_where_and_why() {
     let addr = upstream(bodies.clone()).await;
     let base = format!("http://{addr}");
     let mut plan = PLAN_HEAD.to_string();
-    for id in ["gov.inputs.a", "gov.inputs.b", "gov.inputs.c", "gov.inputs.d"] {
+    for id in [
+        "gov.inputs.a",
+        "gov.inputs.b",
+        "gov.inputs.c",
+        "gov.inputs.d",
+    ] {
         plan.push_str(&indicator_toml(id));
     }
     let put = |path: &str, ct: &str, body: String| {
@@ -692,7 +733,8 @@ async fn feeds_list_what_they_skipped_with_where_and_why() {
     put(
         "/csv",
         "text/csv",
-        "tanggal;nilai\n2026-01-01;5\n2026-01-02;TIDAK ADA DATA\n2026-01-03;\n2026-01-04;NaN\n;7\n".into(),
+        "tanggal;nilai\n2026-01-01;5\n2026-01-02;TIDAK ADA DATA\n2026-01-03;\n2026-01-04;NaN\n;7\n"
+            .into(),
     );
     plan.push_str(&feed_toml(
         "csv",
@@ -756,7 +798,9 @@ async fn feeds_list_what_they_skipped_with_where_and_why() {
             .collect()
     };
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     assert_eq!(
         examples("csv"),
@@ -780,7 +824,10 @@ async fn feeds_list_what_they_skipped_with_where_and_why() {
         examples("ckan"),
         pairs(&[
             ("CKAN record 1 (_id 2), field `v`", "null"),
-            ("CKAN record 2 (_id 3), field `v`", "not finite (`Infinity`)"),
+            (
+                "CKAN record 2 (_id 3), field `v`",
+                "not finite (`Infinity`)"
+            ),
         ])
     );
     let prom = examples("prom");
@@ -791,15 +838,27 @@ async fn feeds_list_what_they_skipped_with_where_and_why() {
     );
     // What was not skipped was stored, with the decimal comma of its text.
     assert_eq!(
-        stored(&app, "gov.inputs.b").await.values().copied().collect::<Vec<_>>(),
+        stored(&app, "gov.inputs.b")
+            .await
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![1.5]
     );
     assert_eq!(
-        stored(&app, "gov.inputs.c").await.values().copied().collect::<Vec<_>>(),
+        stored(&app, "gov.inputs.c")
+            .await
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![2.5]
     );
     assert_eq!(
-        stored(&app, "gov.inputs.d").await.values().copied().collect::<Vec<_>>(),
+        stored(&app, "gov.inputs.d")
+            .await
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![4.0]
     );
     app.stop().await;
