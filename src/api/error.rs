@@ -27,6 +27,9 @@ pub enum ApiError {
         rows: Vec<RowError>,
     },
     PayloadTooLarge(u64),
+    /// The body is within the byte limit but holds or unpacks to more than pantau reads (too
+    /// many rows, an XLSX beyond its caps); the message says which limit.
+    ContentTooLarge(String),
     UnsupportedMediaType(String),
     MethodNotAllowed,
     RateLimited {
@@ -60,7 +63,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::ContentTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -77,7 +82,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::Invalid { .. } => "invalid_rows",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::PayloadTooLarge(_) | ApiError::ContentTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -92,6 +97,7 @@ impl ApiError {
             | ApiError::BadBody(m)
             | ApiError::Unauthorized(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::ContentTooLarge(m)
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => m.clone(),
             ApiError::BadParameter { name, message } => {

@@ -110,7 +110,9 @@ fn declared_too_large(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
 }
 
 fn body_error(e: BodyError) -> ApiError {
-    if e.too_large || !e.rows.is_empty() {
+    if e.too_large {
+        ApiError::ContentTooLarge(e.message)
+    } else if !e.rows.is_empty() {
         ApiError::Invalid {
             message: e.message,
             rows: e.rows,

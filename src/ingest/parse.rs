@@ -24,8 +24,8 @@ pub struct BodyError {
     pub message: String,
     /// Row-level details when the body has rows but some cannot be read.
     pub rows: Vec<RowError>,
-    /// Whether the body was refused for what it unpacks to (an XLSX beyond the caps) rather
-    /// than for being unreadable.
+    /// Whether the body was refused for holding too much (more rows than `max_rows`, an XLSX
+    /// that unpacks beyond its caps) rather than for being unreadable.
     pub too_large: bool,
 }
 
@@ -35,6 +35,13 @@ impl BodyError {
             message: message.into(),
             rows: Vec::new(),
             too_large: false,
+        }
+    }
+
+    fn too_large(message: impl Into<String>) -> Self {
+        BodyError {
+            too_large: true,
+            ..BodyError::new(message)
         }
     }
 }
@@ -159,7 +166,7 @@ fn check_count(n: usize, max_rows: usize) -> Result<(), BodyError> {
         ));
     }
     if n > max_rows {
-        return Err(BodyError::new(format!(
+        return Err(BodyError::too_large(format!(
             "the batch has {n} rows, more than the limit of {max_rows}; split it into smaller batches"
         )));
     }
@@ -235,7 +242,7 @@ fn record_line(bytes: &[u8], position: &csv::Position) -> usize {
 }
 
 fn too_many_rows(max_rows: usize) -> BodyError {
-    BodyError::new(format!(
+    BodyError::too_large(format!(
         "the file has more than {max_rows} rows (blank rows count too); split it into smaller files and remove blank rows"
     ))
 }
@@ -350,9 +357,9 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 impl Kept {
-    fn text(&self) -> String {
+    fn text(self) -> String {
         match self {
-            Kept::Text(s) => s.clone(),
+            Kept::Text(s) => s,
             Kept::Number(n) => n.to_string(),
             Kept::Local(dt) => dt.to_string(),
         }

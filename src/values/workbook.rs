@@ -25,8 +25,11 @@ pub struct Limits {
     /// Largest worksheet (`xl/worksheets/…`) unpacked, declared or actual. calamine streams
     /// worksheets, but one cell's text is held whole, so this also bounds one cell.
     pub max_sheet_bytes: u64,
-    /// Largest other part unpacked (the shared strings and the styles are held whole).
+    /// Largest other part unpacked (the styles, the workbook, relationships: held whole).
     pub max_part_bytes: u64,
+    /// Most memory the shared strings may take once calamine holds them: their unpacked
+    /// bytes plus `SHARED_STRING_COST` for each string (each is a heap allocation of its own).
+    pub max_shared_strings: u64,
     /// All entries together, unpacked.
     pub max_total_bytes: u64,
     /// Most bytes unpacked per compressed byte, for entries that unpack to more than
@@ -42,7 +45,8 @@ impl Default for Limits {
             max_entries: 1000,
             max_sheet_bytes: 16 << 20,
             max_part_bytes: 8 << 20,
-            max_total_bytes: 48 << 20,
+            max_shared_strings: 24 << 20,
+            max_total_bytes: 64 << 20,
             max_ratio: 250,
             max_cells: 1_000_000,
         }
@@ -51,6 +55,12 @@ impl Default for Limits {
 
 /// Entries that unpack to at most this much are not held to `max_ratio`.
 pub const RATIO_FLOOR: u64 = 1 << 20;
+
+/// What one shared string costs in memory besides its text: a `String` and its allocation.
+pub const SHARED_STRING_COST: u64 = 64;
+
+/// The part holding the shared strings.
+const SHARED_STRINGS: &str = "xl/sharedStrings.xml";
 
 /// Why a workbook was refused. Messages quote no more than an entry name, shortened.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -101,19 +111,41 @@ pub fn open<'a>(body: &'a [u8], limits: &Limits) -> Result<Workbook<'a>, Workboo
     .unwrap_or_else(|_| Err(WorkbookError::Unreadable("it is damaged".into())))
 }
 
-/// Reads `n` bytes at most into nothing, counting them.
+/// A sink that counts the bytes written to it and, for the shared strings, the `<si` tags
+/// (one per string), also across the edges of the chunks it is handed.
 struct Counter {
     count: u64,
+    strings: u64,
+    count_strings: bool,
+    tail: [u8; 2],
 }
 
 impl std::io::Write for Counter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.count_strings {
+            let head = &buf[..buf.len().min(2)];
+            let mut joined = [0u8; 4];
+            joined[..2].copy_from_slice(&self.tail);
+            joined[2..2 + head.len()].copy_from_slice(head);
+            self.strings += count_tag(&joined[..2 + head.len()]);
+            self.strings += count_tag(buf);
+            if buf.len() >= 2 {
+                self.tail.copy_from_slice(&buf[buf.len() - 2..]);
+            } else if let Some(&b) = buf.first() {
+                self.tail = [self.tail[1], b];
+            }
+        }
         self.count += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// How often `<si` occurs in `bytes`.
+fn count_tag(bytes: &[u8]) -> u64 {
+    bytes.windows(3).filter(|w| *w == b"<si").count() as u64
 }
 
 fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
@@ -140,9 +172,11 @@ fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
             continue;
         }
         let name = super::shorten(&String::from_utf8_lossy(entry.name_raw()), 60).into_owned();
-        let sheet = name.starts_with("xl/worksheets/");
-        let cap = if sheet {
+        let shared = name == SHARED_STRINGS;
+        let cap = if name.starts_with("xl/worksheets/") {
             limits.max_sheet_bytes
+        } else if shared {
+            limits.max_shared_strings
         } else {
             limits.max_part_bytes
         };
@@ -154,14 +188,38 @@ fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
             )));
         }
         let compressed = entry.compressed_size().max(1);
-        let mut counter = Counter { count: 0 };
-        std::io::copy(&mut (&mut entry).take(cap + 1), &mut counter).map_err(unreadable)?;
+        let mut counter = Counter {
+            count: 0,
+            strings: 0,
+            count_strings: shared,
+            tail: [0; 2],
+        };
+        let declared = entry.size();
+        if let Err(e) = std::io::copy(&mut (&mut entry).take(cap + 1), &mut counter) {
+            // The zip reader stops an entry that unpacks past the size it declares, with this
+            // error, before handing over the read that passes it.
+            let lied =
+                counter.count >= declared || e.to_string().contains("declared uncompressed size");
+            return Err(if lied {
+                too_large(format!(
+                    "the workbook part `{name}` unpacks to more than the {declared} bytes it declares"
+                ))
+            } else {
+                unreadable(e)
+            });
+        }
         let actual = counter.count;
+        if shared && actual + counter.strings * SHARED_STRING_COST > cap {
+            return Err(too_large(format!(
+                "the workbook's shared strings ({} of them) would take more than the {} of memory pantau gives them",
+                counter.strings,
+                mib(cap)
+            )));
+        }
         if actual > cap {
             return Err(too_large(format!(
-                "the workbook part `{name}` unpacks to more than {} (it says {} bytes), more than pantau reads",
-                mib(cap),
-                entry.size()
+                "the workbook part `{name}` unpacks to more than {} (it says {declared} bytes), more than pantau reads",
+                mib(cap)
             )));
         }
         if actual > RATIO_FLOOR && actual / compressed > limits.max_ratio {
@@ -257,13 +315,29 @@ mod tests {
             "{e}"
         );
         let strings = vec![b'a'; 9 << 20];
+        let e = open(&archive(&[("xl/styles.xml", &strings)]), &Limits::default())
+            .err()
+            .unwrap();
+        assert!(matches!(e, WorkbookError::TooLarge(_)), "{e}");
+        // Long strings may take what they need; a million tiny ones cost their overhead.
+        let tiny = "<si><t>a</t></si>".repeat(1_000_000);
         let e = open(
-            &archive(&[("xl/sharedStrings.xml", &strings)]),
+            &archive(&[("xl/sharedStrings.xml", tiny.as_bytes())]),
             &Limits::default(),
         )
         .err()
         .unwrap();
-        assert!(matches!(e, WorkbookError::TooLarge(_)), "{e}");
+        assert!(e.to_string().contains("1000000 of them"), "{e}");
+        let mut counter = Counter {
+            count: 0,
+            strings: 0,
+            count_strings: true,
+            tail: [0; 2],
+        };
+        for chunk in ["<s", "i>", "x<", "si", "<", "s", "i", "<si<si"] {
+            std::io::Write::write_all(&mut counter, chunk.as_bytes()).unwrap();
+        }
+        assert_eq!(counter.strings, 5);
         let mut ratio = Limits::default();
         ratio.max_ratio = 10;
         let e = open(&archive(&[("xl/worksheets/sheet1.xml", &strings)]), &ratio)
