@@ -262,8 +262,11 @@ fn field(text: &str, sep: char) -> String {
     }
 }
 
+/// Canned upstream answers by path: (content type, body).
+type Bodies = Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>;
+
 /// A real HTTP upstream (warp on port 0) answering each path with its canned body.
-async fn upstream(bodies: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>) -> SocketAddr {
+async fn upstream(bodies: Bodies) -> SocketAddr {
     let route = warp::path::full().map(move |path: warp::path::FullPath| {
         let found = bodies.lock().unwrap().get(path.as_str()).cloned();
         let (status, ct, body) = match found {
@@ -468,7 +471,7 @@ async fn feeds_after_one_run(app: &TestApp, n: usize) -> BTreeMap<String, Value>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_spelling_reads_the_same_on_every_path() {
-    let bodies: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>> = Arc::default();
+    let bodies: Bodies = Arc::default();
     let addr = upstream(bodies.clone()).await;
     let base = format!("http://{addr}");
 
@@ -712,7 +715,7 @@ async fn every_spelling_reads_the_same_on_every_path() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_list_what_they_skipped_with_where_and_why() {
-    let bodies: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>> = Arc::default();
+    let bodies: Bodies = Arc::default();
     let addr = upstream(bodies.clone()).await;
     let base = format!("http://{addr}");
     let mut plan = PLAN_HEAD.to_string();

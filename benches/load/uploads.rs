@@ -48,7 +48,11 @@ fn write_csv(path: &Path, plan: &Plan, rows: &[Row]) -> anyhow::Result<()> {
     out.push_str("indicator,time,value\n");
     for r in rows {
         let date = TZ.timestamp_millis_opt(r.time).unwrap().date_naive();
-        let _ = writeln!(out, "{},{date},{}", plan.indicators[r.indicator].id, r.value);
+        let _ = writeln!(
+            out,
+            "{},{date},{}",
+            plan.indicators[r.indicator].id, r.value
+        );
     }
     std::fs::write(path, out)?;
     Ok(())
@@ -149,7 +153,11 @@ pub fn maximum_size_workbook(plan: &Plan) -> anyhow::Result<Vec<u8>> {
                 .unwrap()
                 .date_naive()
                 .to_string();
-            let id = if r == 10_000 { "no.such.indicator" } else { &ind.id };
+            let id = if r == 10_000 {
+                "no.such.indicator"
+            } else {
+                &ind.id
+            };
             sheet.write_string(r, 0, id)?;
             sheet.write_string(r, 1, &t)?;
             sheet.write_number(r, 2, ind.value(0.5, r as u64))?;

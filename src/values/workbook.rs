@@ -338,8 +338,10 @@ mod tests {
             std::io::Write::write_all(&mut counter, chunk.as_bytes()).unwrap();
         }
         assert_eq!(counter.strings, 5);
-        let mut ratio = Limits::default();
-        ratio.max_ratio = 10;
+        let ratio = Limits {
+            max_ratio: 10,
+            ..Limits::default()
+        };
         let e = open(&archive(&[("xl/worksheets/sheet1.xml", &strings)]), &ratio)
             .err()
             .unwrap();
