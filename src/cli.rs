@@ -305,6 +305,8 @@ pub fn import_file(
             return Ok(Err(report));
         }
     };
+    // The rows own their text now; the file's bytes are not needed any more.
+    drop(body);
     stage(format!("validating {} rows", rows.len()));
     let now = chrono::Utc::now().timestamp_millis();
     let validated = crate::ingest::validate(
