@@ -78,14 +78,6 @@ pub struct SkippedValue {
 }
 
 impl Skipped {
-    /// Only a count, without examples.
-    pub fn counted(count: usize) -> Self {
-        Skipped {
-            count,
-            examples: Vec::new(),
-        }
-    }
-
     /// Counts one skipped value, keeping it as an example while there is room.
     pub fn add(&mut self, location: impl FnOnce() -> String, reason: impl Into<String>) {
         self.count += 1;
