@@ -448,7 +448,7 @@ fn bombs() -> Vec<(&'static str, Vec<u8>, &'static str)> {
                 repeat(SST_HEAD, "<si><t>a</t></si>", 1_000_000, "</sst>"),
                 vec![],
             ),
-            "shared strings (1000000 of them)",
+            "strings in `xl/sharedStrings.xml` (1000000 of them)",
         ),
         (
             "millions of empty cells",

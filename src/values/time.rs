@@ -254,7 +254,31 @@ enum Found {
     Instant(Option<Millis>),
 }
 
+/// `YYYY-MM-DD` read without a pattern (the most common spelling, in every row of an import).
+fn plain_date(text: &str) -> Option<Found> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return None;
+    }
+    let (y, m, d) = (
+        text[..4].parse().ok()?,
+        text[5..7].parse().ok()?,
+        text[8..].parse().ok()?,
+    );
+    Some(NaiveDate::from_ymd_opt(y, m, d).map_or(Found::No, Found::Date))
+}
+
 fn auto(text: &str, tz: Tz) -> Found {
+    if let Some(found) = plain_date(text) {
+        return found;
+    }
     let digits = text.bytes().all(|b| b.is_ascii_digit());
     if digits && text.len() >= 9 {
         return match text.parse::<f64>() {

@@ -59,7 +59,7 @@ pub const RATIO_FLOOR: u64 = 1 << 20;
 /// What one shared string costs in memory besides its text: a `String` and its allocation.
 pub const SHARED_STRING_COST: u64 = 64;
 
-/// The part holding the shared strings.
+/// The usual name of the part holding the shared strings.
 const SHARED_STRINGS: &str = "xl/sharedStrings.xml";
 
 /// Why a workbook was refused. Messages quote no more than an entry name, shortened.
@@ -172,10 +172,12 @@ fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
             continue;
         }
         let name = super::shorten(&String::from_utf8_lossy(entry.name_raw()), 60).into_owned();
-        let shared = name == SHARED_STRINGS;
-        let cap = if name.starts_with("xl/worksheets/") {
+        // Any part but a worksheet may be the shared strings (the relationships name them), so
+        // each is charged for the strings it holds; only the usual name gets the larger cap.
+        let sheet = name.starts_with("xl/worksheets/");
+        let cap = if sheet {
             limits.max_sheet_bytes
-        } else if shared {
+        } else if name == SHARED_STRINGS {
             limits.max_shared_strings
         } else {
             limits.max_part_bytes
@@ -191,7 +193,7 @@ fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
         let mut counter = Counter {
             count: 0,
             strings: 0,
-            count_strings: shared,
+            count_strings: !sheet,
             tail: [0; 2],
         };
         let declared = entry.size();
@@ -209,9 +211,9 @@ fn scan(body: &[u8], limits: &Limits) -> Result<(), WorkbookError> {
             });
         }
         let actual = counter.count;
-        if shared && actual + counter.strings * SHARED_STRING_COST > cap {
+        if actual.saturating_add(counter.strings.saturating_mul(SHARED_STRING_COST)) > cap {
             return Err(too_large(format!(
-                "the workbook's shared strings ({} of them) would take more than the {} of memory pantau gives them",
+                "the workbook's strings in `{name}` ({} of them) would take more than the {} of memory pantau gives them",
                 counter.strings,
                 mib(cap)
             )));
@@ -328,6 +330,18 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.to_string().contains("1000000 of them"), "{e}");
+        // Under another name (the relationships may point anywhere) the smaller cap holds.
+        let fewer = "<si><t>a</t></si>".repeat(300_000);
+        let e = open(
+            &archive(&[("xl/strings.xml", fewer.as_bytes())]),
+            &Limits::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("`xl/strings.xml` (300000 of them)"),
+            "{e}"
+        );
         let mut counter = Counter {
             count: 0,
             strings: 0,
