@@ -10,7 +10,7 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,polling`: run only those phases (e.g. to profile one of them).
+//! - `--only writes,reads,polling,uploads`: run only those phases (e.g. to profile one of them).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
 
@@ -28,6 +28,8 @@ mod live;
 mod plan;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/uploads.rs"]
+mod uploads;
 
 use report::{Figure, Verdict, ms, quantile, thousands};
 use serde_json::json;
@@ -53,6 +55,11 @@ struct Scale {
     feeds: usize,
     poll_period_s: u64,
     poll_periods: u64,
+    /// `pantau import` of indicators x days rows.
+    import_indicators: usize,
+    import_days: u64,
+    /// Seconds of `/healthz` with and without two clients posting maximum-size workbooks.
+    upload_seconds: f64,
 }
 
 impl Scale {
@@ -72,6 +79,9 @@ impl Scale {
             feeds: 1000,
             poll_period_s: 60,
             poll_periods: 3,
+            import_indicators: 1000,
+            import_days: 1000,
+            upload_seconds: 10.0,
         }
     }
 
@@ -91,6 +101,9 @@ impl Scale {
             feeds: 100,
             poll_period_s: 5,
             poll_periods: 2,
+            import_indicators: 200,
+            import_days: 100,
+            upload_seconds: 2.0,
         }
     }
 }
@@ -289,6 +302,26 @@ async fn run(options: Options) -> anyhow::Result<()> {
             })
             .await?,
         );
+    }
+
+    // ---- Uploads: a large `pantau import`, then /healthz beside two maximum-size uploads.
+    if options.wants("uploads") {
+        step(&format!(
+            "uploads: pantau import of {} indicators x {} days, then /healthz beside uploads",
+            scale.import_indicators, scale.import_days
+        ));
+        let dir = scratch.path().join("uploads");
+        std::fs::create_dir_all(&dir)?;
+        let plan = plan::Plan::new(scale.import_indicators, scale.import_days);
+        let config = plan::write_config(&dir, &plan.toml(None))?;
+        figures.push(uploads::import(&plan, &dir, &config).await?);
+        let body = {
+            let plan = plan.clone();
+            tokio::task::spawn_blocking(move || uploads::maximum_size_workbook(&plan)).await??
+        };
+        let d = daemon::Daemon::start(&config).await?;
+        figures.push(uploads::healthz_during_uploads(&d, body, scale.upload_seconds).await?);
+        d.stop().await?;
     }
 
     let table = report::table(&figures);

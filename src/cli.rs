@@ -362,6 +362,8 @@ pub fn import_file(
             return Ok(Err(report));
         }
     };
+    // The rows own their text now; the file's bytes are not needed any more.
+    drop(body);
     stage(format!("validating {} rows", rows.len()));
     let now = chrono::Utc::now().timestamp_millis();
     let validated = crate::ingest::validate(
@@ -412,6 +414,7 @@ pub fn import_file(
 }
 
 fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
+    use crate::values::neutralise;
     if !db.exists() {
         bail!(
             "no database at {}; check --db or [storage] database",
@@ -441,15 +444,18 @@ fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
     let mut stmt = conn.prepare("SELECT indicator, t, value, source, department, note, received FROM observation ORDER BY indicator, t")?;
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
+    // Text cells go through the one neutraliser so that a note such as `=HYPERLINK(...)` opens
+    // as text in a spreadsheet program; the value stays a plain number.
+    let text = |s: String| neutralise(&s).into_owned();
     while let Some(r) = rows.next()? {
         let value: f64 = r.get(2)?;
         csv.write_record([
-            r.get::<_, String>(0)?,
+            text(r.get::<_, String>(0)?),
             crate::domain::format_instant(r.get(1)?, tz),
             value.to_string(),
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-            r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            text(r.get::<_, String>(3)?),
+            text(r.get::<_, Option<String>>(4)?.unwrap_or_default()),
+            text(r.get::<_, Option<String>>(5)?.unwrap_or_default()),
             crate::domain::format_instant(r.get(6)?, tz),
         ])?;
         n += 1;

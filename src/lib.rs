@@ -5,6 +5,8 @@
 //! state (`progress::state`) -> the hub (`live`) -> websocket screens and the dashboards (`api`).
 //!
 //! - `domain`: ids, dimensions, programs, indicators, targets, observations.
+//! - `values`: the one reader of numbers and the one reader of times from outside (posts,
+//!   uploads, imports, feeds), the capped XLSX opener, and the neutraliser for exported cells.
 //! - `config`: `pantau.toml` settings and `masterplan.toml`, validated into domain types.
 //! - `progress`: the pure progress math and the incrementally updated state.
 //! - `store`: schema and migrations, the one writer, read-only queries, tokens, backups.
@@ -18,9 +20,10 @@
 //! - `api`: warp routes, the one error-to-status mapping, the live websocket, the dashboards.
 //! - `server`: wires everything and shuts it down in order.
 //!
-//! Modules are layered (checked by `tests/structure.rs`): `domain` uses nothing of ours; `config`,
-//! `feeds`, `progress`, `store`, `ingest` and `live` sit above it; `app` above those; `poller`,
-//! `reminders` and `api` above `app`; `server`, `demo`, `watch` and `cli` on top.
+//! Modules are layered (checked by `tests/structure.rs`): `domain` uses nothing of ours; `values`
+//! uses only `domain`; `config`, `feeds`, `progress`, `store`, `ingest` and `live` sit above
+//! them; `app` above those; `poller`, `reminders` and `api` above `app`; `server`, `demo`,
+//! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
 
@@ -39,4 +42,5 @@ pub mod progress;
 pub mod reminders;
 pub mod server;
 pub mod store;
+pub mod values;
 pub mod watch;

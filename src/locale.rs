@@ -1,7 +1,14 @@
 //! Numbers and dates as Indonesian readers expect them (`1.234,5`, "28 Nov 2026"), with English
 //! available.
 
-use crate::config::Locale;
+/// The language of screens and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    /// Bahasa Indonesia (the default).
+    Id,
+    En,
+}
 
 /// Formats `x` with `decimals` digits: `1.234,5` (id) or `1,234.5` (en).
 pub fn format_number(x: f64, decimals: usize, locale: Locale) -> String {

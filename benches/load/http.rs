@@ -56,8 +56,19 @@ impl Conn {
         token: &str,
         body: &[u8],
     ) -> io::Result<Response> {
+        self.post(path, token, "application/json", body).await
+    }
+
+    /// POST `body` of `content_type` to `path` with a bearer token.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> io::Result<Response> {
         let mut req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             self.host,
             body.len()
         )

@@ -100,6 +100,9 @@ pub enum ApiError {
         rows: Vec<RowError>,
     },
     PayloadTooLarge(u64),
+    /// The body is within the byte limit but holds or unpacks to more than pantau reads (too
+    /// many rows, an XLSX beyond its caps); the message says which limit.
+    ContentTooLarge(String),
     UnsupportedMediaType(String),
     MethodNotAllowed,
     RateLimited {
@@ -180,7 +183,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => Kind::Unauthorized,
             ApiError::Forbidden { .. } => Kind::Forbidden,
             ApiError::Invalid { .. } => Kind::Invalid,
-            ApiError::PayloadTooLarge(_) => Kind::PayloadTooLarge,
+            ApiError::PayloadTooLarge(_) | ApiError::ContentTooLarge(_) => Kind::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => Kind::UnsupportedMediaType,
             ApiError::MethodNotAllowed => Kind::MethodNotAllowed,
             ApiError::RateLimited { .. } => Kind::RateLimited,
@@ -242,6 +245,7 @@ impl ApiError {
             | ApiError::BadBody(m)
             | ApiError::Unauthorized(m)
             | ApiError::UnsupportedMediaType(m)
+            | ApiError::ContentTooLarge(m)
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => text(m),
             ApiError::BadParameter { name, message } => match lang {

@@ -1,6 +1,11 @@
 //! Write endpoints: department posts (JSON, CSV, XLSX), notes, and the admin reload. Each
 //! authenticates, reads the body within its limit, validates every row, and answers only after
 //! the writer committed.
+//!
+//! Parsing and validating a post runs on tokio's blocking threads (`spawn_blocking`), at most one
+//! per core at a time, so that a large upload never holds an async worker and `/healthz`, reads
+//! and screens are served meanwhile; only bodies of a few kilobytes (a handful of rows, done in
+//! microseconds) are read in place.
 
 use super::auth::{Caller, authenticate};
 use super::error::Row;
@@ -8,7 +13,8 @@ use super::messages::{Msg, RowKey};
 use super::read::{allow_only, json};
 use super::{ApiError, Query, query, with_app};
 use crate::app::App;
-use crate::domain::{IndicatorId, Source};
+use crate::config::Config;
+use crate::domain::{DepartmentId, IndicatorId, Observation, Source};
 use crate::ingest::parse::{self, BodyError};
 use crate::ingest::{Rejection, validate};
 use crate::store::{NoteRecord, ObservationBatch, Origin, WriteCommand, WriteOutcome};
@@ -16,6 +22,8 @@ use bytes::{Buf, BytesMut};
 use futures_util::{Stream, StreamExt};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
 use warp::Filter;
 use warp::Reply;
 use warp::http::HeaderMap;
@@ -107,12 +115,71 @@ fn declared_too_large(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
 }
 
 fn body_error(e: BodyError) -> ApiError {
+    if e.too_large {
+        return ApiError::ContentTooLarge(e.message);
+    }
     let message = Msg::BodyRefused { detail: e.message };
     if e.rows.is_empty() {
         ApiError::bad_body(message)
     } else {
         ApiError::invalid(message, e.rows.into_iter().map(Row::from).collect())
     }
+}
+
+/// Bodies up to this size are parsed on the async worker: a few rows take microseconds, less
+/// than handing them to a blocking thread.
+const INLINE_PARSE_BYTES: usize = 16 * 1024;
+
+/// One permit per core for parsing large bodies: memory stays bounded by a few uploads at once,
+/// and the rest wait their turn without holding a thread.
+fn parse_permits() -> &'static Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Semaphore::new(cores))
+    })
+}
+
+/// Which parser a content type selects.
+#[derive(Debug, Clone, Copy)]
+enum BodyKind {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+/// Parses and validates a body: pure CPU work, run in place or on a blocking thread.
+fn parse_and_validate(
+    kind: BodyKind,
+    body: &[u8],
+    config: &Config,
+    department: Option<&DepartmentId>,
+) -> Result<Vec<Observation>, ApiError> {
+    let max_rows = config.settings.server.max_rows_per_request;
+    let rows = match kind {
+        BodyKind::Json => parse::json_rows(body, max_rows),
+        BodyKind::Csv => parse::csv_rows(body, max_rows),
+        BodyKind::Xlsx => parse::xlsx_rows(body, max_rows),
+    }
+    .map_err(body_error)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    validate(
+        &config.masterplan,
+        config.settings.city.time_zone,
+        now,
+        department,
+        rows,
+    )
+    .map_err(|r| match r {
+        Rejection::NotOwner(rows) => ApiError::forbidden(
+            Msg::RowsNotOwned { n: rows.len() },
+            rows.into_iter().map(Row::from).collect(),
+        ),
+        Rejection::Invalid(rows) => ApiError::invalid(
+            Msg::RowsInvalid { n: rows.len() },
+            rows.into_iter().map(Row::from).collect(),
+        ),
+    })
 }
 
 async fn post_observations<S, B>(
@@ -141,41 +208,36 @@ where
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let max_rows = config.settings.server.max_rows_per_request;
-    let (rows, source) = match content_type.as_str() {
-        "application/json" | "" => (parse::json_rows(&body, max_rows), Source::Post),
-        "text/csv" | "application/csv" | "text/plain" => {
-            (parse::csv_rows(&body, max_rows), Source::Upload)
-        }
-        XLSX | "application/octet-stream" => (parse::xlsx_rows(&body, max_rows), Source::Upload),
+    let (kind, source) = match content_type.as_str() {
+        "application/json" | "" => (BodyKind::Json, Source::Post),
+        "text/csv" | "application/csv" | "text/plain" => (BodyKind::Csv, Source::Upload),
+        XLSX | "application/octet-stream" => (BodyKind::Xlsx, Source::Upload),
         other => {
             return Err(ApiError::unsupported_media_type(
                 Msg::UnsupportedMediaType {
-                    content_type: super::read::shorten(other),
+                    content_type: crate::values::echo(other),
                 },
             ));
         }
     };
-    let rows = rows.map_err(body_error)?;
-    let n = rows.len();
-    let now = chrono::Utc::now().timestamp_millis();
-    let observations = validate(
-        &config.masterplan,
-        config.settings.city.time_zone,
-        now,
-        caller.department(),
-        rows,
-    )
-    .map_err(|r| match r {
-        Rejection::NotOwner(rows) => ApiError::forbidden(
-            Msg::RowsNotOwned { n: rows.len() },
-            rows.into_iter().map(Row::from).collect(),
-        ),
-        Rejection::Invalid(rows) => ApiError::invalid(
-            Msg::RowsInvalid { n: rows.len() },
-            rows.into_iter().map(Row::from).collect(),
-        ),
-    })?;
+    let department = caller.department().cloned();
+    let observations = if body.len() <= INLINE_PARSE_BYTES && !matches!(kind, BodyKind::Xlsx) {
+        parse_and_validate(kind, &body, &config, department.as_ref())?
+    } else {
+        let permit = parse_permits()
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Unavailable("the daemon is shutting down".into()))?;
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            parse_and_validate(kind, &body, &config, department.as_ref())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("parsing the body failed ({e})")))??
+    };
+    let n = observations.len();
     let outcome = app
         .writer
         .submit(WriteCommand::Observations(ObservationBatch {

@@ -9,14 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// The language of screens and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    /// Bahasa Indonesia (the default).
-    Id,
-    En,
-}
+pub use crate::locale::Locale;
 
 /// `[server]`: where and how pantau listens.
 #[derive(Debug, Clone)]

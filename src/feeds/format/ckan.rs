@@ -24,9 +24,10 @@ use super::csv::{
 };
 use super::{
     ExtractContext, ExtractError, Fields, Page, Problems, describe_json, describe_toml,
-    parse_json_body, quoted_list, read_missing, read_time_format, shorten,
+    parse_json_body, quoted_list, read_decimal, read_missing, read_time_format, shorten,
 };
 use crate::domain::IndicatorId;
+use crate::values::Decimal;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -43,7 +44,8 @@ pub struct CkanMapping {
     pub paging: Paging,
     /// Pages read per poll at most.
     pub max_pages: u64,
-    /// Time field, its format, missing markers, decimal comma (default off).
+    /// Time field, its format, missing markers, decimal comma (default: the text rule of
+    /// `crate::values::number`, so `"12,5"` is 12.5 and `"12.5"` too).
     pub table: TableOptions,
     pub series: Vec<TableSeries>,
 }
@@ -137,7 +139,7 @@ impl CkanMapping {
             .map(|f| f.trim().to_string());
         let time_format = read_time_format(&mut fields, problems);
         let missing = read_missing(&mut fields, problems);
-        let decimal_comma = fields.boolean("decimal_comma", problems).unwrap_or(false);
+        let decimal_comma = read_decimal(&mut fields, problems);
         let series = read_series(&mut fields, "field", time.is_some(), problems);
         fields.finish(CKAN_KEYS, problems);
         match resource_id {
@@ -151,7 +153,7 @@ impl CkanMapping {
                     time,
                     time_format,
                     missing,
-                    decimal_comma: Some(decimal_comma),
+                    decimal_comma,
                 },
                 series,
             }),
@@ -260,9 +262,9 @@ impl CkanMapping {
                 found: describe_json(other),
             }),
         });
-        let decimal_comma = self.table.decimal_comma.unwrap_or(false);
+        let decimal = Decimal::from_setting(self.table.decimal_comma);
         let (points, skipped) =
-            extract_rows(rows, &self.series, &self.table, decimal_comma, "field", ctx)?;
+            extract_rows(rows, &self.series, &self.table, decimal, "field", ctx)?;
         let next = self.next_url(envelope, result, records.len() as u64, offset, current)?;
         let aggregated = self.series.iter().any(|s| s.aggregate != Aggregate::None);
         if aggregated && (next.is_some() || offset > 0) {
@@ -273,7 +275,7 @@ impl CkanMapping {
         Ok(Page {
             points,
             next,
-            skipped: super::Skipped::counted(skipped),
+            skipped,
         })
     }
 

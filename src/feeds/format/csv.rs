@@ -15,12 +15,14 @@
 //! ```
 
 use super::{
-    ExtractContext, ExtractError, FeedPoint, Fields, Page, Problems, TimeFormat, ValueMatch,
-    check_body, check_unique_indicators, expected_time, is_missing, parse_number, quoted_list,
-    read_indicator, read_matches, read_missing, read_scale, read_time_format, shorten, strip_bom,
-    time_from_number, time_from_text,
+    ExtractContext, ExtractError, FeedPoint, Fields, Page, Problems, ReadNumber, Skipped,
+    TimeFormat, ValueMatch, check_body, check_unique_indicators, expected_time, is_missing,
+    number_from_number, number_from_text, quoted_list, read_decimal, read_indicator, read_matches,
+    read_missing, read_scale, read_time_format, shorten, strip_bom, time_from_number,
+    time_from_text,
 };
 use crate::domain::{IndicatorId, Millis, date_start_millis};
+use crate::values::Decimal;
 use chrono::NaiveDate;
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
@@ -107,7 +109,9 @@ pub struct TableOptions {
     pub time_format: TimeFormat,
     /// Cell texts meaning "no value"; blank cells always do.
     pub missing: Vec<String>,
-    /// Whether `12,5` means 12.5; None = when the CSV delimiter is `;`.
+    /// Whether `,` marks decimals (true) or `.` does (false); None = the CSV's `;` delimiter
+    /// means a decimal comma, and otherwise each value follows the text rule of
+    /// `crate::values::number` (a value holding a comma uses the decimal comma).
     pub decimal_comma: Option<bool>,
 }
 
@@ -267,7 +271,7 @@ impl CsvMapping {
             .map(|c| c.trim().to_string());
         let time_format = read_time_format(&mut fields, problems);
         let missing = read_missing(&mut fields, problems);
-        let decimal_comma = fields.boolean("decimal_comma", problems);
+        let decimal_comma = read_decimal(&mut fields, problems);
         let series = read_series(&mut fields, "column", time.is_some(), problems);
         fields.finish(CSV_KEYS, problems);
         (problems.len() == before).then_some(CsvMapping {
@@ -291,7 +295,11 @@ impl CsvMapping {
         check_body(body, "CSV")?;
         let body = strip_bom(body);
         let delimiter = self.delimiter.unwrap_or_else(|| detect_delimiter(body));
-        let decimal_comma = self.table.decimal_comma.unwrap_or(delimiter == b';');
+        let decimal = match self.table.decimal_comma {
+            Some(setting) => Decimal::from_setting(Some(setting)),
+            None if delimiter == b';' => Decimal::Comma,
+            None => Decimal::Text,
+        };
         let mut reader = ::csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -328,18 +336,12 @@ impl CsvMapping {
                 })
                 .map_err(|e| csv_error(&e))
         });
-        let (points, skipped) = extract_rows(
-            rows,
-            &self.series,
-            &self.table,
-            decimal_comma,
-            "column",
-            ctx,
-        )?;
+        let (points, skipped) =
+            extract_rows(rows, &self.series, &self.table, decimal, "column", ctx)?;
         Ok(Page {
             points,
             next: None,
-            skipped: super::Skipped::counted(skipped),
+            skipped,
         })
     }
 }
@@ -423,7 +425,7 @@ pub(crate) fn check_columns(
 pub(crate) enum Cell<'a> {
     /// The row has no such column or field at all.
     Absent,
-    /// An explicit null, or a cell beyond the end of a short CSV row.
+    /// An explicit null (CKAN).
     Null,
     Text(Cow<'a, str>),
     Number(f64),
@@ -446,10 +448,10 @@ impl TableRow for CsvRow<'_> {
     fn cell(&self, name: &str) -> Cell<'_> {
         match self.index.get(name) {
             None => Cell::Absent,
-            Some(&i) => match self.record.get(i) {
-                None => Cell::Null,
-                Some(bytes) => Cell::Text(String::from_utf8_lossy(bytes)),
-            },
+            // A cell beyond the end of a short row is empty.
+            Some(&i) => Cell::Text(String::from_utf8_lossy(
+                self.record.get(i).unwrap_or_default(),
+            )),
         }
     }
 
@@ -520,17 +522,18 @@ impl Acc {
     }
 }
 
-/// Turns rows into points for every series; returns the points and how many values were skipped.
+/// Turns rows into points for every series; returns the points and the values left out, each
+/// with where it was and why.
 pub(crate) fn extract_rows<R: TableRow>(
     rows: impl Iterator<Item = Result<R, ExtractError>>,
     series: &[TableSeries],
     opts: &TableOptions,
-    decimal_comma: bool,
+    decimal: Decimal,
     word: &'static str,
     ctx: &ExtractContext,
-) -> Result<(Vec<FeedPoint>, usize), ExtractError> {
+) -> Result<(Vec<FeedPoint>, Skipped), ExtractError> {
     let tz = ctx.tz;
-    let mut skipped = 0usize;
+    let mut skipped = Skipped::default();
     let mut per_row: Vec<Vec<FeedPoint>> = vec![Vec::new(); series.len()];
     let mut per_day: Vec<BTreeMap<Option<NaiveDate>, Acc>> = vec![BTreeMap::new(); series.len()];
     for (seq, row) in rows.enumerate() {
@@ -538,9 +541,12 @@ pub(crate) fn extract_rows<R: TableRow>(
         let time = match &opts.time {
             None => None,
             Some(column) => match read_time(&row, column, opts, word, tz)? {
-                Some(t) => Some(t),
-                None => {
-                    skipped += 1;
+                Ok(t) => Some(t),
+                Err(reason) => {
+                    skipped.add(
+                        || format!("{}, {word} `{column}`", row.location()),
+                        format!("time {reason}"),
+                    );
                     continue;
                 }
             },
@@ -562,9 +568,12 @@ pub(crate) fn extract_rows<R: TableRow>(
                 continue;
             }
             let column = s.column.as_deref().unwrap_or_default();
-            let Some(value) = read_value(&row, column, opts, decimal_comma, word)? else {
-                skipped += 1;
-                continue;
+            let value = match read_value(&row, column, opts, decimal, word)? {
+                Ok(value) => value,
+                Err(reason) => {
+                    skipped.add(|| format!("{}, {word} `{column}`", row.location()), reason);
+                    continue;
+                }
             };
             if s.aggregate == Aggregate::None {
                 per_row[i].push(FeedPoint {
@@ -604,14 +613,14 @@ pub(crate) fn extract_rows<R: TableRow>(
     Ok((points, skipped))
 }
 
-/// The row's time; None when it is missing.
+/// The row's time; Err(reason) when it is missing.
 fn read_time<R: TableRow>(
     row: &R,
     column: &str,
     opts: &TableOptions,
     word: &'static str,
     tz: chrono_tz::Tz,
-) -> Result<Option<super::TimeValue>, ExtractError> {
+) -> Result<Result<super::TimeValue, String>, ExtractError> {
     let bad = |value: String| ExtractError::BadTime {
         location: format!("{}, {word} `{column}`", row.location()),
         value,
@@ -622,52 +631,60 @@ fn read_time<R: TableRow>(
             field: column.to_string(),
             location: row.location(),
         }),
-        Cell::Null => Ok(None),
-        Cell::Text(text) if is_missing(&text, &opts.missing) => Ok(None),
+        Cell::Null => Ok(Err("null".into())),
+        Cell::Text(text) if text.trim().is_empty() => Ok(Err("empty".into())),
+        Cell::Text(text) if is_missing(&text, &opts.missing) => {
+            Ok(Err(format!("missing (`{}`)", shorten(text.trim()))))
+        }
         Cell::Text(text) => time_from_text(&text, &opts.time_format, tz)
-            .map(Some)
+            .map(Ok)
             .ok_or_else(|| bad(shorten(&text))),
         Cell::Number(n) => time_from_number(n, &opts.time_format, tz)
-            .map(Some)
+            .map(Ok)
             .ok_or_else(|| bad(n.to_string())),
     }
 }
 
-/// The row's value in `column`; None when missing or not finite (the caller counts it).
+/// The row's value in `column`; Err(reason) when it is left out (missing or not finite).
 fn read_value<R: TableRow>(
     row: &R,
     column: &str,
     opts: &TableOptions,
-    decimal_comma: bool,
+    decimal: Decimal,
     word: &'static str,
-) -> Result<Option<f64>, ExtractError> {
-    let value = match row.cell(column) {
+) -> Result<Result<f64, String>, ExtractError> {
+    let read = match row.cell(column) {
         Cell::Absent => {
             return Err(ExtractError::MissingField {
                 field: column.to_string(),
                 location: row.location(),
             });
         }
-        Cell::Null => return Ok(None),
-        Cell::Text(text) if is_missing(&text, &opts.missing) => return Ok(None),
-        Cell::Text(text) => match parse_number(&text, decimal_comma) {
-            Some(v) => v,
-            None => {
-                let hint = if text.contains(',') && !decimal_comma {
-                    "; for a decimal comma set `decimal_comma = true`".to_string()
+        Cell::Null => return Ok(Err("null".into())),
+        Cell::Number(n) => number_from_number(n),
+        Cell::Text(text) => match number_from_text(&text, decimal, &opts.missing) {
+            ReadNumber::Bad(why) => {
+                let hint = if text.contains(',') && decimal == Decimal::Point {
+                    "; `decimal_comma = false` makes `,` group thousands: remove it, or set `decimal_comma = true`".to_string()
+                } else if text.contains('.') && decimal == Decimal::Comma {
+                    "; the decimal comma is in force (a `;` CSV or `decimal_comma = true`): set `decimal_comma = false` if the feed writes 12.5".to_string()
                 } else {
                     "; if it means \"no data\", add it to `missing`".to_string()
                 };
                 return Err(ExtractError::NotANumber {
                     location: format!("{}, {word} `{column}`", row.location()),
                     value: shorten(&text),
-                    hint,
+                    hint: format!("{why}{hint}"),
                 });
             }
+            other => other,
         },
-        Cell::Number(n) => n,
     };
-    Ok(value.is_finite().then_some(value))
+    Ok(match read {
+        ReadNumber::Value(v) => Ok(v),
+        ReadNumber::Skip(reason) => Err(reason),
+        ReadNumber::Bad(_) => Err("not a number".into()),
+    })
 }
 
 fn cell_text<'r, R: TableRow>(
@@ -881,6 +898,22 @@ mod tests {
             vec![(Some(jkt_midnight(2024, 1, 5)), 5.0)]
         );
         assert_eq!(page.skipped.count, 5);
+        let examples: Vec<(&str, &str)> = page
+            .skipped
+            .examples
+            .iter()
+            .map(|e| (e.location.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            examples,
+            vec![
+                ("CSV line 2, column `v`", "missing (`n/a`)"),
+                ("CSV line 3, column `v`", "not finite (`NaN`)"),
+                ("CSV line 4, column `v`", "not finite (`inf`)"),
+                ("CSV line 5, column `v`", "empty"),
+                ("CSV line 7, column `t`", "time empty"),
+            ]
+        );
     }
 
     #[test]
@@ -911,8 +944,22 @@ mod tests {
             err.to_string(),
             "CSV line 2, column `nilai`: `tiga` is not a number; if it means \"no data\", add it to `missing`"
         );
-        let err = run(&f, "tanggal,nilai,wilayah\n2024-01-01,\"3,5\",Utara\n").unwrap_err();
-        assert!(err.to_string().contains("decimal_comma = true"), "{err}");
+        // A `,` CSV reads a value holding a comma with the decimal comma.
+        let page = run(&f, "tanggal,nilai,wilayah\n2024-01-01,\"3,5\",Utara\n").unwrap();
+        assert_eq!(page.points[0].value, 3.5);
+        let english = mapping(
+            r#"time_column = "tanggal"
+               decimal_comma = false
+               series = [{ indicator = "a.b", column = "nilai" }]"#,
+        );
+        let err = run(&english, "tanggal,nilai\n2024-01-01,\"3,5\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("`,` groups thousands")
+                && err.to_string().contains("decimal_comma = true"),
+            "{err}"
+        );
+        let page = run(&english, "tanggal,nilai\n2024-01-01,\"1,234.5\"\n").unwrap();
+        assert_eq!(page.points[0].value, 1234.5);
         let err = run(&f, "tanggal,nilai,wilayah\nkemarin,3,Utara\n").unwrap_err();
         assert!(
             err.to_string()
@@ -1061,14 +1108,23 @@ mod tests {
             page.skipped.count, 1,
             "the empty `max` of 2023-09-30 in the raw series"
         );
+        assert_eq!(
+            page.skipped.examples[0].location,
+            "CSV line 5022, column `max`"
+        );
+        assert_eq!(page.skipped.examples[0].reason, "empty");
 
-        // The same rows in reverse order give the same points.
+        // The same rows in reverse order give the same points (the skipped value on another line).
         let text = String::from_utf8(body).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines[1..].reverse();
         let reversed = f
             .extract(lines.join("\n").as_bytes(), &u, &u, &ctx())
             .unwrap();
-        assert_eq!(reversed, page);
+        assert!(
+            reversed.points == page.points,
+            "reversed rows give other points"
+        );
+        assert_eq!(reversed.skipped.count, page.skipped.count);
     }
 }

@@ -8,16 +8,21 @@
 //! records = { path = "/items", indicator_field = "indikator", time = "waktu", value = "nilai", rename = { "wifi" = "gov.wifi.points" } }
 //! ```
 //!
-//! Numbers may come as JSON numbers, numeric strings (`"12.5"`) or booleans (1/0). `null` and the
-//! `missing` markers are skipped and counted; a pointer or field that is absent is an error.
+//! Numbers may come as JSON numbers, strings (`"12.5"`, `"12,5"`, `"1.234,5"`) or booleans (1/0).
+//! Strings are read by the one number reader (`crate::values::number`): by its text rule, or with
+//! `decimal_comma = true` (`"1.000"` is a thousand) or `false` (`.` marks decimals, `,` groups).
+//! `null` and the `missing` markers are skipped and recorded with their JSON Pointer; a pointer
+//! or field that is absent is an error.
 
 use super::{
-    ExtractContext, ExtractError, FeedPoint, Fields, Page, Problems, TimeFormat, TimeValue,
-    check_unique_indicators, describe_json, describe_toml, expected_time, is_missing,
-    parse_json_body, parse_number, read_indicator, read_missing, read_scale, read_time_format,
-    shorten, time_from_number, time_from_text,
+    ExtractContext, ExtractError, FeedPoint, Fields, Page, Problems, ReadNumber, Skipped,
+    TimeFormat, TimeValue, check_unique_indicators, describe_json, describe_toml, expected_time,
+    is_missing, number_from_number, number_from_text, parse_json_body, read_decimal,
+    read_indicator, read_missing, read_scale, read_time_format, shorten, time_from_number,
+    time_from_text,
 };
 use crate::domain::IndicatorId;
+use crate::values::Decimal;
 use serde_json::Value;
 
 /// The `[feed.json]` mapping, validated.
@@ -29,6 +34,8 @@ pub struct JsonMapping {
     pub time_format: TimeFormat,
     /// Strings meaning "no value" besides `null`.
     pub missing: Vec<String>,
+    /// How numbers written as strings mark decimals (`decimal_comma`; unset = the text rule).
+    pub decimal: Decimal,
 }
 
 /// Single values or a list of records.
@@ -89,6 +96,14 @@ pub enum FieldRef {
 }
 
 impl FieldRef {
+    /// This field of record `i` of the list at `path`, as a JSON Pointer into the body.
+    fn pointer(&self, path: &str, i: usize) -> String {
+        match self {
+            FieldRef::Key(k) => format!("{path}/{i}/{}", k.replace('~', "~0").replace('/', "~1")),
+            FieldRef::Pointer(p) => format!("{path}/{i}{p}"),
+        }
+    }
+
     fn get<'v>(&self, record: &'v Value) -> Option<&'v Value> {
         match self {
             FieldRef::Key(k) => record.as_object()?.get(k),
@@ -103,7 +118,13 @@ impl FieldRef {
     }
 }
 
-const JSON_KEYS: &[&str] = &["points", "records", "time_format", "missing"];
+const JSON_KEYS: &[&str] = &[
+    "points",
+    "records",
+    "time_format",
+    "missing",
+    "decimal_comma",
+];
 const POINT_KEYS: &[&str] = &["indicator", "value", "time", "scale"];
 const RECORD_KEYS: &[&str] = &[
     "path",
@@ -221,12 +242,14 @@ impl JsonMapping {
         };
         let time_format = read_time_format(&mut fields, problems);
         let missing = read_missing(&mut fields, problems);
+        let decimal = Decimal::from_setting(read_decimal(&mut fields, problems));
         fields.finish(JSON_KEYS, problems);
         match shape {
             Some(shape) if problems.len() == before => Some(JsonMapping {
                 shape,
                 time_format,
                 missing,
+                decimal,
             }),
             _ => None,
         }
@@ -248,7 +271,7 @@ impl JsonMapping {
     pub(crate) fn extract(&self, body: &[u8], ctx: &ExtractContext) -> Result<Page, ExtractError> {
         let root = parse_json_body(body)?;
         let mut points = Vec::new();
-        let mut skipped = 0;
+        let mut skipped = Skipped::default();
         match &self.shape {
             JsonShape::Points(list) => {
                 for (i, p) in list.iter().enumerate() {
@@ -270,21 +293,21 @@ impl JsonMapping {
                                 }
                             })?;
                             match self.time(found, || format!("the time at `{pointer}`"), ctx)? {
-                                Some(t) => Some(t),
-                                None => {
-                                    skipped += 1;
+                                Ok(t) => Some(t),
+                                Err(reason) => {
+                                    skipped.add(|| pointer.clone(), format!("time {reason}"));
                                     continue;
                                 }
                             }
                         }
                     };
                     match value {
-                        Some(v) => points.push(FeedPoint {
+                        Ok(v) => points.push(FeedPoint {
                             indicator: p.indicator.to_string(),
                             time: time.map(|t| t.instant(ctx.tz)),
                             value: v * p.scale,
                         }),
-                        None => skipped += 1,
+                        Err(reason) => skipped.add(|| p.value.clone(), reason),
                     }
                 }
             }
@@ -346,21 +369,21 @@ impl JsonMapping {
                                 || format!("{}, field `{}`", at(), f.name()),
                                 ctx,
                             )? {
-                                Some(t) => Some(t),
-                                None => {
-                                    skipped += 1;
+                                Ok(t) => Some(t),
+                                Err(reason) => {
+                                    skipped.add(|| f.pointer(&r.path, i), format!("time {reason}"));
                                     continue;
                                 }
                             }
                         }
                     };
                     match value {
-                        Some(v) => points.push(FeedPoint {
+                        Ok(v) => points.push(FeedPoint {
                             indicator,
                             time: time.map(|t| t.instant(ctx.tz)),
                             value: v * r.scale,
                         }),
-                        None => skipped += 1,
+                        Err(reason) => skipped.add(|| r.value.pointer(&r.path, i), reason),
                     }
                 }
             }
@@ -368,26 +391,21 @@ impl JsonMapping {
         Ok(Page {
             points,
             next: None,
-            skipped: super::Skipped::counted(skipped),
+            skipped,
         })
     }
 
-    /// A JSON value as a number; None when missing or not finite.
+    /// A JSON value as a number; Err(reason) when it is left out (missing or not finite).
     fn number(
         &self,
         value: &Value,
         location: impl Fn() -> String,
-    ) -> Result<Option<f64>, ExtractError> {
-        let n = match value {
-            Value::Null => return Ok(None),
-            Value::Bool(b) => f64::from(u8::from(*b)),
-            Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-            Value::String(s) if is_missing(s, &self.missing) => return Ok(None),
-            Value::String(s) => parse_number(s, false).ok_or_else(|| ExtractError::NotANumber {
-                location: location(),
-                value: shorten(s),
-                hint: "; if it means \"no data\", add it to `missing` in [feed.json]".into(),
-            })?,
+    ) -> Result<Result<f64, String>, ExtractError> {
+        let read = match value {
+            Value::Null => return Ok(Err("null".into())),
+            Value::Bool(b) => ReadNumber::Value(f64::from(u8::from(*b))),
+            Value::Number(n) => number_from_number(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => number_from_text(s, self.decimal, &self.missing),
             other => {
                 return Err(ExtractError::WrongShape {
                     location: location(),
@@ -396,30 +414,41 @@ impl JsonMapping {
                 });
             }
         };
-        Ok(n.is_finite().then_some(n))
+        match read {
+            ReadNumber::Value(v) => Ok(Ok(v)),
+            ReadNumber::Skip(reason) => Ok(Err(reason)),
+            ReadNumber::Bad(why) => Err(ExtractError::NotANumber {
+                location: location(),
+                value: shorten(value.as_str().unwrap_or_default()),
+                hint: format!("{why}; if it means \"no data\", add it to `missing` in [feed.json]"),
+            }),
+        }
     }
 
-    /// A JSON value as a time; None when missing.
+    /// A JSON value as a time; Err(reason) when it is missing (null or a missing marker).
     fn time(
         &self,
         value: &Value,
         location: impl Fn() -> String,
         ctx: &ExtractContext,
-    ) -> Result<Option<TimeValue>, ExtractError> {
+    ) -> Result<Result<TimeValue, String>, ExtractError> {
         let bad = |shown: String| ExtractError::BadTime {
             location: location(),
             value: shown,
             expected: expected_time(&self.time_format),
         };
         match value {
-            Value::Null => Ok(None),
-            Value::String(s) if is_missing(s, &self.missing) => Ok(None),
+            Value::Null => Ok(Err("null".into())),
+            Value::String(s) if s.trim().is_empty() => Ok(Err("empty".into())),
+            Value::String(s) if is_missing(s, &self.missing) => {
+                Ok(Err(format!("missing (`{}`)", shorten(s.trim()))))
+            }
             Value::String(s) => time_from_text(s, &self.time_format, ctx.tz)
-                .map(Some)
+                .map(Ok)
                 .ok_or_else(|| bad(shorten(s))),
             Value::Number(n) => {
                 time_from_number(n.as_f64().unwrap_or(f64::NAN), &self.time_format, ctx.tz)
-                    .map(Some)
+                    .map(Ok)
                     .ok_or_else(|| bad(n.to_string()))
             }
             other => Err(ExtractError::WrongShape {
@@ -646,6 +675,20 @@ mod tests {
             ]
         );
         assert_eq!(page.skipped.count, 3);
+        let examples: Vec<(&str, &str)> = page
+            .skipped
+            .examples
+            .iter()
+            .map(|e| (e.location.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            examples,
+            vec![
+                ("/items/4/nilai", "null"),
+                ("/items/5/waktu", "time null"),
+                ("/items/6/nilai", "missing (`TIDAK ADA DATA`)"),
+            ]
+        );
         assert_eq!(f.indicators(), vec!["gov.cctv.count", "gov.wifi.points"]);
     }
 
@@ -730,6 +773,45 @@ mod tests {
         assert!(matches!(err, ExtractError::WrongShape { .. }), "{err}");
         let err = run(&f, r#"{"items": [3]}"#).unwrap_err();
         assert!(matches!(err, ExtractError::MissingField { .. }), "{err}");
+    }
+
+    #[test]
+    fn strings_follow_the_text_rule_or_the_decimal_comma_setting() {
+        let body = r#"{"a": "12,5", "b": "1.234,5", "c": "1.000", "d": 7.5, "e": "95 %"}"#;
+        let points = r#"points = [
+                 { indicator = "x.a", value = "/a" }, { indicator = "x.b", value = "/b" },
+                 { indicator = "x.c", value = "/c" }, { indicator = "x.d", value = "/d" },
+                 { indicator = "x.e", value = "/e" },
+               ]"#;
+        let read = |mapping_text: &str| -> Vec<f64> {
+            run(&mapping(mapping_text), body)
+                .unwrap()
+                .points
+                .iter()
+                .map(|p| p.value)
+                .collect()
+        };
+        assert_eq!(read(points), vec![12.5, 1234.5, 1.0, 7.5, 95.0]);
+        assert_eq!(
+            read(&format!("decimal_comma = true\n{points}")),
+            vec![12.5, 1234.5, 1000.0, 7.5, 95.0]
+        );
+        let err = run(&mapping(&format!("decimal_comma = false\n{points}")), body).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "the value at `/a`: `12,5` is not a number: here `,` groups thousands"
+            ),
+            "{err}"
+        );
+        let err = FeedFormat::from_config(
+            "json",
+            table(
+                r#"decimal_comma = "ya"
+                     points = [{ indicator = "x.a", value = "/a" }]"#,
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].0, "json.decimal_comma", "{err:?}");
     }
 
     #[test]

@@ -16,11 +16,11 @@
 //! NaN and ±Inf samples are skipped and counted in `Page::skipped`.
 
 use super::{
-    ExtractError, FeedPoint, Fields, Page, Problems, ValueMatch, check_body,
-    check_unique_indicators, epoch_millis, quoted_list, read_indicator, read_matches, read_scale,
-    shorten,
+    ExtractError, FeedPoint, Fields, Page, Problems, Skipped, ValueMatch, check_body,
+    check_unique_indicators, quoted_list, read_indicator, read_matches, read_scale, shorten,
 };
 use crate::domain::IndicatorId;
+use crate::values::time::epoch_millis;
 use std::collections::{HashMap, HashSet};
 
 /// The `[feed.prometheus]` mapping, validated.
@@ -158,7 +158,7 @@ impl PromMapping {
         check_body(body, "Prometheus text")?;
         let samples = parse_exposition(body)?;
         let mut points = Vec::new();
-        let mut skipped = 0;
+        let mut skipped = Skipped::default();
         for s in &self.series {
             // The newest sample of each matching series (by timestamp, then position).
             let mut latest: HashMap<Vec<(&str, &str)>, &Sample> = HashMap::new();
@@ -188,12 +188,14 @@ impl PromMapping {
             }
             let mut chosen: Vec<&Sample> = latest.into_values().collect();
             chosen.sort_by_key(|x| x.line);
-            let finite: Vec<&Sample> = chosen
-                .iter()
-                .copied()
-                .filter(|x| x.value.is_finite())
-                .collect();
-            skipped += chosen.len() - finite.len();
+            let (finite, left_out): (Vec<&Sample>, Vec<&Sample>) =
+                chosen.iter().copied().partition(|x| x.value.is_finite());
+            for x in left_out {
+                skipped.add(
+                    || format!("{} (line {})", selector_of(x), x.line),
+                    format!("not finite ({})", x.value),
+                );
+            }
             if finite.is_empty() {
                 continue;
             }
@@ -233,8 +235,22 @@ impl PromMapping {
         Ok(Page {
             points,
             next: None,
-            skipped: super::Skipped::counted(skipped),
+            skipped,
         })
+    }
+}
+
+/// A sample's metric and labels as Prometheus writes them, shortened: `up{job="api"}`.
+fn selector_of(sample: &Sample) -> String {
+    let labels: Vec<String> = sample
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", shorten(v)))
+        .collect();
+    if labels.is_empty() {
+        sample.name.clone()
+    } else {
+        shorten(&format!("{}{{{}}}", sample.name, labels.join(",")))
     }
 }
 
@@ -1319,8 +1335,23 @@ temperature_celsius{zone="2"} 21.5
                 ("gov.nolabel", None, 0.99 + 0.97 + 0.5),
             ]
         );
-        // queue_length NaN and temperature +Inf.
+        // queue_length NaN and temperature +Inf, each named by metric and labels.
         assert_eq!(page.skipped.count, 2);
+        let reasons: Vec<&str> = page
+            .skipped
+            .examples
+            .iter()
+            .map(|e| e.reason.as_str())
+            .collect();
+        assert_eq!(reasons, vec!["not finite (NaN)", "not finite (inf)"]);
+        assert!(
+            page.skipped.examples[0]
+                .location
+                .starts_with("queue_length")
+                && page.skipped.examples[0].location.contains("(line "),
+            "{:?}",
+            page.skipped.examples
+        );
     }
 
     #[test]
