@@ -22,6 +22,7 @@
 //! and `api` above `app`; `server`, `demo`, `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
+//! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
 pub mod api;
 pub mod app;
@@ -37,4 +38,5 @@ pub mod poller;
 pub mod progress;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod watch;

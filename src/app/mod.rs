@@ -48,6 +48,8 @@ pub struct App {
     pub reload: Arc<tokio::sync::Notify>,
     pub started: std::time::Instant,
     pub webhooks: Arc<crate::live::webhooks::WebhookMetrics>,
+    /// Scheduled backups' last results (empty when `[storage.backup]` is off).
+    pub backups: store::backup::BackupStatus,
 }
 
 impl App {
