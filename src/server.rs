@@ -100,6 +100,10 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // SIGHUP means reload from here on: installed before anything slow, so that a reload asked
+    // for while the daemon starts is done once it serves instead of ending the process.
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let limits = connection_limits(&config)?;
     let db = config.settings.database.clone();
     // One daemon per database: taken before anything is opened, held until `run` returns.
@@ -181,7 +185,7 @@ pub async fn run(
         stop_rx.clone(),
     ));
     #[cfg(unix)]
-    tasks.spawn(reload_on_sighup(app.clone(), stop_rx.clone()));
+    tasks.spawn(reload_on_sighup(app.clone(), hup, stop_rx.clone()));
     if let Some(b) = app.config().settings.backup.clone() {
         let plan = store::backup::BackupPlan {
             every: b.every,
@@ -335,9 +339,12 @@ async fn watch_other_writers(writer: store::WriterHandle, mut stop: watch::Recei
 }
 
 #[cfg(unix)]
-async fn reload_on_sighup(app: App, mut stop: watch::Receiver<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+async fn reload_on_sighup(
+    app: App,
+    hup: Option<tokio::signal::unix::Signal>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(mut hup) = hup else {
         return;
     };
     loop {

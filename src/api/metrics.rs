@@ -78,6 +78,41 @@ pub fn render(app: &App) -> String {
         "gauge",
         stored,
     );
+    // The masterplan's indicators by status, and how many are stale or overdue (what the wall's
+    // overview counts), so that an alert can watch departments falling silent.
+    let counts = app
+        .progress
+        .lock()
+        .map(|s| s.snapshot().masterplan.counts)
+        .unwrap_or_default();
+    let name = "pantau_indicators";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Indicators of the masterplan by progress status.\n# TYPE {name} gauge"
+    );
+    for (status, n) in [
+        ("no_data", counts.no_data),
+        ("achieved", counts.achieved),
+        ("on_track", counts.on_track),
+        ("at_risk", counts.at_risk),
+        ("off_track", counts.off_track),
+    ] {
+        let _ = writeln!(out, "{name}{{status=\"{status}\"}} {n}");
+    }
+    gauge(
+        &mut out,
+        "pantau_indicators_stale",
+        "Indicators whose newest observation is older than update_every plus the grace period.",
+        "gauge",
+        f64::from(counts.stale),
+    );
+    gauge(
+        &mut out,
+        "pantau_indicators_overdue",
+        "Indicators past their final target date and not achieved.",
+        "gauge",
+        f64::from(counts.overdue),
+    );
     gauge(
         &mut out,
         "pantau_screens_connected",
