@@ -281,6 +281,28 @@ async fn scheduled_backups_while_departments_post() {
     assert!(b["successes_total"].as_u64().unwrap() >= 4, "{b}");
     assert_eq!(b["failures_total"], 0, "{b}");
     assert!(b["last_success"]["file"].is_string(), "{b}");
+    // The body is the one docs/openapi.yaml documents (BackupHealth, BackupRun).
+    let spec: Value =
+        serde_norway::from_str(&std::fs::read_to_string(repo("docs/openapi.yaml")).unwrap())
+            .unwrap();
+    let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let schemas = &spec["components"]["schemas"];
+    for (body, schema) in [(b, "BackupHealth"), (&b["last"], "BackupRun")] {
+        assert_eq!(keys(body), keys(&schemas[schema]["properties"]), "{schema}");
+        let required: BTreeSet<String> = schemas[schema]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(keys(body), required, "{schema}");
+    }
+    assert!(keys(&health).contains("backup") && keys(&health).contains("commit"));
+    assert_eq!(
+        keys(&health),
+        keys(&schemas["Health"]["properties"]),
+        "Health"
+    );
     let m = metrics(&client, &base).await;
     let last = metric(&m, "pantau_backup_last_success_timestamp_seconds").unwrap();
     assert!((last - now_ms() as f64 / 1000.0).abs() < 30.0, "{m}");
