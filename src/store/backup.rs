@@ -194,9 +194,18 @@ pub fn write_backup(
         if check != "ok" {
             return Err(format!("the copy failed its integrity check: {check}"));
         }
-        std::fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io_error("sync", &partial, e))?;
+        let f = std::fs::File::open(&partial).map_err(|e| io_error("open", &partial, e))?;
+        // A backup holds the token hashes: nobody but the owner and its group may read it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = f.metadata() {
+                let mode = m.permissions().mode() & 0o770;
+                let _ = f.set_permissions(std::fs::Permissions::from_mode(mode));
+            }
+        }
+        f.sync_all().map_err(|e| io_error("sync", &partial, e))?;
+        drop(f);
         std::fs::rename(&partial, &file).map_err(|e| io_error("rename", &partial, e))?;
         sync_dir(dir).map_err(|e| io_error("sync the folder", dir, e))?;
         let bytes = std::fs::metadata(&file)
@@ -539,6 +548,10 @@ pub fn restore(file: &Path, db: &Path, now: DateTime<Tz>) -> Result<Restored, Re
             }
             other => RestoreError::Io(other.to_string()),
         })?;
+    // A lock file made by a restore run as root must stay usable by the daemon's user.
+    if let Some(dir) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        same_owner(lock.path(), dir);
+    }
     if let (Ok(a), Ok(b)) = (file.canonicalize(), db.canonicalize()) {
         if a == b {
             return Err(RestoreError::NotABackup {
@@ -712,6 +725,12 @@ mod tests {
         assert_eq!(w.file, out.join("pantau-20261201T0300.db"));
         assert_eq!(w.bytes, std::fs::metadata(&w.file).unwrap().len());
         assert_eq!(check_backup(&w.file).unwrap(), (SCHEMA_VERSION, 1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&w.file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "others may not read a backup: {mode:o}");
+        }
         let again = write_backup(&db, &out, at(3, 0, 30), false, None).unwrap_err();
         assert!(again.contains("already exists"), "{again}");
         let names: Vec<_> = std::fs::read_dir(&out)
