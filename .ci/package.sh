@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package, end to end on this machine (as root, as CI runs): builds it with cargo-deb
-# from the dev-profile binary that the tests already built, installs it with dpkg, checks the
+# from the dev-profile binary that CI already built (.ci/run runs this after the `cargo build`
+# of .ci/schemathesis.sh, so nothing is compiled here), installs it with dpkg, checks the
 # systemd unit (systemd-analyze verify, and its security exposure), runs the installed binary
 # as the `pantau` user on a loopback port and reads /healthz, upgrades it over itself while it
 # serves (a backup is made first; a changed conffile is kept), then purges it and checks that
@@ -8,7 +9,7 @@
 # the daemon is started by hand the way the unit would start it.
 #
 # Releases are built with `cargo deb` (the release profile); this uses `--profile dev` only to
-# reuse CI's test build instead of a five-minute release build.
+# reuse CI's build instead of a five-minute release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 began=$(date +%s)
