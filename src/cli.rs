@@ -1,4 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `watch`,
+//! `token`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -12,10 +13,18 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `pantau --version`: the release and the commit it was built from (`unknown` outside git).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PANTAU_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pantau",
-    version,
+    version = VERSION,
     about = "Smart City Masterplan monitoring for a city's command center"
 )]
 pub struct Cli {
@@ -54,6 +63,14 @@ pub enum Command {
     },
     /// Copy the database with SQLite's online backup (safe while the daemon writes).
     Backup {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Replace the database with a backup. Refused while a daemon serves the database; the
+    /// backup is checked first (integrity, schema version) and the replaced database is kept
+    /// beside it as `<database>.replaced-<time>`.
+    Restore {
         file: PathBuf,
         #[arg(long)]
         db: Option<PathBuf>,
@@ -107,34 +124,29 @@ pub enum TokenCommand {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = match crate::telemetry::LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pantau: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(format);
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
             if let Some(c) = e.downcast_ref::<crate::config::ConfigError>() {
-                eprint!("pantau: {c}");
+                crate::telemetry::fatal(&format!("pantau: {c}"));
                 return ExitCode::from(2);
             }
-            eprintln!("pantau: error: {e}");
+            let mut text = format!("pantau: error: {e}\n");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                text.push_str(&format!("  caused by: {cause}\n"));
             }
+            crate::telemetry::fatal(&text);
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
 }
 
 fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
@@ -149,11 +161,17 @@ fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
 /// Says on standard error which database a command works on, and whether a daemon serves it.
 fn announce_db(db: &Path) {
     match store::lock::holder(db) {
-        Some(holder) => eprintln!(
-            "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
-            db.display()
+        Some(holder) => crate::telemetry::notice(
+            &format!(
+                "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
+                db.display()
+            ),
+            &[("database", &db.display().to_string())],
         ),
-        None => eprintln!("pantau: database {}", db.display()),
+        None => crate::telemetry::notice(
+            &format!("pantau: database {}", db.display()),
+            &[("database", &db.display().to_string())],
+        ),
     }
 }
 
@@ -267,11 +285,37 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let check = store::backup(&src, &file)?;
+            let check = store::backup::backup(&src, &file)?;
             if check != "ok" {
                 bail!("the copy failed its integrity check: {check}");
             }
             println!("backup written to {} (integrity_check: ok)", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, db } => {
+            let config = load(&cli.config)?;
+            let db = db_path(&config, &db);
+            let tz = config.settings.city.time_zone;
+            let restored =
+                store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
+            println!(
+                "restored {} from {} (schema version {}, {} observations)",
+                db.display(),
+                file.display(),
+                restored.schema_version,
+                crate::locale::format_number(
+                    restored.observations as f64,
+                    0,
+                    config.settings.city.locale
+                )
+            );
+            match &restored.replaced {
+                Some(aside) => println!(
+                    "the database it replaced is kept as {}; delete it once the restored one serves well",
+                    aside.display()
+                ),
+                None => println!("there was no database at {} before", db.display()),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch(args) => {
@@ -303,10 +347,17 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let db = config.settings.database.clone();
         let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
-        eprintln!("pantau: database {}", db.display());
-        eprintln!(
-            "pantau: {} — open http://{addr}/",
-            config.settings.city.name
+        crate::telemetry::notice(
+            &format!("pantau: database {}", db.display()),
+            &[("database", &db.display().to_string())],
+        );
+        // Tests and scripts read the address from this line, in either log format.
+        crate::telemetry::notice(
+            &format!(
+                "pantau: {} — open http://{addr}/",
+                config.settings.city.name
+            ),
+            &[("address", &format!("http://{addr}/"))],
         );
         crate::server::run(
             config,

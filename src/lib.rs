@@ -26,6 +26,7 @@
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
+//! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
 pub mod api;
 pub mod app;
@@ -43,4 +44,5 @@ pub mod reminders;
 pub mod server;
 pub mod store;
 pub mod values;
+pub mod telemetry;
 pub mod watch;

@@ -90,6 +90,17 @@ pub struct WebhookSettings {
     pub timeout: std::time::Duration,
 }
 
+/// `[storage.backup]`: scheduled online backups of the database (off unless `every` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Time between backups (`1d`, `12h`, `30m`, `30s`).
+    pub every: std::time::Duration,
+    /// How many backups are kept (the newest).
+    pub keep: usize,
+    /// The folder they are written to; relative to the settings file.
+    pub dir: PathBuf,
+}
+
 /// All daemon settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -100,6 +111,8 @@ pub struct Settings {
     pub screens: Option<PathBuf>,
     pub server: ServerSettings,
     pub database: PathBuf,
+    /// Scheduled backups (None: off).
+    pub backup: Option<BackupSettings>,
     pub city: CitySettings,
     pub progress: ProgressSettings,
     pub auth: AuthSettings,
@@ -108,24 +121,32 @@ pub struct Settings {
     pub smtp: super::reminders::SmtpSettings,
 }
 
-/// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table. A value
-/// replaces a string as a string; for other keys it is read as a TOML value (`0.9`, `true`, `[..]`).
+/// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table; a
+/// table inside a section is named with one more `__` (`PANTAU_STORAGE__BACKUP__EVERY` sets
+/// `[storage.backup] every`). A value replaces a string as a string; for other keys it is read
+/// as a TOML value (`0.9`, `true`, `[..]`).
 fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut Vec<Problem>) {
     let defaults: toml::Table = toml::from_str(super::EMBEDDED_SETTINGS).unwrap_or_default();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("PANTAU_") else {
             continue;
         };
-        let (section, key) = match rest.split_once("__") {
-            Some((s, k)) => (Some(s.to_ascii_lowercase()), k.to_ascii_lowercase()),
-            None if rest == "MASTERPLAN" => (None, "masterplan".to_string()),
-            None if rest == "SCREENS" => (None, "screens".to_string()),
+        let (sections, key): (Vec<String>, String) = match rest.rsplit_once("__") {
+            Some((s, k)) => (
+                s.split("__").map(str::to_ascii_lowercase).collect(),
+                k.to_ascii_lowercase(),
+            ),
+            None if rest == "MASTERPLAN" => (Vec::new(), "masterplan".to_string()),
+            None if rest == "SCREENS" => (Vec::new(), "screens".to_string()),
             None => continue, // PANTAU_CONFIG and friends belong to the command line
         };
-        let default = match &section {
-            Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
-            None => defaults.get(&key),
-        };
+        let mut default_table = Some(&defaults);
+        for s in &sections {
+            default_table = default_table
+                .and_then(|t| t.get(s))
+                .and_then(|v| v.as_table());
+        }
+        let default = default_table.and_then(|t| t.get(&key));
         let parsed = if matches!(default, Some(toml::Value::String(_))) {
             toml::Value::String(value.clone())
         } else {
@@ -134,27 +155,35 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut V
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(value.clone()))
         };
-        let target = match &section {
-            Some(s) => match table
-                .entry(s.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            {
-                toml::Value::Table(t) => t,
-                _ => {
-                    problems.push(Problem {
-                        file: "environment".into(),
-                        item: name.clone(),
-                        field: s.clone(),
-                        message: format!(
-                            "`{s}` is not a section of pantau.toml; check the variable name"
-                        ),
-                    });
-                    continue;
-                }
-            },
-            None => &mut *table,
-        };
-        target.insert(key, parsed);
+        match section_table(table, &sections) {
+            Ok(target) => {
+                target.insert(key, parsed);
+            }
+            Err(s) => problems.push(Problem {
+                file: "environment".into(),
+                item: name.clone(),
+                field: s.clone(),
+                message: format!("`{s}` is not a section of pantau.toml; check the variable name"),
+            }),
+        }
+    }
+}
+
+/// The table at `path` inside `table`, made when missing; Err(name) where a value that is not
+/// a table is in the way.
+fn section_table<'t>(
+    table: &'t mut toml::Table,
+    path: &[String],
+) -> Result<&'t mut toml::Table, String> {
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(table);
+    };
+    match table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    {
+        toml::Value::Table(t) => section_table(t, rest),
+        _ => Err(first.clone()),
     }
 }
 
@@ -289,7 +318,9 @@ pub(super) fn parse_settings(
         r.opt_string("database")
             .unwrap_or_else(|| "pantau.db".into()),
     );
+    let backup_t = r.opt_table("backup").cloned();
     r.finish();
+    let backup = backup_t.and_then(|t| read_backup(file, &t, problems));
 
     let mut r = FieldReader::new(file, "[city]".into(), &city_t, problems);
     let name = r
@@ -457,6 +488,7 @@ pub(super) fn parse_settings(
             frame_ancestors,
         },
         database,
+        backup,
         city: CitySettings {
             name,
             time_zone: time_zone?,
@@ -482,6 +514,96 @@ pub(super) fn parse_settings(
         reminders,
         smtp,
     })
+}
+
+/// `[storage.backup]`: `every` turns backups on; `keep` and `dir` have defaults.
+fn read_backup(
+    file: &str,
+    table: &toml::Table,
+    problems: &mut Vec<Problem>,
+) -> Option<BackupSettings> {
+    let mut r = FieldReader::new(file, "[storage.backup]".into(), table, problems);
+    let every = r.opt_string("every");
+    let keep = r.opt_integer("keep");
+    let dir = r.opt_string("dir");
+    let every = match every {
+        None => {
+            if keep.is_some() || dir.is_some() {
+                r.problem(
+                    "every",
+                    "is missing, so no backups are made; add e.g. `every = \"1d\"`, or remove [storage.backup]",
+                );
+            }
+            None
+        }
+        Some(t) => match parse_backup_interval(&t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                r.problem("every", e);
+                None
+            }
+        },
+    };
+    let keep = match keep {
+        None => 14,
+        Some(n) if (1..=10_000).contains(&n) => n as usize,
+        Some(n) => {
+            r.problem(
+                "keep",
+                format!("must be between 1 and 10000 backups, found {n}; e.g. `keep = 14`"),
+            );
+            14
+        }
+    };
+    let dir = match dir {
+        Some(d) if d.trim().is_empty() => {
+            r.problem(
+                "dir",
+                "is empty; name a folder, e.g. `dir = \"backups\"` (relative to this file)",
+            );
+            PathBuf::new()
+        }
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from("backups"),
+    };
+    r.finish();
+    Some(BackupSettings {
+        every: every?,
+        keep,
+        dir,
+    })
+}
+
+/// A backup interval: a whole number and a unit, `s`, `m`, `h`, `d` or `w`; from 1 s to 366 d.
+pub(crate) fn parse_backup_interval(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let fix = "write e.g. `1d`, `12h`, `30m` or `30s`";
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{}` is not an interval; {fix}", shorten(t)))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "`{}` has no known unit (s, m, h, d, w); {fix}",
+                shorten(t)
+            ));
+        }
+    };
+    let total = n.saturating_mul(seconds);
+    if total == 0 {
+        return Err(format!("`{t}` is zero; {fix}"));
+    }
+    if total > 366 * 86_400 {
+        return Err(format!("`{}` is longer than a year; {fix}", shorten(t)));
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 fn positive_int(r: &mut FieldReader<'_>, key: &'static str, default: u64) -> u64 {
@@ -670,6 +792,58 @@ mod tests {
         }
         assert_eq!(check_frame_ancestors("self").unwrap(), "'self'");
         assert_eq!(check_frame_ancestors("'none'").unwrap(), "'none'");
+    }
+
+    #[test]
+    fn backups_are_off_unless_every_is_set_and_are_checked() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(s.unwrap().backup, None);
+
+        let (s, p) = parse("[storage.backup]\nevery = \"1d\"\n", &[]);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            s.unwrap().backup,
+            Some(BackupSettings {
+                every: std::time::Duration::from_secs(86_400),
+                keep: 14,
+                dir: PathBuf::from("backups"),
+            })
+        );
+
+        let (s, p) = parse(
+            "[storage]\ndatabase = \"x.db\"\n",
+            &[
+                ("PANTAU_STORAGE__BACKUP__EVERY", "2s"),
+                ("PANTAU_STORAGE__BACKUP__KEEP", "2"),
+                ("PANTAU_STORAGE__BACKUP__DIR", "/srv/cadangan"),
+            ],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let b = s.unwrap().backup.unwrap();
+        assert_eq!(b.every, std::time::Duration::from_secs(2));
+        assert_eq!((b.keep, b.dir), (2, PathBuf::from("/srv/cadangan")));
+
+        let (s, p) = parse(
+            "[storage.backup]\nevery = \"1mo\"\nkeep = 0\ndri = \"x\"\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["every", "keep", "dri"], "{p:?}");
+        assert!(p[0].message.contains("`1mo`"), "{p:?}");
+        assert!(p[2].message.contains("did you mean `dir`"), "{p:?}");
+
+        let (_, p) = parse("[storage.backup]\nkeep = 3\n", &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("no backups are made"), "{p:?}");
+
+        for (text, secs) in [("30s", 30), ("15m", 900), ("12h", 43_200), ("1w", 604_800)] {
+            assert_eq!(parse_backup_interval(text).unwrap().as_secs(), secs);
+        }
+        for bad in ["0s", "1y", "400d", "d", "5 days", "-1d"] {
+            assert!(parse_backup_interval(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
