@@ -14,12 +14,14 @@
 //! - `live`: the hub that numbers changes, and websocket sessions for screens.
 //! - `app`: the shared handle (`App`) that the API, the poller and the server hold.
 //! - `poller`: the one polling engine for every feed format.
+//! - `report`: the yearly evaluation report (laporan evaluasi) as data, XLSX and HTML.
 //! - `api`: warp routes, the one error-to-status mapping, the live websocket, the dashboards.
 //! - `server`: wires everything and shuts it down in order.
 //!
 //! Modules are layered (checked by `tests/structure.rs`): `domain` uses nothing of ours; `config`,
-//! `feeds`, `progress`, `store`, `ingest` and `live` sit above it; `app` above those; `poller`
-//! and `api` above `app`; `server`, `demo`, `watch` and `cli` on top.
+//! `feeds`, `progress`, `store`, `ingest` and `live` sit above it; `report` above `progress`,
+//! `config` and `store`; `app` above those; `poller` and `api` above `app`; `server`, `demo`,
+//! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
 
@@ -35,6 +37,7 @@ pub mod live;
 pub mod locale;
 pub mod poller;
 pub mod progress;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod watch;

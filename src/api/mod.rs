@@ -11,6 +11,7 @@ pub mod listen;
 mod live;
 pub mod metrics;
 mod read;
+mod reports;
 mod static_files;
 mod write;
 
@@ -83,6 +84,8 @@ pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = In
     let http = app.http.clone();
     let api = read::routes(app.clone())
         .or(cycle::routes(app.clone()))
+        .unify()
+        .or(reports::routes(app.clone()))
         .unify()
         .or(write::routes(app.clone()))
         .unify()

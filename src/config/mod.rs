@@ -13,8 +13,8 @@ mod table;
 pub use masterplan::parse_masterplan;
 pub use screens::{EMBEDDED_SCREENS, PAGE_KINDS, Screen, parse_screens};
 pub use settings::{
-    AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
-    WebhookSettings,
+    AuthSettings, CitySettings, Locale, ProgressSettings, ReportSettings, Secret, ServerSettings,
+    Settings, Signature, WebhookSettings,
 };
 
 use crate::domain::Masterplan;
