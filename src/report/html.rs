@@ -420,10 +420,10 @@ fn dimension_section(
     let mut cols: Vec<(String, bool, f64, bool)> = vec![
         ("No".into(), true, 2.5, false),
         ("Kode".into(), false, 4.0, false),
-        ("Program / Indikator".into(), false, 13.0, false),
+        ("Program / Indikator".into(), false, 12.5, false),
         ("Satuan".into(), false, 4.5, false),
         ("OPD".into(), false, 6.5, false),
-        ("Tingkat".into(), false, 4.5, false),
+        ("Tingkat".into(), false, 5.0, false),
         ("Baseline".into(), true, 5.0, false),
         (format!("Target {y}"), true, 5.0, false),
     ];

@@ -1,7 +1,7 @@
 //! A small Chrome DevTools Protocol client for browser tests: starts Debian's headless Chromium,
 //! opens pages (one flattened session each), navigates, evaluates JavaScript, collects console
-//! errors and uncaught exceptions, and takes screenshots. Chromium is killed when the `Browser`
-//! is dropped.
+//! errors and uncaught exceptions, takes screenshots, emulates print media and prints to PDF.
+//! Chromium is killed when the `Browser` is dropped.
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -415,6 +415,31 @@ impl Page {
             std::fs::create_dir_all(dir).unwrap();
         }
         std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Page {
+    /// Lays the page out for `media` (`print` or `screen`), as printing would.
+    pub async fn emulate_media(&self, media: &str) {
+        self.call("Emulation.setEmulatedMedia", json!({ "media": media }))
+            .await;
+    }
+
+    /// Prints the page to PDF with the page size and margins its CSS `@page` asks for, with
+    /// backgrounds, writes it to `path` (creating its folder) and returns the bytes.
+    pub async fn print_to_pdf(&self, path: &Path) -> Vec<u8> {
+        let r = self
+            .call(
+                "Page.printToPDF",
+                json!({ "preferCSSPageSize": true, "printBackground": true }),
+            )
+            .await;
+        let pdf = base64_decode(r["data"].as_str().expect("PDF data"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, &pdf).unwrap();
+        pdf
     }
 }
 
