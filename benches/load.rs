@@ -10,12 +10,14 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,polling`: run only those phases (e.g. to profile one of them).
+//! - `--only writes,reads,polling,report`: run only those phases (e.g. to profile one of them).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
 
 #[path = "load/daemon.rs"]
 mod daemon;
+#[path = "load/evaluation.rs"]
+mod evaluation;
 #[path = "load/feeds.rs"]
 mod feeds;
 #[path = "load/http.rs"]
@@ -53,6 +55,8 @@ struct Scale {
     feeds: usize,
     poll_period_s: u64,
     poll_periods: u64,
+    /// Each evaluation report and `as_of` request is timed this many times.
+    report_runs: usize,
 }
 
 impl Scale {
@@ -72,6 +76,7 @@ impl Scale {
             feeds: 1000,
             poll_period_s: 60,
             poll_periods: 3,
+            report_runs: 5,
         }
     }
 
@@ -91,6 +96,7 @@ impl Scale {
             feeds: 100,
             poll_period_s: 5,
             poll_periods: 2,
+            report_runs: 2,
         }
     }
 }
@@ -229,7 +235,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&read_dir)?;
     let config = plan::write_config(&read_dir, &plan.toml(None))?;
     let began = Instant::now();
-    let rows = if options.wants("reads") || options.wants("polling") {
+    let rows = if options.wants("reads") || options.wants("polling") || options.wants("report") {
         let (db, plan) = (read_dir.join("pantau.db"), plan.clone());
         tokio::task::spawn_blocking(move || plan::backfill(&db, &plan)).await??
     } else {
@@ -267,6 +273,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
             verdict: Verdict::from_bool(rss * 1.048_576 <= 100.0),
             data: json!({ "peak_rss_mib": rss, "daemon_cpu_s": cpu }),
         });
+    }
+
+    // ---- The evaluation report and progress as of a past day, on the same database.
+    if options.wants("report") {
+        step("report: the yearly evaluation report (XLSX, HTML, CLI) and progress as_of");
+        let d = daemon::Daemon::start(&config).await?;
+        figures.extend(evaluation::figures(&d, &config, &plan, scale.report_runs).await?);
+        d.stop().await?;
     }
 
     // ---- Polling: the same database, now with feeds, beside Prometheus.
