@@ -1,4 +1,4 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `watch`,
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`, `watch`,
 //! `token`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
@@ -75,6 +75,10 @@ pub enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Write the evaluation report (laporan evaluasi) of a year or a triwulan as XLSX or HTML
+    /// (by the file's extension), or as JSON on standard output with `--out -`. Reads the
+    /// database read-only, so it works beside a running daemon.
+    Report(ReportArgs),
     /// Show live progress and events from a running daemon in the terminal.
     Watch(crate::watch::WatchArgs),
     /// Manage department tokens.
@@ -93,6 +97,24 @@ pub struct RunArgs {
     /// Serve the dashboards from this folder instead of the embedded copy.
     #[arg(long)]
     pub dashboards: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The year (tahun anggaran), one in which the masterplan has targets, e.g. 2025.
+    #[arg(long)]
+    pub year: String,
+    /// Only up to this triwulan: 1-4 (or I-IV).
+    #[arg(long)]
+    pub quarter: Option<String>,
+    /// Only this department's (OPD's) indicators and compliance.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// FILE.xlsx, FILE.html (or .json), or `-` for JSON on standard output.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,6 +340,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => {
+            let config = load(&cli.config)?;
+            report(&config, &args)
+        }
         Command::Watch(args) => {
             runtime()?.block_on(crate::watch::run(args))?;
             Ok(ExitCode::SUCCESS)
@@ -516,6 +542,80 @@ fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
         eprintln!("exported {n} observations to {}", out.display());
     }
     Ok(())
+}
+
+/// `pantau report`: exit 2 for a bad year, triwulan, department or output name.
+fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::{self, Format, Period, ReportError, Request};
+    let usage = |flag: &str, message: &str| {
+        eprintln!("pantau report: --{flag}: {message}");
+        Ok(ExitCode::from(2))
+    };
+    let to_stdout = args.out == Path::new("-");
+    let format = if to_stdout {
+        Format::Json
+    } else {
+        match Format::from_path(&args.out) {
+            Some(f) => f,
+            None => {
+                return usage(
+                    "out",
+                    &format!(
+                        "`{}` does not end in .xlsx, .html or .json; the extension chooses the format (`-` writes JSON to standard output)",
+                        args.out.display()
+                    ),
+                );
+            }
+        }
+    };
+    let request = (|| -> Result<Request, ReportError> {
+        Ok(Request {
+            year: report::parse_year(&args.year)?,
+            quarter: args
+                .quarter
+                .as_deref()
+                .map(report::parse_quarter)
+                .transpose()?,
+            department: args.department.clone(),
+        })
+    })()
+    .and_then(|r| {
+        Period::resolve(&r, &config.masterplan, config.settings.city.time_zone)?;
+        Ok(r)
+    });
+    let request = match request {
+        Ok(r) => r,
+        Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
+        Err(e) => return Err(e.into()),
+    };
+    let db = db_path(config, &args.db);
+    existing(&db)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let made = report::source::from_database(config, &db, &request, now)?;
+    let body = report::render(&made, format)?;
+    if to_stdout {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&body)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    } else {
+        std::fs::write(&args.out, &body)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
+    eprintln!(
+        "pantau report: laporan evaluasi {} of {} ({} indicators, versi rencana {}){}",
+        made.period.label,
+        made.city,
+        made.rows().count(),
+        made.plan_version,
+        if to_stdout {
+            String::new()
+        } else {
+            format!(" written to {}", args.out.display())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A table with columns padded to their widest cell (counted in characters, not bytes).

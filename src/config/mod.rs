@@ -17,8 +17,8 @@ pub use screens::{
     EMBEDDED_SCREENS, MAX_NUMBERS, PAGE_KINDS, Page, PageKind, PlanIds, Screen, parse_screens,
 };
 pub use settings::{
-    AuthSettings, BackupSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings,
-    Settings, WebhookSettings,
+    AuthSettings, BackupSettings, CitySettings, Locale, ProgressSettings, ReportSettings, Secret,
+    ServerSettings, Settings, Signature, WebhookSettings,
 };
 
 use crate::domain::Masterplan;

@@ -101,6 +101,30 @@ pub struct BackupSettings {
     pub dir: PathBuf,
 }
 
+/// One signer of the evaluation report (the block under it): their office, name and NIP.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signature {
+    /// The office, e.g. `Kepala Bappeda`.
+    pub jabatan: String,
+    pub nama: String,
+    /// Nomor Induk Pegawai (18 digits); elected officials have none.
+    pub nip: Option<String>,
+}
+
+/// `[report]`: what the evaluation report (laporan evaluasi) prints besides its figures.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSettings {
+    /// The place written before the date above the signatures, e.g. `Mojokerto`.
+    pub place: Option<String>,
+    /// Who signs the report, left to right.
+    pub signatures: Vec<Signature>,
+}
+
+/// The most signers a report's signature block holds.
+const MAX_SIGNATURES: usize = 6;
+/// The longest `jabatan`, `nama` or `place` accepted, in characters.
+const MAX_SIGNATURE_TEXT: usize = 200;
+
 /// All daemon settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -119,6 +143,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub reminders: super::reminders::RemindersSettings,
     pub smtp: super::reminders::SmtpSettings,
+    pub report: ReportSettings,
 }
 
 /// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table; a
@@ -233,6 +258,7 @@ pub(super) fn parse_settings(
     let webhooks_t = section("webhooks", problems);
     let reminders_t = section("reminders", problems);
     let smtp_t = section("smtp", problems);
+    let report_t = section("report", problems);
 
     let mut top = FieldReader::new(file, "top level".into(), &table, problems);
     let masterplan = top
@@ -248,6 +274,7 @@ pub(super) fn parse_settings(
         "webhooks",
         "reminders",
         "smtp",
+        "report",
     ] {
         let _ = top.opt_value(key);
     }
@@ -469,6 +496,8 @@ pub(super) fn parse_settings(
     };
     r.finish();
 
+    let report = parse_report(file, &report_t, problems);
+
     if problems.len() > before {
         return None;
     }
@@ -513,6 +542,7 @@ pub(super) fn parse_settings(
         },
         reminders,
         smtp,
+        report,
     })
 }
 
@@ -604,6 +634,100 @@ pub(crate) fn parse_backup_interval(text: &str) -> Result<std::time::Duration, S
         return Err(format!("`{}` is longer than a year; {fix}", shorten(t)));
     }
     Ok(std::time::Duration::from_secs(total))
+}
+
+/// `[report]`: the place and the signers of the evaluation report, every problem recorded.
+fn parse_report(file: &str, table: &toml::Table, problems: &mut Vec<Problem>) -> ReportSettings {
+    let mut r = FieldReader::new(file, "[report]".into(), table, problems);
+    let place = r.opt_string("place").map(|p| p.trim().to_string());
+    if let Some(p) = &place {
+        check_signature_text(&mut r, "place", p);
+    }
+    let list = r.opt_array("signatures").cloned().unwrap_or_default();
+    r.finish();
+    if list.len() > MAX_SIGNATURES {
+        problems.push(Problem {
+            file: file.to_string(),
+            item: "[report]".into(),
+            field: "signatures".into(),
+            message: format!(
+                "lists {} signers; a signature block holds at most {MAX_SIGNATURES}: keep those who sign this report",
+                list.len()
+            ),
+        });
+    }
+    let mut signatures = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let item = format!("[report] signatures[{i}]");
+        let Some(t) = v.as_table() else {
+            problems.push(Problem {
+                file: file.to_string(),
+                item,
+                field: String::new(),
+                message: format!(
+                    "must be a table, found {} `{}`; write e.g. {{ jabatan = \"Kepala Bappeda\", nama = \"...\", nip = \"...\" }}",
+                    v.type_str(),
+                    shorten(&v.to_string())
+                ),
+            });
+            continue;
+        };
+        let mut r = FieldReader::new(file, item, t, problems);
+        let jabatan = r.string("jabatan", "\"Kepala Bappeda\"");
+        let nama = r.string("nama", "\"Dr. Nama Pejabat, M.Si.\"");
+        let nip = r.opt_string("nip");
+        for (key, text) in [("jabatan", &jabatan), ("nama", &nama), ("nip", &nip)] {
+            if let Some(text) = text {
+                check_signature_text(&mut r, key, text);
+            }
+        }
+        let nip = nip.and_then(|n| match check_nip(&n) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.problem("nip", e);
+                None
+            }
+        });
+        r.finish();
+        if let (Some(jabatan), Some(nama)) = (jabatan, nama) {
+            signatures.push(Signature {
+                jabatan: jabatan.trim().to_string(),
+                nama: nama.trim().to_string(),
+                nip,
+            });
+        }
+    }
+    ReportSettings { place, signatures }
+}
+
+/// Text printed in the signature block: one line, not too long, no control characters.
+fn check_signature_text(r: &mut FieldReader<'_>, key: &str, text: &str) {
+    if text.chars().count() > MAX_SIGNATURE_TEXT {
+        r.problem(
+            key,
+            format!("is longer than {MAX_SIGNATURE_TEXT} characters; shorten it"),
+        );
+    }
+    if text.chars().any(char::is_control) {
+        r.problem(
+            key,
+            "holds a line break or another control character; write it on one line",
+        );
+    }
+}
+
+/// A NIP (Nomor Induk Pegawai): 18 digits, which may be grouped with spaces as it is usually
+/// printed (`19700101 199003 1 001`); kept as written.
+fn check_nip(nip: &str) -> Result<String, String> {
+    let nip = nip.trim();
+    let digits = nip.chars().filter(char::is_ascii_digit).count();
+    if !nip.chars().all(|c| c.is_ascii_digit() || c == ' ') || digits != 18 {
+        return Err(format!(
+            "`{}` is not a NIP; write its 18 digits, grouped with spaces if you like (e.g. \"19700101 199003 1 001\"), or leave `nip` out for an official without one",
+            shorten(nip)
+        ));
+    }
+    Ok(nip.to_string())
 }
 
 fn positive_int(r: &mut FieldReader<'_>, key: &'static str, default: u64) -> u64 {
@@ -844,6 +968,68 @@ mod tests {
         for bad in ["0s", "1y", "400d", "d", "5 days", "-1d"] {
             assert!(parse_backup_interval(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn report_signatures_are_read_and_every_problem_reported() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        let report = s.unwrap().report;
+        assert_eq!(report.place.as_deref(), Some("Mojokerto"));
+        assert!(!report.signatures.is_empty());
+
+        let (s, p) = parse(
+            "[report]\nplace = \"Mojokerto\"\nsignatures = [{ jabatan = \"Kepala Bappeda\", nama = \"Dr. Ani, M.Si.\", nip = \"19700101 199003 1 001\" }, { jabatan = \"Wali Kota\", nama = \"Budi\" }]\n",
+            &[("PANTAU_REPORT__PLACE", "Kota Mojokerto")],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let report = s.unwrap().report;
+        assert_eq!(report.place.as_deref(), Some("Kota Mojokerto"));
+        assert_eq!(
+            report.signatures,
+            vec![
+                Signature {
+                    jabatan: "Kepala Bappeda".into(),
+                    nama: "Dr. Ani, M.Si.".into(),
+                    nip: Some("19700101 199003 1 001".into()),
+                },
+                Signature {
+                    jabatan: "Wali Kota".into(),
+                    nama: "Budi".into(),
+                    nip: None,
+                },
+            ]
+        );
+
+        let (s, p) = parse(
+            "[report]\nplac = \"x\"\nsignatures = [\"Kepala\", { nama = \"A\", nip = \"12-34\", pangkat = \"IV/a\" }, { jabatan = \"B\\nC\", nama = \"D\" }]\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let found: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.item.as_str(), p.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("[report]", "plac"),
+                ("[report] signatures[0]", ""),
+                ("[report] signatures[1]", "jabatan"),
+                ("[report] signatures[1]", "nip"),
+                ("[report] signatures[1]", "pangkat"),
+                ("[report] signatures[2]", "jabatan"),
+            ],
+            "{p:?}"
+        );
+        assert!(p[3].message.contains("18 digits"), "{}", p[3].message);
+        let many = format!(
+            "[report]\nsignatures = [{}]\n",
+            ["{ jabatan = \"A\", nama = \"B\" }"; 7].join(", ")
+        );
+        let (_, p) = parse(&many, &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "signatures");
     }
 
     #[test]
