@@ -324,6 +324,7 @@ fn dashboards(dir: &Path) -> std::path::PathBuf {
         "wall.html",
         "quick-wins.html",
         "department.html",
+        "laporan.html",
     ] {
         std::fs::write(d.join(page), "<!doctype html><title>pantau</title>").unwrap();
     }
