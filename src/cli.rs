@@ -154,6 +154,12 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(format);
+    if !matches!(
+        cli.command,
+        None | Some(Command::Run(_)) | Some(Command::Demo(_))
+    ) {
+        reader_may_go_away();
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -168,6 +174,18 @@ pub fn main() -> ExitCode {
             crate::telemetry::fatal(&text);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command whose output is piped into `head` (or a pager that quits) ends quietly when the
+/// reader goes away, as `cat` does, instead of reporting a broken pipe: the default action of
+/// SIGPIPE is restored (Rust ignores it). Only for commands that print; the daemon keeps
+/// ignoring it, since a screen that disconnects must never stop it.
+fn reader_may_go_away() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -552,6 +552,35 @@ async fn backup_and_export_while_the_daemon_writes() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, std::fs::read(&csv_path).unwrap());
+    // `pantau export | head -1`: the reader goes away after a line; the export ends quietly.
+    assert!(
+        std::fs::metadata(&csv_path).unwrap().len() > 256 * 1024,
+        "the export must outgrow a pipe's buffer for this check"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pantau"))
+        .arg("export")
+        .arg("-")
+        .arg("--config")
+        .arg(&app.config_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !said.contains("error") && !said.contains("pipe") && !said.contains("panicked"),
+        "export into a closed pipe said: {said}"
+    );
+    assert!(
+        out.status.success()
+            || std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(13),
+        "{:?}",
+        out.status
+    );
     println!(
         "backups while writing (acknowledged rows checked, rows in copy): {backups:?}; {acked_during} batches acknowledged meanwhile; export: {} rows equal to the database",
         exported.len()

@@ -884,7 +884,10 @@ async fn errors_answer_in_the_language_asked_for() {
             assert_eq!(time["reason"], "`kemarin` bukan tanggal atau waktu", "{v}");
             assert_eq!(value["reason"], "`lima` bukan angka", "{v}");
         } else {
-            assert_eq!(time["reason"], "`kemarin` is not a date or time pantau can read", "{v}");
+            assert_eq!(
+                time["reason"], "`kemarin` is not a date or time pantau can read",
+                "{v}"
+            );
         }
     }
     // The token's label and the note in the revision history.
