@@ -151,6 +151,7 @@ pub async fn run(
         feeds: crate::feeds::FeedHealth::default(),
         http: Arc::new(crate::app::HttpMetrics::default()),
         limiter: Arc::new(crate::app::RateLimiter::new(rate)),
+        tokens: Arc::default(),
         options,
         shutdown: stop_rx.clone(),
         reload: Arc::new(tokio::sync::Notify::new()),

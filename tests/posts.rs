@@ -539,3 +539,72 @@ async fn notes_explain_an_indicator() {
     assert_eq!(s, 404);
     app.stop().await;
 }
+
+/// Tokens that verified are remembered so that posts skip the database lookup; a revocation
+/// committed by another process must still refuse the very next post (and note), storing nothing.
+#[tokio::test]
+async fn a_token_revoked_by_another_process_is_refused_at_once_though_it_was_just_used() {
+    let app = spawn_app_with(PLAN, "").await;
+    let token = app.token("dinkes");
+    for day in [5, 4] {
+        let (s, e) = app
+            .post_json(
+                "/api/v1/observations",
+                Some(&token),
+                &obs("living.health.stunting", &jakarta_date(day), 25.0),
+            )
+            .await;
+        assert_eq!(s, 200, "{e}");
+    }
+    let before = dump(&app.db);
+    {
+        // What `pantau token revoke` does, on its own connection.
+        let conn = pantau::store::open_writer(&app.db).unwrap();
+        let id: i64 = token.split('_').nth(1).unwrap().parse().unwrap();
+        assert_eq!(
+            pantau::store::tokens::revoke(&conn, id).unwrap(),
+            pantau::store::tokens::Revoked::Now
+        );
+    }
+    let (s, e) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(&token),
+            &obs("living.health.stunting", &jakarta_date(3), 26.0),
+        )
+        .await;
+    assert_eq!(s, 401, "a post right after the revocation: {e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("revoked"),
+        "{e}"
+    );
+    let (s, e) = app
+        .post_json(
+            "/api/v1/indicators/living.health.stunting/notes",
+            Some(&token),
+            &json!({"kendala": "data terlambat", "rencana_tindak_lanjut": "rapat koordinasi"}),
+        )
+        .await;
+    assert_eq!(s, 401, "a note right after the revocation: {e}");
+    // Still refused once the daemon has noticed the change (the cache is emptied then).
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (s, _) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(&token),
+            &obs("living.health.stunting", &jakarta_date(2), 27.0),
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(dump(&app.db), before, "a refused post stored something");
+    // Another token of the same department still writes.
+    let other = app.token("dinkes");
+    let (s, e) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(&other),
+            &obs("living.health.stunting", &jakarta_date(2), 27.0),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+}

@@ -8,7 +8,7 @@
 
 use crate::http::Conn;
 use crate::plan::{Plan, TZ};
-use crate::report::{Figure, Verdict, quantile, thousands};
+use crate::report::{Figure, Spread, Verdict, quantile, thousands};
 use chrono::TimeZone;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -104,15 +104,16 @@ pub fn sqlite_reference(db: &Path, plan: &Plan, batches: &[Vec<Row>]) -> anyhow:
     Ok(rows as f64 / began.elapsed().as_secs_f64())
 }
 
-/// Sends every body over `clients` keep-alive connections (each takes the next unsent body) and
+/// Sends the bodies from `next` on over `clients` keep-alive connections (each takes the next
+/// unsent body) until they run out or `deadline` passes, and
 /// waits for each answer. Returns (elapsed, per-request latencies in ms, non-200 answers).
 async fn drive(
     addr: SocketAddr,
     clients: usize,
     bodies: Arc<Vec<(Arc<str>, Vec<u8>)>>,
+    next: Arc<AtomicUsize>,
     deadline: Option<Duration>,
 ) -> anyhow::Result<(Duration, Vec<f64>, Vec<String>)> {
-    let next = Arc::new(AtomicUsize::new(0));
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
@@ -202,7 +203,14 @@ pub async fn batch(
         .map(|b| (admin.clone(), body(plan, b)))
         .collect();
     let rows = posts * 1000;
-    let (elapsed, mut lat, failures) = drive(addr, clients, Arc::new(bodies), None).await?;
+    let (elapsed, mut lat, failures) = drive(
+        addr,
+        clients,
+        Arc::new(bodies),
+        Arc::new(AtomicUsize::new(0)),
+        None,
+    )
+    .await?;
     anyhow::ensure!(failures.is_empty(), "batch posts failed: {failures:?}");
     let rate = rows as f64 / elapsed.as_secs_f64();
     let ratio = rate / reference;
@@ -264,19 +272,24 @@ pub fn sqlite_one_per_transaction(db: &Path, plan: &Plan, rows: &[Row]) -> anyho
     sqlite_reference(db, plan, &batches)
 }
 
-/// Single-row posts from `clients` concurrent clients for `seconds`, with department tokens
-/// (`tokens[department]`), against one SQLite transaction per row.
+/// Single-row posts from `clients` concurrent clients, with department tokens
+/// (`tokens[department]`), in `rounds` rounds of `seconds` each, every round followed by a round
+/// of `GET /healthz` from the same number of clients (the no-op ceiling of the HTTP stack and of
+/// the client, measured under the same conditions); also beside one SQLite transaction per row.
+#[allow(clippy::too_many_arguments)]
 pub async fn single(
     addr: SocketAddr,
     plan: &Plan,
     tokens: &std::collections::HashMap<String, Arc<str>>,
     clients: usize,
     seconds: f64,
+    rounds: usize,
     reference_rows: usize,
     scratch: &Path,
 ) -> anyhow::Result<Figure> {
-    // Enough rows for 40,000 req/s over the whole window; clients stop at the deadline.
-    let per_client = ((40_000.0 * seconds) as usize / clients).max(100);
+    // Enough rows for 40,000 req/s over every round; clients stop at each round's deadline and
+    // the next round goes on with the rows not yet sent, so every post writes a new row.
+    let per_client = ((40_000.0 * seconds * rounds as f64) as usize / clients).max(100);
     let rows = single_rows(plan, clients, per_client);
     let reference = {
         let flat: Vec<Row> = rows
@@ -296,37 +309,53 @@ pub async fn single(
             bodies.push((tokens[dept].clone(), body(plan, std::slice::from_ref(row))));
         }
     }
-    let (elapsed, mut lat, failures) = drive(
-        addr,
-        clients,
-        Arc::new(bodies),
-        Some(Duration::from_secs_f64(seconds)),
-    )
-    .await?;
-    anyhow::ensure!(failures.is_empty(), "single posts failed: {failures:?}");
-    let rate = lat.len() as f64 / elapsed.as_secs_f64();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let (mut lat, mut rates, mut ceilings, mut ratios) = (Vec::new(), vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let (elapsed, l, failures) = drive(
+            addr,
+            clients,
+            bodies.clone(),
+            next.clone(),
+            Some(Duration::from_secs_f64(seconds)),
+        )
+        .await?;
+        anyhow::ensure!(failures.is_empty(), "single posts failed: {failures:?}");
+        let rate = l.len() as f64 / elapsed.as_secs_f64();
+        lat.extend(l);
+        let ceiling = get_rate(addr, clients, "/healthz", seconds).await?;
+        rates.push(rate);
+        ceilings.push(ceiling);
+        ratios.push(rate / ceiling);
+    }
+    let spread = Spread::of(&ratios);
+    let rate = Spread::of(&rates).median;
+    let ceiling = Spread::of(&ceilings).median;
     let p50 = quantile(&mut lat, 0.5);
     let p99 = quantile(&mut lat, 0.99);
-    let ratio = rate / reference;
-    let ceiling = get_rate(addr, clients, "/healthz", seconds.min(3.0)).await?;
+    let versus_sqlite = Spread::of(&rates).min / reference;
     Ok(Figure {
-        name: "single-row posts from 64 concurrent clients, req/s and p99",
+        name: "single-row posts from 64 concurrent clients: req/s against the HTTP ceiling (GET /healthz, same clients, alternating rounds)",
         pantau: format!(
-            "{} req/s ({ratio:.1}x reference), p50 {p50:.1} ms, p99 {p99:.1} ms; HTTP ceiling here (GET /healthz, same clients): {} req/s",
+            "{} req/s, {} of the ceiling's {} req/s; p50 {p50:.1} ms, p99 {p99:.1} ms; {versus_sqlite:.1}x one transaction per row (slowest round)",
             thousands(rate),
-            thousands(ceiling)
+            spread.percent(rounds),
+            thousands(ceiling),
         ),
         reference: format!(
-            "one SQLite transaction per row: {} rows/s",
+            "GET /healthz, same clients: {} req/s; one SQLite transaction per row: {} rows/s",
+            thousands(ceiling),
             thousands(reference)
         ),
-        goal: ">= 10x reference and >= 10,000 req/s",
-        verdict: Verdict::from_bool(ratio >= 10.0 && rate >= 10_000.0),
+        goal: ">= 60 % of the HTTP ceiling in every round and >= 10x one transaction per row",
+        verdict: Verdict::from_bool(spread.min >= 0.6 && versus_sqlite >= 10.0),
         data: json!({
-            "requests": lat.len(), "clients": clients, "seconds": elapsed.as_secs_f64(),
-            "req_per_s": rate, "p50_ms": p50, "p99_ms": p99,
-            "reference_rows_per_s": reference, "reference_rows": reference_rows, "ratio": ratio,
-            "healthz_req_per_s": ceiling,
+            "requests": lat.len(), "clients": clients, "round_seconds": seconds, "rounds": rounds,
+            "req_per_s": rates, "healthz_req_per_s": ceilings, "ratio_to_ceiling": ratios,
+            "ratio_spread": spread, "p50_ms": p50, "p99_ms": p99,
+            "reference_rows_per_s": reference, "reference_rows": reference_rows,
+            "slowest_round_to_reference": versus_sqlite,
         }),
     })
 }

@@ -214,7 +214,7 @@ pub async fn pantau_fanout(
         "expected one delta per post (seq {base_seq} -> {}), the hub is at {end_seq}",
         base_seq + updates as u64
     );
-    let seen = s.finish(end_seq, Duration::from_secs(3)).await?;
+    let seen = s.finish(end_seq, Duration::from_millis(1500)).await?;
     let (latencies_ms, missing) = latencies(&seen, base_seq + 1, &sent);
     Ok(FanOut {
         latencies_ms,
@@ -302,7 +302,9 @@ pub async fn reference_fanout(
         let _ = tx.send(msg);
         tokio::time::sleep_until((start + every * (k as u32 + 1)).into()).await;
     }
-    let seen = s.finish(updates as u64, Duration::from_secs(3)).await?;
+    let seen = s
+        .finish(updates as u64, Duration::from_millis(1500))
+        .await?;
     server.abort();
     let (latencies_ms, missing) = latencies(&seen, 1, &sent);
     Ok(FanOut {

@@ -117,3 +117,41 @@ pub fn write_json(path: &Path, meta: Value, figures: &[Figure]) -> std::io::Resu
     let report = json!({ "run": meta, "figures": figures });
     std::fs::write(path, serde_json::to_vec_pretty(&report)?)
 }
+
+/// The median, smallest and largest of paired-round ratios (NaN when there are none).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(ratios: &[f64]) -> Spread {
+        let mut v = ratios.to_vec();
+        let median = quantile(&mut v, 0.5);
+        Spread {
+            median,
+            min: v.first().copied().unwrap_or(f64::NAN),
+            max: v.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// "0.52x (0.48-0.57x, 3 rounds)".
+    pub fn times(&self, rounds: usize) -> String {
+        format!(
+            "{:.2}x ({:.2}-{:.2}x over {rounds} rounds)",
+            self.median, self.min, self.max
+        )
+    }
+
+    /// "61 % (58-66 %, 3 rounds)".
+    pub fn percent(&self, rounds: usize) -> String {
+        format!(
+            "{:.0} % ({:.0}-{:.0} % over {rounds} rounds)",
+            self.median * 100.0,
+            self.min * 100.0,
+            self.max * 100.0
+        )
+    }
+}

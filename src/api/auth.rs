@@ -108,11 +108,26 @@ pub async fn authenticate(
             return Ok(caller);
         }
     }
-    let presented = token.to_string();
-    let (check, department) = app
-        .reads
-        .run(move |c| tokens::verify(c, &presented))
-        .await?;
+    // A token that verified since the last token change is not looked up again: the writer
+    // counts the token changes other processes commit (`pantau token revoke`), and a new count
+    // empties the cache, so a revocation takes effect as soon as the writer has seen it.
+    let changes = &app.writer.metrics().token_changes;
+    let generation = changes.load(std::sync::atomic::Ordering::SeqCst);
+    let (check, department) = match app.tokens.get(token, generation) {
+        Some((id, department)) => (TokenCheck::Valid { id }, Some(department)),
+        None => {
+            let presented = token.to_string();
+            let (check, department) = app
+                .reads
+                .run(move |c| tokens::verify(c, &presented))
+                .await?;
+            if let (TokenCheck::Valid { id }, Some(d)) = (check, &department) {
+                let now = changes.load(std::sync::atomic::Ordering::SeqCst);
+                app.tokens.insert(token, generation, now, id, d);
+            }
+            (check, department)
+        }
+    };
     let caller = match (check, department) {
         (TokenCheck::Valid { id }, Some(dept)) => match DepartmentId::parse(&dept) {
             Ok(d) if config.masterplan.department(d.as_str()).is_some() => Caller::Department {

@@ -399,6 +399,7 @@ impl From<StoreError> for ApiError {
                 ApiError::unavailable(Msg::StoreUnavailable { detail })
             }
             StoreError::Closed => ApiError::unavailable(Msg::StoreClosed),
+            e @ StoreError::TokenRevoked => ApiError::Unauthorized(e.to_string()),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal(Msg::InternalDatabase)

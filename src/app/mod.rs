@@ -43,6 +43,8 @@ pub struct App {
     pub feeds: crate::feeds::FeedHealth,
     pub http: Arc<HttpMetrics>,
     pub limiter: Arc<RateLimiter>,
+    /// Department tokens that verified since the last token change.
+    pub tokens: Arc<store::tokens::TokenCache>,
     pub options: RunOptions,
     pub shutdown: watch::Receiver<bool>,
     pub reload: Arc<tokio::sync::Notify>,

@@ -135,6 +135,9 @@ pub enum Rejection {
     Invalid(Vec<RowError>),
 }
 
+/// Batches of at most this many rows look their indicators up without an index.
+const SEARCH_ROWS: usize = 8;
+
 /// Checks every row and turns the batch into observations, or lists every bad row.
 /// `department` None means the admin (may write any indicator).
 pub fn validate(
@@ -144,13 +147,26 @@ pub fn validate(
     department: Option<&DepartmentId>,
     rows: Vec<RawRow>,
 ) -> Result<Vec<Observation>, Rejection> {
-    // Indexed once per batch: a linear search per row made large imports quadratic.
-    let index: HashMap<&str, (usize, &Indicator)> = plan
-        .indicators
-        .iter()
-        .enumerate()
-        .map(|(i, ind)| (ind.id.as_str(), (i, ind)))
-        .collect();
+    // Indexed once per batch: a linear search per row made large imports quadratic. A batch of
+    // a few rows (a single-row post, a feed's poll) searches instead: building the index of the
+    // whole plan cost more than the rest of its validation.
+    let index: Option<HashMap<&str, (usize, &Indicator)>> = (rows.len() > SEARCH_ROWS).then(|| {
+        plan.indicators
+            .iter()
+            .enumerate()
+            .map(|(i, ind)| (ind.id.as_str(), (i, ind)))
+            .collect()
+    });
+    let lookup = |id: &str| -> Option<(usize, &Indicator)> {
+        match &index {
+            Some(index) => index.get(id).copied(),
+            None => plan
+                .indicators
+                .iter()
+                .enumerate()
+                .find(|(_, ind)| ind.id.as_str() == id),
+        }
+    };
     let mut errors = Vec::new();
     let mut foreign = Vec::new();
     let mut seen: HashSet<(usize, Millis)> = HashSet::with_capacity(rows.len());
@@ -170,7 +186,7 @@ pub fn validate(
                 );
                 None
             }
-            Some(id) => match index.get(id) {
+            Some(id) => match lookup(id) {
                 None => {
                     errors.push(
                         RowError::new(
@@ -183,7 +199,7 @@ pub fn validate(
                     );
                     None
                 }
-                Some(&(i, ind)) => {
+                Some((i, ind)) => {
                     if department.is_some_and(|d| *d != ind.department) {
                         foreign.push(RowError::new(
                             n,

@@ -143,6 +143,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the writer has stopped (pantau is shutting down); retry shortly")]
     Closed,
+    /// The department token the write was authorized with was revoked (or removed) before the
+    /// write's transaction began; nothing was stored.
+    #[error("this token was revoked; ask your administrator for a new one")]
+    TokenRevoked,
     #[error(
         "the database {} is already served by {holder}; stop that daemon first, or give this one another database with --db",
         database.display()

@@ -3,13 +3,73 @@
 //!
 //! A token reads `pantau_<id>_<48 hex digits>`: the id finds the row, the secret is hashed with
 //! the row's salt and compared. The secrets are random 192-bit values, so a fast hash is enough.
+//!
+//! A serving daemon keeps the tokens that verified in a small `TokenCache`, so a post does not
+//! look its token up in SQLite each time. Tokens are created and revoked only by other processes
+//! (`pantau token`), whose commits the writer notices in the change log: it then bumps
+//! `WriterMetrics::token_changes`, and the cache empties itself when it sees the new count.
 
 use super::StoreError;
 use crate::domain::{DepartmentId, Millis};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use subtle::ConstantTimeEq;
+
+/// Tokens a cache holds at most; when full it starts again empty.
+pub const CACHE_TOKENS: usize = 1024;
+
+/// Tokens that verified as valid since the last token change: by the SHA-256 of the presented
+/// text (the cache never holds a token itself), their id and department.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// The token change count the entries were verified under.
+    generation: u64,
+    entries: HashMap<[u8; 32], (i64, String)>,
+}
+
+fn cache_key(presented: &str) -> [u8; 32] {
+    Sha256::digest(presented.as_bytes()).into()
+}
+
+impl TokenCache {
+    /// The id and department of `presented` if it verified under `generation` (the current
+    /// token change count); a newer generation empties the cache.
+    pub fn get(&self, presented: &str, generation: u64) -> Option<(i64, String)> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.generation != generation {
+            state.entries.clear();
+            state.generation = generation;
+            return None;
+        }
+        state.entries.get(&cache_key(presented)).cloned()
+    }
+
+    /// Remembers a token that `verify` found valid, when no token changed since `generation`
+    /// was read (before the lookup) and `now` (after it).
+    pub fn insert(&self, presented: &str, generation: u64, now: u64, id: i64, department: &str) {
+        if generation != now {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.generation != generation {
+            return;
+        }
+        if state.entries.len() >= CACHE_TOKENS {
+            state.entries.clear();
+        }
+        state
+            .entries
+            .insert(cache_key(presented), (id, department.to_string()));
+    }
+}
 
 /// A stored token (never its secret).
 #[derive(Debug, Clone, Serialize)]
@@ -207,5 +267,26 @@ mod tests {
             .unwrap();
         assert!(!String::from_utf8_lossy(&stored).contains(&token[10..]));
         assert_eq!(list(&conn).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_cache_forgets_everything_when_tokens_change() {
+        let cache = TokenCache::default();
+        cache.insert("pantau_1_a", 0, 0, 1, "dinkes");
+        assert_eq!(cache.get("pantau_1_a", 0), Some((1, "dinkes".into())));
+        assert_eq!(cache.get("pantau_1_b", 0), None);
+        // A token changed (e.g. revoked by `pantau token revoke`): nothing verified before stays.
+        assert_eq!(cache.get("pantau_1_a", 1), None);
+        assert_eq!(cache.get("pantau_1_a", 1), None);
+        // A lookup that began before the change is not remembered.
+        cache.insert("pantau_1_a", 1, 2, 1, "dinkes");
+        assert_eq!(cache.get("pantau_1_a", 1), None);
+        cache.insert("pantau_1_a", 0, 0, 1, "dinkes");
+        assert_eq!(cache.get("pantau_1_a", 1), None);
+        // Bounded.
+        for i in 0..CACHE_TOKENS + 10 {
+            cache.insert(&format!("pantau_{i}_x"), 1, 1, i as i64, "dinkes");
+        }
+        assert!(cache.state.lock().unwrap().entries.len() <= CACHE_TOKENS);
     }
 }

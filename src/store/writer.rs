@@ -75,6 +75,17 @@ pub enum WriteCommand {
     PlanVersion(PlanVersionRecord),
 }
 
+impl WriteCommand {
+    /// The department token the command was authorized with.
+    fn token_id(&self) -> Option<i64> {
+        match self {
+            WriteCommand::Observations(b) => b.origin.token_id,
+            WriteCommand::Note(n) => n.token_id,
+            _ => None,
+        }
+    }
+}
+
 /// A version of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanVersionRecord {
@@ -156,6 +167,9 @@ pub struct WriterMetrics {
     pub observations_corrected: AtomicU64,
     /// Commits by other processes picked up from the change log.
     pub external_changes: AtomicU64,
+    /// Times the change log showed tokens created or revoked by another process: caches of
+    /// verified tokens (`super::tokens::TokenCache`) empty themselves when it moves.
+    pub token_changes: AtomicU64,
 }
 
 struct WriteRequest {
@@ -250,6 +264,9 @@ impl Watch {
         match super::changes::since(conn, self.last_change, &self.writer) {
             Ok((changes, last)) => {
                 self.last_change = last;
+                if changes.tokens {
+                    m.token_changes.fetch_add(1, Ordering::SeqCst);
+                }
                 if !changes.is_empty() {
                     m.external_changes.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
@@ -349,6 +366,14 @@ fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Whether token `id` exists and is not revoked (inside the writer's transaction).
+fn token_still_valid(conn: &Connection, id: i64) -> bool {
+    let revoked: Result<Option<Option<Millis>>, _> = conn
+        .prepare_cached("SELECT revoked FROM token WHERE id = ?1")
+        .and_then(|mut s| s.query_row(params![id], |r| r.get(0)).optional());
+    matches!(revoked, Ok(Some(None)))
+}
+
 fn commit_group(
     conn: &mut Connection,
     group: Vec<WriteRequest>,
@@ -370,6 +395,16 @@ fn commit_group(
         return;
     }
     for req in &group {
+        // The token is checked again inside the transaction: requests are authorized from a
+        // cache of verified tokens, and a revocation committed by another process before this
+        // transaction began must refuse them (exactly, whatever the cache still holds).
+        if let Some(id) = req.command.token_id() {
+            if !token_still_valid(conn, id) {
+                m.token_changes.fetch_add(1, Ordering::SeqCst);
+                results.push(Err(StoreError::TokenRevoked));
+                continue;
+            }
+        }
         let r = conn
             .execute_batch("SAVEPOINT command")
             .and_then(|_| apply(conn, &req.command, received));
