@@ -29,6 +29,9 @@
 //! - `locale`: Indonesian number formatting.
 //! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
+// warp's route types nest deeply: the optimized build needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -3,7 +3,8 @@
 //! fixed per-feed offset so they are spread), fetches with a timeout and a size limit (counted on
 //! the decoded body: gzip, deflate and brotli are decoded), retries with backoff inside the tick,
 //! extracts points with the feed's format and validates them like department posts (both off the
-//! async workers), and sends them to the writer as `feed:<id>`.
+//! async workers, except a page of at most 16 KiB and a poll of a few points, which take less
+//! time than the hop to a blocking thread), and sends them to the writer as `feed:<id>`.
 //!
 //! What must stay true: a feed never waits for another. There is no cap on polls in flight
 //! across feeds (a hanging upstream could hold it); each feed has at most one poll in flight,
@@ -25,6 +26,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
+/// A page at most this large is extracted on the async worker that fetched it.
+const INLINE_BYTES: usize = 16 * 1024;
+/// A poll of at most this many points is validated on the async worker.
+const INLINE_POINTS: usize = 8;
 /// Pages one poll may follow (CKAN paging).
 pub const MAX_PAGES: usize = 1000;
 /// The spread offset of feeds sharing a schedule stays under this (and under a quarter of the
@@ -478,7 +483,16 @@ async fn write_points(
     }
     let config = p.app.config();
     let department = p.spec.department.clone();
-    let validated = {
+    let validated = if points.len() <= INLINE_POINTS {
+        let now = Utc::now().timestamp_millis();
+        Ok(validate_points(
+            &config.masterplan,
+            config.settings.city.time_zone,
+            now,
+            &department,
+            points,
+        ))
+    } else {
         let Ok(_permit) = p.cpu.acquire().await else {
             return Written {
                 error: Some("the poller is shutting down".into()),
@@ -767,8 +781,11 @@ async fn fetch_all_pages(
             tz,
             now: Utc::now().timestamp_millis(),
         };
-        // Extraction is CPU work bounded by the body's size: off the async workers, a few at once.
-        let extracted = {
+        // Extraction is CPU work bounded by the body's size: off the async workers, a few at once;
+        // a small body is read in place (a hop to a blocking thread cost more than reading it).
+        let extracted = if body.len() <= INLINE_BYTES {
+            spec.format.extract(&body, &spec.url, &url, &ctx)
+        } else {
             let Ok(_permit) = p.cpu.acquire().await else {
                 return Err((status, "the poller is shutting down".into(), false));
             };

@@ -14,14 +14,14 @@ use crate::progress::state::Filter;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{Frame, Utf8Bytes};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 /// A screen's websocket.
@@ -78,6 +78,27 @@ pub struct ShowsView {
 
 struct Entry {
     info: ScreenInfo,
+    seen: Arc<Seen>,
+    tz: chrono_tz::Tz,
+}
+
+/// What a session updates after each send without taking the registry's lock (1,000 screens
+/// would queue on it for every delta): when it was last heard from or written to, and the last
+/// seq it was sent. Formatted only when the screens are listed.
+#[derive(Debug, Default)]
+struct Seen {
+    at_ms: AtomicI64,
+    seq: AtomicU64,
+}
+
+impl Seen {
+    fn touch(&self, seq: Option<u64>) {
+        self.at_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        if let Some(seq) = seq {
+            self.seq.store(seq, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Connected screens.
@@ -92,7 +113,19 @@ impl ScreenRegistry {
         let mut v: Vec<ScreenInfo> = self
             .sessions
             .lock()
-            .map(|s| s.values().map(|e| e.info.clone()).collect())
+            .map(|s| {
+                s.values()
+                    .map(|e| {
+                        let mut info = e.info.clone();
+                        info.last_seen = crate::domain::format_instant(
+                            e.seen.at_ms.load(Ordering::Relaxed),
+                            e.tz,
+                        );
+                        info.seq = e.seen.seq.load(Ordering::Relaxed);
+                        info
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort_by_key(|s| s.session);
         v
@@ -102,8 +135,12 @@ impl ScreenRegistry {
         self.sessions.lock().map(|s| s.len()).unwrap_or(0)
     }
 
-    fn add(&self, params: &SessionParams, now: &str) -> u64 {
+    fn add(&self, params: &SessionParams, tz: chrono_tz::Tz) -> (u64, Arc<Seen>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = chrono::Utc::now().timestamp_millis();
+        let seen = Arc::new(Seen::default());
+        seen.at_ms.store(now, Ordering::Relaxed);
+        let text = crate::domain::format_instant(now, tz);
         if let Ok(mut s) = self.sessions.lock() {
             s.insert(
                 id,
@@ -112,8 +149,8 @@ impl ScreenRegistry {
                         session: id,
                         screen: params.screen.clone(),
                         remote: params.remote.clone(),
-                        connected: now.to_string(),
-                        last_seen: now.to_string(),
+                        connected: text.clone(),
+                        last_seen: text,
                         shows: ShowsView {
                             dimension: params.filter.dimension.clone(),
                             department: params.filter.department.clone(),
@@ -121,21 +158,12 @@ impl ScreenRegistry {
                         },
                         seq: 0,
                     },
+                    seen: seen.clone(),
+                    tz,
                 },
             );
         }
-        id
-    }
-
-    fn touch(&self, id: u64, now: &str, seq: Option<u64>) {
-        if let Ok(mut s) = self.sessions.lock() {
-            if let Some(e) = s.get_mut(&id) {
-                e.info.last_seen = now.to_string();
-                if let Some(seq) = seq {
-                    e.info.seq = seq;
-                }
-            }
-        }
+        (id, seen)
     }
 
     fn remove(&self, id: u64) {
@@ -172,8 +200,7 @@ pub async fn run(
     tz: chrono_tz::Tz,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let now_text = || crate::domain::format_instant(chrono::Utc::now().timestamp_millis(), tz);
-    let id = registry.add(&params, &now_text());
+    let (id, seen) = registry.add(&params, tz);
     let (mut tx, mut rx_ws) = ws.split();
     let (mut rx, start) = hub.subscribe(params.since, params.epoch.as_deref());
     let filter = params.filter.clone();
@@ -206,7 +233,7 @@ pub async fn run(
         registry.remove(id);
         return;
     }
-    registry.touch(id, &now_text(), Some(last_sent));
+    seen.touch(Some(last_sent));
     let mut ping = tokio::time::interval(heartbeat.interval);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
@@ -248,14 +275,14 @@ pub async fn run(
                 };
                 if out.is_empty() { continue; }
                 if send_all(&mut tx, out).await.is_err() { break; }
-                registry.touch(id, &now_text(), Some(last_sent));
+                seen.touch(Some(last_sent));
             }
             incoming = rx_ws.next() => {
                 match incoming {
                     Some(Ok(m)) if m.is_close() => break,
                     Some(Ok(_)) => {
                         last_heard = tokio::time::Instant::now();
-                        registry.touch(id, &now_text(), None);
+                        seen.touch(None);
                     }
                     Some(Err(_)) | None => break,
                 }
@@ -288,10 +315,11 @@ pub type Outgoing = Vec<bytes::Bytes>;
 fn frames(parts: Outgoing) -> Vec<Message> {
     let total: usize = parts.iter().map(bytes::Bytes::len).sum();
     if parts.len() == 1 && total <= FRAGMENT {
+        // One final text frame over the shared bytes: no copy, and no UTF-8 check per screen
+        // (the hub serialized them once, with serde_json, which writes only valid UTF-8).
         return parts
             .into_iter()
-            .filter_map(|p| Utf8Bytes::try_from(p).ok())
-            .map(Message::Text)
+            .map(|p| Message::Frame(Frame::message(p, OpCode::Data(Data::Text), true)))
             .collect();
     }
     let mut chunks = Vec::with_capacity(total / FRAGMENT + parts.len());
@@ -350,7 +378,12 @@ mod tests {
     #[test]
     fn small_messages_are_one_text_frame() {
         let f = frames(vec![bytes::Bytes::from_static(b"{\"type\":\"delta\"}")]);
-        assert!(matches!(&f[..], [Message::Text(_)]));
+        let [Message::Frame(frame)] = &f[..] else {
+            panic!("one frame: {f:?}")
+        };
+        assert!(frame.header().is_final);
+        assert_eq!(frame.header().opcode, OpCode::Data(Data::Text));
+        assert_eq!(text_of(&f).0, "{\"type\":\"delta\"}");
     }
 
     #[test]

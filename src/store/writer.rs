@@ -366,12 +366,13 @@ fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Whether token `id` exists and is not revoked (inside the writer's transaction).
+/// Whether token `id` is not revoked (inside the writer's transaction; tokens are never
+/// deleted, only revoked).
 fn token_still_valid(conn: &Connection, id: i64) -> bool {
     let revoked: Result<Option<Option<Millis>>, _> = conn
         .prepare_cached("SELECT revoked FROM token WHERE id = ?1")
         .and_then(|mut s| s.query_row(params![id], |r| r.get(0)).optional());
-    matches!(revoked, Ok(Some(None)))
+    !matches!(revoked, Ok(Some(Some(_))))
 }
 
 fn commit_group(
