@@ -31,8 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API, the live screens and the dashboards (the default).
     Run(RunArgs),
-    /// Run the example Kota Mojokerto masterplan against simulated department feeds.
-    Demo(RunArgs),
+    /// Run the example Kota Mojokerto masterplan against simulated department feeds
+    /// (`--federation`: several simulated cities and a federation over them).
+    Demo(DemoArgs),
     /// Validate the configuration and report every problem (exit 0 valid, 2 invalid).
     Check,
     /// Backfill observations from a CSV file (indicator,time,value[,note]): all rows or none.
@@ -76,6 +77,16 @@ pub struct RunArgs {
     /// Serve the dashboards from this folder instead of the embedded copy.
     #[arg(long)]
     pub dashboards: Option<PathBuf>,
+}
+
+/// `pantau demo`: the run arguments, and whether to simulate a federation.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Start several simulated cities and one federation daemon following them.
+    #[arg(long)]
+    pub federation: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -191,12 +202,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => {
+            // A folder with federation.toml follows cities instead (src/federation).
+            if let Some(file) = crate::federation::find(cli.config.as_deref()) {
+                return serve_federation(&file, args);
+            }
             let mut config = load(&cli.config)?;
             apply_run_args(&mut config, &args);
             serve(config, args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => {
+        Command::Demo(DemoArgs {
+            federation: true,
+            run: args,
+        }) => {
+            runtime()?.block_on(crate::federation::demo::run(args.listen, args.dashboards))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(DemoArgs { run: args, .. }) => {
             if let Some(c) = &cli.config {
                 eprintln!(
                     "pantau demo: it always runs the embedded example city, so {} is not used; serve your own configuration with `pantau run --config {}`",
@@ -210,6 +232,31 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 dashboards: args.dashboards,
             }))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Check if crate::federation::find(cli.config.as_deref()).is_some() => {
+            let file = crate::federation::find(cli.config.as_deref()).unwrap_or_default();
+            match crate::federation::load(&file) {
+                Ok(f) => {
+                    println!(
+                        "ok: a federation of {} cities ({} kota, {} kabupaten) in {}",
+                        f.cities.len(),
+                        f.cities
+                            .iter()
+                            .filter(|c| c.kind == crate::federation::config::CityKind::Kota)
+                            .count(),
+                        f.cities
+                            .iter()
+                            .filter(|c| c.kind == crate::federation::config::CityKind::Kabupaten)
+                            .count(),
+                        file.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprint!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Check => match Config::load(cli.config.as_deref()) {
             Ok(c) => {
@@ -320,6 +367,40 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
         )
         .await
     })
+}
+
+/// Serves a federation (`federation.toml` beside `pantau.toml`).
+fn serve_federation(file: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut config = crate::federation::load(file)?;
+    if let Some(l) = args.listen {
+        config.settings.server.listen = l;
+    }
+    if let Some(db) = &args.db {
+        config.settings.database = db.clone();
+    }
+    runtime()?.block_on(async move {
+        let stop = crate::server::shutdown_signal();
+        let listener = tokio::net::TcpListener::bind(config.settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("pantau: database {}", config.settings.database.display());
+        eprintln!(
+            "pantau: {} — a federation of {} cities — open http://{addr}/",
+            config.name(),
+            config.cities.len()
+        );
+        crate::federation::run(
+            config,
+            listener,
+            crate::federation::FederationOptions {
+                dashboards_dir: args.dashboards,
+            },
+            stop,
+        )
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Imports a CSV file through a writer of its own. Ok(Err(report)) lists every bad row.

@@ -25,6 +25,8 @@
 //! them; `app` above those; `poller`, `reminders` and `api` above `app`; `server`, `demo`,
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
+//! - `federation`: a province's or the ministry's pantau following many cities' pantau over
+//!   their live feeds (`federation.toml`); above `api`, below `cli` and `demo`.
 //! - `locale`: Indonesian number formatting.
 
 pub mod api;
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod federation;
 pub mod feeds;
 pub mod ingest;
 pub mod live;

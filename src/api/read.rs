@@ -218,6 +218,8 @@ fn healthz(app: &App) -> Response {
         "seq": app.hub.seq(),
         "indicators": config.masterplan.indicators.len(),
         "uptime_seconds": app.started.elapsed().as_secs(),
+        // A province's federation names each city's pantau version (src/federation).
+        "version": env!("CARGO_PKG_VERSION"),
     }))
 }
 
