@@ -64,6 +64,8 @@ pub struct City {
     pub unsaved: bool,
     /// The stale flag as last published to the federation's screens.
     pub shown_stale: bool,
+    /// A summary of this city was stored since the federation started.
+    pub saved_once: bool,
 }
 
 impl City {
@@ -74,6 +76,7 @@ impl City {
             health: Health::default(),
             unsaved: false,
             shown_stale: true,
+            saved_once: false,
         }
     }
 

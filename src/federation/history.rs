@@ -3,7 +3,8 @@
 //! the history the wall and reports draw on. Its tables are owned here (`federation_daily`,
 //! versioned by `federation_schema`), apart from a city's schema in `store`.
 //!
-//! Written from the blocking pool every `SAVE_EVERY` (and at shutdown) in one transaction; read
+//! Written from the blocking pool every `SAVE_EVERY` (a city's first summary at once, and all at
+//! shutdown) in one transaction; read
 //! by `/api/v1/federation/history`.
 
 use super::state::Federation;
@@ -180,15 +181,25 @@ impl History {
     }
 }
 
-/// Stores changed summaries every `SAVE_EVERY` until `stop`, and once more at the end.
+/// Stores changed summaries every `SAVE_EVERY`, a city's first one as soon as it has data, and
+/// once more at the end (until `stop`).
 pub async fn run(fed: Federation, history: History, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(SAVE_EVERY);
+    let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_save = tokio::time::Instant::now();
     loop {
         let last = tokio::select! {
             _ = every.tick() => false,
             _ = stop.wait_for(|s| *s) => true,
         };
+        let first = fed
+            .each(|c| c.unsaved && !c.saved_once && c.data.masterplan.is_some())
+            .into_iter()
+            .any(|x| x);
+        if !last && !first && last_save.elapsed() < SAVE_EVERY {
+            continue;
+        }
+        last_save = tokio::time::Instant::now();
         let (f, h) = (fed.clone(), history.clone());
         let saved = tokio::task::spawn_blocking(move || h.save(&f)).await;
         match saved {

@@ -267,6 +267,7 @@ impl Federation {
         for c in cities.iter_mut() {
             if ids.contains(&c.spec.id) {
                 c.unsaved = false;
+                c.saved_once = true;
             }
         }
     }
