@@ -517,3 +517,35 @@ token = "env:PANTAU_TEST_UNSET_TOKEN"
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("a federation of 2 cities"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_federation_demo_follows_its_simulated_cities() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut demo = Daemon::spawn(
+        &["demo", "--federation", "--listen", "127.0.0.1:0"],
+        &[],
+    )
+    .unwrap_or_else(|log| panic!("the federation demo did not start:\n{log}"));
+    let base = demo.base();
+    let p = all_connected(&base, &["mojokerto", "blitar", "kab-malang", "madiun"]).await;
+    // Each simulated city has figures of its own.
+    let mut figures: Vec<String> = p["cities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["masterplan"]["progress"].to_string())
+        .collect();
+    figures.dedup();
+    assert!(figures.len() > 1, "every city shows the same figures: {figures:?}");
+    assert!(demo.log().contains("a federation of 4 simulated cities"));
+    // SIGTERM stops the federation and its cities.
+    demo.signal("TERM");
+    assert!(demo.wait_exit(Duration::from_secs(20)).is_some(), "{}", demo.log());
+    for c in p["cities"].as_array().unwrap() {
+        let url = c["url"].as_str().unwrap();
+        assert!(
+            reqwest::get(format!("{url}healthz")).await.is_err(),
+            "{url} still answers after the demo stopped"
+        );
+    }
+}

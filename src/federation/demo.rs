@@ -26,12 +26,18 @@ impl Drop for CityProcess {
 }
 
 /// Starts `pantau demo` for one city and returns it with the address it serves on.
-fn start_city(dir: &std::path::Path, id: &str, name: &str) -> anyhow::Result<(CityProcess, String)> {
+fn start_city(
+    dir: &std::path::Path,
+    id: &str,
+    name: &str,
+    admin: &str,
+) -> anyhow::Result<(CityProcess, String)> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .args(["demo", "--listen", "127.0.0.1:0", "--db"])
         .arg(dir.join(format!("{id}.db")))
         .env("PANTAU_CITY__NAME", name)
+        .env("PANTAU_AUTH__ADMIN_TOKEN", admin)
         .env("PANTAU_LOG", "warn")
         .env_remove("PANTAU_CONFIG")
         .stdout(Stdio::null())
@@ -68,6 +74,56 @@ fn start_city(dir: &std::path::Path, id: &str, name: &str) -> anyhow::Result<(Ci
     }
 }
 
+/// Gives city number `n` figures of its own: every indicator of the example plan gets a value
+/// somewhere between its baseline and its final target, different in each city (the simulated
+/// feeds keep moving theirs).
+async fn vary(http: &reqwest::Client, addr: &str, admin: &str, n: usize) -> anyhow::Result<()> {
+    let progress: serde_json::Value = http
+        .get(format!("http://{addr}/api/v1/progress"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .date_naive()
+        .to_string();
+    let mut rows = Vec::new();
+    for (i, ind) in progress["indicators"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let (Some(b), Some(t)) = (
+            ind["baseline"]["value"].as_f64(),
+            ind["target"]["value"].as_f64(),
+        ) else {
+            continue;
+        };
+        if ind["kind"] != "level" || (i + n) % 3 == 0 {
+            continue;
+        }
+        // A spread from about a third of the way to the target up to it, by city and indicator.
+        let f = 0.3 + 0.7 * (((i * 7 + n * 13) % 11) as f64 / 10.0);
+        let value = ((b + (t - b) * f) * 100.0).round() / 100.0;
+        rows.push(serde_json::json!({ "indicator": ind["id"], "time": today, "value": value }));
+    }
+    let resp = http
+        .post(format!("http://{addr}/api/v1/observations"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "observations": rows }))
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let mut body = resp.text().await.unwrap_or_default();
+        body.truncate(300);
+        anyhow::bail!("the city answered {status}: {body}");
+    }
+    Ok(())
+}
+
 /// Runs the federation demo until Ctrl-C.
 pub async fn run(
     listen: Option<std::net::SocketAddr>,
@@ -76,10 +132,20 @@ pub async fn run(
     let stop = crate::server::shutdown_signal();
     let dir = std::env::temp_dir().join(format!("pantau-federation-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let mut b = [0u8; 18];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let admin = format!("demo-admin-{}", hex::encode(b));
     let mut cities = Vec::new();
     let mut toml = String::from("[federation]\nname = \"Diskominfo Provinsi Jawa Timur (demo)\"\nstale_after = \"2m\"\n");
-    for (id, name, kind) in CITIES {
-        let (process, addr) = start_city(&dir, id, name)?;
+    for (n, (id, name, kind)) in CITIES.iter().enumerate() {
+        let (process, addr) = start_city(&dir, id, name, &admin)?;
+        if let Err(e) = vary(&http, &addr, &admin, n).await {
+            eprintln!("pantau demo: {name} keeps the example's figures ({e})");
+        }
         eprintln!("pantau demo: {name} at http://{addr}/");
         toml.push_str(&format!(
             "\n[[city]]\nid = \"{id}\"\nname = \"{name}\"\nkind = \"{kind}\"\nprovince = \"Jawa Timur\"\nurl = \"http://{addr}\"\n"
