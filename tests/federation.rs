@@ -5,6 +5,8 @@
 //! messages, garbage) beside a healthy one do not stop it; a configuration with several mistakes
 //! lists them all.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
 use common::*;
@@ -548,4 +550,83 @@ async fn the_federation_demo_follows_its_simulated_cities() {
             "{url} still answers after the demo stopped"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_federation_wall_shows_the_cities_live_in_a_browser() {
+    let a = start_city("Kota Alpha");
+    let b = start_city("Kota Beta");
+    post_value(&a.daemon.base(), STUNTING, 8.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = federation_folder(
+        dir.path(),
+        &[("alpha", a.daemon.base()), ("beta", b.daemon.base())],
+    );
+    let fed = Daemon::start(&cfg);
+    let base = fed.base();
+    all_connected(&base, &["alpha", "beta"]).await;
+
+    let chromium = browser::Browser::launch().await;
+    let page = chromium.new_page(1920, 1080).await;
+    page.goto(&format!("{base}/")).await;
+    let ready = page
+        .wait_for(
+            "document.body.dataset.ready === '1' && document.querySelectorAll('#fed-table tbody tr').length === 2",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(ready.is_some(), "the wall did not draw: {:?}", page.errors());
+    assert_eq!(page.errors(), Vec::<String>::new());
+    // Bahasa Indonesia, numbers with a decimal comma, the federation's name, WIB.
+    let header = page.eval("document.querySelector('header').textContent").await;
+    let header = header.as_str().unwrap();
+    assert!(header.contains("Diskominfo Provinsi Uji") && header.contains("WIB"), "{header}");
+    let living = "document.querySelector('tr[data-city=alpha] td[data-dim=living]').textContent";
+    let before = page.eval(living).await;
+    assert!(before.as_str().unwrap().ends_with('%'), "{before}");
+    let mp = page
+        .eval("document.querySelector('tr[data-city=alpha] .mp b').textContent")
+        .await;
+    assert!(mp.as_str().unwrap().contains(','), "id-ID numbers: {mp}");
+    // Drill-down to the city's own pantau.
+    let link = page
+        .eval("document.querySelector('tr[data-city=alpha] .city-name a').href")
+        .await;
+    assert_eq!(link.as_str().unwrap(), format!("{}/", a.daemon.base()));
+    let problems = page
+        .text_problems(browser::TextRules {
+            min_px: 24.0,
+            clip_viewport_y: true,
+        })
+        .await;
+    assert!(problems.is_empty(), "text that cannot be read: {problems:#?}");
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/federation-wall.png");
+    page.screenshot(&shot).await;
+
+    // A post to the city moves the wall without a reload.
+    post_value(&a.daemon.base(), STUNTING, 6.0).await;
+    let moved = page
+        .wait_for(
+            &format!("{living} !== {before}"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(moved.is_some(), "the wall did not move after the post");
+
+    // A city that goes away is listed as stale, with when its data was current.
+    b.daemon.kill();
+    let stale = page
+        .wait_for(
+            "(document.querySelector('#fed-stale [data-stale=beta]') || {}).textContent",
+            Duration::from_secs(15),
+        )
+        .await;
+    let stale = stale.expect("beta listed as stale");
+    assert!(stale.as_str().unwrap().contains("terputus"), "{stale}");
+    assert!(stale.as_str().unwrap().contains("WIB"), "{stale}");
+    page.screenshot(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/federation-wall-stale.png"),
+    )
+    .await;
+    assert_eq!(page.errors(), Vec::<String>::new());
 }

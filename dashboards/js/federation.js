@@ -143,6 +143,7 @@ function render() {
     if (part) part.textContent = n < total ? tr('of', { n: num(n, 0), total: num(total, 0) }) : '';
   }
   window.__federation.rendered += 1;
+  document.body.dataset.ready = '1';
 }
 
 function shortDim(name) {
