@@ -10,7 +10,7 @@ mod browser;
 mod common;
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -225,10 +225,12 @@ async fn a_post_to_a_city_reaches_the_federation_api_and_its_live_feed() {
 
     // The wall page is served with its own policy.
     let page = reqwest::get(format!("{base}/")).await.unwrap();
-    assert!(page.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("script-src 'self'"));
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     assert!(page.text().await.unwrap().contains("federation.js"));
 }
 
@@ -246,8 +248,10 @@ async fn a_city_killed_and_restarted_with_a_new_epoch_is_followed_again() {
     all_connected(&base, &["alpha", "beta"]).await;
     let health = get(&format!("{base}/api/v1/cities")).await;
     let first_epoch = health["cities"][0]["epoch"].as_str().unwrap().to_string();
-    let progress_before = city(&get(&format!("{base}/api/v1/federation/progress")).await, "alpha")
-        ["masterplan"]["progress"]
+    let progress_before = city(
+        &get(&format!("{base}/api/v1/federation/progress")).await,
+        "alpha",
+    )["masterplan"]["progress"]
         .clone();
 
     // Alpha dies: the federation keeps its last values, marked unconnected, then stale with age.
@@ -283,15 +287,22 @@ async fn a_city_killed_and_restarted_with_a_new_epoch_is_followed_again() {
     .await;
     assert_ne!(second_epoch, first_epoch);
     let living_before = dimension_progress(
-        city(&get(&format!("{base}/api/v1/federation/progress")).await, "alpha"),
+        city(
+            &get(&format!("{base}/api/v1/federation/progress")).await,
+            "alpha",
+        ),
         "living",
     );
     post_value(&restarted.base(), STUNTING, 2.0).await;
-    until(10, "the post after the restart reaches the federation", || async {
-        let p = get(&format!("{base}/api/v1/federation/progress")).await;
-        let c = city(&p, "alpha");
-        (dimension_progress(c, "living") != living_before && c["stale"] == false).then_some(())
-    })
+    until(
+        10,
+        "the post after the restart reaches the federation",
+        || async {
+            let p = get(&format!("{base}/api/v1/federation/progress")).await;
+            let c = city(&p, "alpha");
+            (dimension_progress(c, "living") != living_before && c["stale"] == false).then_some(())
+        },
+    )
     .await;
     drop(a_dir);
 }
@@ -390,7 +401,10 @@ async fn hostile_cities_beside_a_healthy_one_do_not_stop_it() {
     // Several rounds of posts to the healthy city, each shown while the others misbehave.
     for value in [8.0, 7.0, 6.0] {
         let before = dimension_progress(
-            city(&get(&format!("{base}/api/v1/federation/progress")).await, "good"),
+            city(
+                &get(&format!("{base}/api/v1/federation/progress")).await,
+                "good",
+            ),
             "living",
         );
         post_value(&good.daemon.base(), STUNTING, value).await;
@@ -425,9 +439,17 @@ async fn hostile_cities_beside_a_healthy_one_do_not_stop_it() {
             .unwrap()
             .to_string()
     };
-    assert!(error_of("silent").contains("did not open"), "{}", error_of("silent"));
+    assert!(
+        error_of("silent").contains("did not open"),
+        "{}",
+        error_of("silent")
+    );
     assert!(error_of("huge").contains("bytes"), "{}", error_of("huge"));
-    assert!(error_of("garbage").contains("not JSON"), "{}", error_of("garbage"));
+    assert!(
+        error_of("garbage").contains("not JSON"),
+        "{}",
+        error_of("garbage")
+    );
     for id in ["silent", "huge", "garbage"] {
         assert!(error_of(id).len() < 400, "{}", error_of(id));
     }
@@ -516,18 +538,20 @@ token = "env:PANTAU_TEST_UNSET_TOKEN"
         ],
     );
     let out = pantau_output(&["check", "--config", dir.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("a federation of 2 cities"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_federation_demo_follows_its_simulated_cities() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut demo = Daemon::spawn(
-        &["demo", "--federation", "--listen", "127.0.0.1:0"],
-        &[],
-    )
-    .unwrap_or_else(|log| panic!("the federation demo did not start:\n{log}"));
+    let mut demo = Daemon::spawn(&["demo", "--federation", "--listen", "127.0.0.1:0"], &[])
+        .unwrap_or_else(|log| panic!("the federation demo did not start:\n{log}"));
     let base = demo.base();
     let p = all_connected(&base, &["mojokerto", "blitar", "kab-malang", "madiun"]).await;
     // Each simulated city has figures of its own.
@@ -538,11 +562,18 @@ async fn the_federation_demo_follows_its_simulated_cities() {
         .map(|c| c["masterplan"]["progress"].to_string())
         .collect();
     figures.dedup();
-    assert!(figures.len() > 1, "every city shows the same figures: {figures:?}");
+    assert!(
+        figures.len() > 1,
+        "every city shows the same figures: {figures:?}"
+    );
     assert!(demo.log().contains("a federation of 4 simulated cities"));
     // SIGTERM stops the federation and its cities.
     demo.signal("TERM");
-    assert!(demo.wait_exit(Duration::from_secs(20)).is_some(), "{}", demo.log());
+    assert!(
+        demo.wait_exit(Duration::from_secs(20)).is_some(),
+        "{}",
+        demo.log()
+    );
     for c in p["cities"].as_array().unwrap() {
         let url = c["url"].as_str().unwrap();
         assert!(
@@ -575,12 +606,21 @@ async fn the_federation_wall_shows_the_cities_live_in_a_browser() {
             Duration::from_secs(10),
         )
         .await;
-    assert!(ready.is_some(), "the wall did not draw: {:?}", page.errors());
+    assert!(
+        ready.is_some(),
+        "the wall did not draw: {:?}",
+        page.errors()
+    );
     assert_eq!(page.errors(), Vec::<String>::new());
     // Bahasa Indonesia, numbers with a decimal comma, the federation's name, WIB.
-    let header = page.eval("document.querySelector('header').textContent").await;
+    let header = page
+        .eval("document.querySelector('header').textContent")
+        .await;
     let header = header.as_str().unwrap();
-    assert!(header.contains("Diskominfo Provinsi Uji") && header.contains("WIB"), "{header}");
+    assert!(
+        header.contains("Diskominfo Provinsi Uji") && header.contains("WIB"),
+        "{header}"
+    );
     let living = "document.querySelector('tr[data-city=alpha] td[data-dim=living]').textContent";
     let before = page.eval(living).await;
     assert!(before.as_str().unwrap().ends_with('%'), "{before}");
@@ -599,17 +639,17 @@ async fn the_federation_wall_shows_the_cities_live_in_a_browser() {
             clip_viewport_y: true,
         })
         .await;
-    assert!(problems.is_empty(), "text that cannot be read: {problems:#?}");
+    assert!(
+        problems.is_empty(),
+        "text that cannot be read: {problems:#?}"
+    );
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/federation-wall.png");
     page.screenshot(&shot).await;
 
     // A post to the city moves the wall without a reload.
     post_value(&a.daemon.base(), STUNTING, 6.0).await;
     let moved = page
-        .wait_for(
-            &format!("{living} !== {before}"),
-            Duration::from_secs(10),
-        )
+        .wait_for(&format!("{living} !== {before}"), Duration::from_secs(10))
         .await;
     assert!(moved.is_some(), "the wall did not move after the post");
 

@@ -927,13 +927,19 @@ async fn federation_answers_match_their_schemas() {
     let mut progress = Value::Null;
     for _ in 0..100 {
         let (_, p) = get(format!("{base}/api/v1/federation/progress")).await;
-        if p["cities"].as_array().is_some_and(|c| c.iter().any(|c| c["has_data"] == true)) {
+        if p["cities"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["has_data"] == true))
+        {
             progress = p;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(!progress.is_null(), "the federation never got the city's data");
+    assert!(
+        !progress.is_null(),
+        "the federation never got the city's data"
+    );
     check_schema(&spec, "/api/v1/federation/progress", "get", 200, &progress);
     let (s, cities) = get(format!("{base}/api/v1/cities")).await;
     check_schema(&spec, "/api/v1/cities", "get", s, &cities);
@@ -947,7 +953,10 @@ async fn federation_answers_match_their_schemas() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(history["days"][0]["city"], "uji", "the city's day is stored: {history}");
+    assert_eq!(
+        history["days"][0]["city"], "uji",
+        "the city's day is stored: {history}"
+    );
     assert_eq!(history["days"][0]["masterplan_status"], "no_data");
     let (s, e) = get(format!("{base}/api/v1/federation/history?days=0")).await;
     assert_eq!(s, 400);
@@ -962,7 +971,13 @@ async fn federation_answers_match_their_schemas() {
     let mut ws = connect(&format!("ws{}/api/v1/live", &base[4..])).await;
     let snap = next_json(&mut ws, 5).await;
     assert_eq!(snap["type"], "snapshot");
-    check_schema(&spec, "/api/v1/federation/progress", "get", 200, &snap["federation"]);
+    check_schema(
+        &spec,
+        "/api/v1/federation/progress",
+        "get",
+        200,
+        &snap["federation"],
+    );
     let _ = tx.send(());
     fed.await.unwrap().unwrap();
     city.stop().await;

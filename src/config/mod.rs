@@ -314,7 +314,10 @@ impl Config {
             })?;
             (text, name)
         } else {
-            (EMBEDDED_SETTINGS.to_string(), "pantau.toml (embedded)".into())
+            (
+                EMBEDDED_SETTINGS.to_string(),
+                "pantau.toml (embedded)".into(),
+            )
         };
         let mut problems = Vec::new();
         match settings::parse_settings(&text, &name, &env, &mut problems) {

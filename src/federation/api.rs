@@ -89,7 +89,12 @@ pub fn routes(r: Routes) -> impl Filter<Extract = (Response,), Error = Infallibl
         .and(warp::get())
         .and(with.clone())
         .map(|r: Routes| {
-            let connected = r.fed.each(|c| c.health.connected).into_iter().filter(|c| *c).count();
+            let connected = r
+                .fed
+                .each(|c| c.health.connected)
+                .into_iter()
+                .filter(|c| *c)
+                .count();
             json(
                 serde_json::to_vec(&serde_json::json!({
                     "status": "ok",
@@ -321,7 +326,10 @@ fn accept(
     let mut response = Response::default();
     *response.status_mut() = warp::http::StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
-    h.insert("connection", warp::http::HeaderValue::from_static("upgrade"));
+    h.insert(
+        "connection",
+        warp::http::HeaderValue::from_static("upgrade"),
+    );
     h.insert("upgrade", warp::http::HeaderValue::from_static("websocket"));
     if let Ok(v) = warp::http::HeaderValue::from_str(&accept) {
         h.insert("sec-websocket-accept", v);
@@ -396,7 +404,9 @@ pub fn render_metrics(fed: &Federation) -> String {
         "pantau_federation_city_up",
         "1 while the city's live feed is connected.",
         "gauge",
-        rows.iter().map(|r| (city(&r.0), u8::from(r.1).to_string())).collect(),
+        rows.iter()
+            .map(|r| (city(&r.0), u8::from(r.1).to_string()))
+            .collect(),
     );
     family(
         "pantau_federation_city_messages_total",

@@ -177,10 +177,11 @@ impl City {
 
     /// Quick wins by status, with how many are overdue.
     pub fn quick_win_counts(&self) -> BTreeMap<String, u64> {
-        let mut c: BTreeMap<String, u64> = ["achieved", "on_track", "at_risk", "off_track", "no_data"]
-            .iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
+        let mut c: BTreeMap<String, u64> =
+            ["achieved", "on_track", "at_risk", "off_track", "no_data"]
+                .iter()
+                .map(|s| (s.to_string(), 0))
+                .collect();
         for p in &self.data.quick_wins {
             *c.entry(p.status.clone()).or_default() += 1;
             if p.overdue {

@@ -405,8 +405,7 @@ pub fn parse(
                 file: file.to_string(),
                 item: "top level".into(),
                 field: "city".into(),
-                message: "must be a list of tables; write each city as a `[[city]]` section"
-                    .into(),
+                message: "must be a list of tables; write each city as a `[[city]]` section".into(),
             });
             Vec::new()
         }
@@ -464,9 +463,7 @@ pub fn parse(
                 if let Some(first) = seen_ids.insert(id.clone(), i) {
                     r.problem(
                         "id",
-                        format!(
-                            "`{id}` is used by city[{first}] too; every city needs its own id"
-                        ),
+                        format!("`{id}` is used by city[{first}] too; every city needs its own id"),
                     );
                     None
                 } else {
@@ -634,10 +631,7 @@ zone = "Asia/Jakarta"
             cities[1].live_url(Some((7, "abc"))),
             "wss://pantau.malangkab.go.id/sub/api/v1/live?since=7&epoch=abc"
         );
-        assert_eq!(
-            cities[0].live_url(None),
-            "ws://127.0.0.1:8080/api/v1/live"
-        );
+        assert_eq!(cities[0].live_url(None), "ws://127.0.0.1:8080/api/v1/live");
         assert_eq!(cities[0].page("/healthz"), "http://127.0.0.1:8080/healthz");
     }
 
@@ -693,7 +687,11 @@ urll = "x"
             .collect();
         assert_eq!(got, want, "{p:#?}");
         assert!(p[1].message.contains("city[0]"), "{}", p[1].message);
-        assert!(p[4].message.contains("did you mean `url`"), "{}", p[4].message);
+        assert!(
+            p[4].message.contains("did you mean `url`"),
+            "{}",
+            p[4].message
+        );
         assert!(p[7].message.contains("city mojokerto"), "{}", p[7].message);
     }
 

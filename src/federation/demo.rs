@@ -140,7 +140,9 @@ pub async fn run(
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let admin = format!("demo-admin-{}", hex::encode(b));
     let mut cities = Vec::new();
-    let mut toml = String::from("[federation]\nname = \"Diskominfo Provinsi Jawa Timur (demo)\"\nstale_after = \"2m\"\n");
+    let mut toml = String::from(
+        "[federation]\nname = \"Diskominfo Provinsi Jawa Timur (demo)\"\nstale_after = \"2m\"\n",
+    );
     for (n, (id, name, kind)) in CITIES.iter().enumerate() {
         let (process, addr) = start_city(&dir, id, name, &admin)?;
         if let Err(e) = vary(&http, &addr, &admin, n).await {
@@ -155,7 +157,9 @@ pub async fn run(
     std::fs::write(dir.join(super::config::FILE), &toml)?;
     let settings = format!(
         "[server]\nlisten = \"{}\"\n[storage]\ndatabase = \"federation.db\"\n[city]\nname = \"Provinsi Jawa Timur\"\n",
-        listen.map(|l| l.to_string()).unwrap_or_else(|| "127.0.0.1:8090".into())
+        listen
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "127.0.0.1:8090".into())
     );
     std::fs::write(dir.join("pantau.toml"), settings)?;
     let config = super::load(&dir.join(super::config::FILE))?;

@@ -17,8 +17,7 @@ use std::time::Duration;
 pub const SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// The schema of this module's tables, in order; append only.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE federation_daily (
+const MIGRATIONS: &[&str] = &["CREATE TABLE federation_daily (
         city TEXT NOT NULL,
         day TEXT NOT NULL,
         masterplan_progress REAL,
@@ -29,8 +28,7 @@ const MIGRATIONS: &[&str] = &[
         version TEXT,
         updated INTEGER NOT NULL,
         PRIMARY KEY (city, day)
-    ) WITHOUT ROWID",
-];
+    ) WITHOUT ROWID"];
 
 /// The database handle (one connection; writes are a few rows every half minute).
 #[derive(Clone)]
@@ -68,10 +66,11 @@ impl History {
             "CREATE TABLE IF NOT EXISTS federation_schema (version INTEGER NOT NULL)",
             [],
         )?;
-        let version: i64 = tx
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM federation_schema", [], |r| {
-                r.get(0)
-            })?;
+        let version: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM federation_schema",
+            [],
+            |r| r.get(0),
+        )?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute(sql, [])?;
             tx.execute(

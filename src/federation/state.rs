@@ -208,7 +208,10 @@ impl Federation {
     pub fn health_json(&self) -> bytes::Bytes {
         let cities = lock(&self.cities);
         let now = now_ms();
-        let views: Vec<_> = cities.iter().map(|c| c.health_view(now, self.tz())).collect();
+        let views: Vec<_> = cities
+            .iter()
+            .map(|c| c.health_view(now, self.tz()))
+            .collect();
         serde_json::to_vec(&serde_json::json!({
             "as_of": crate::domain::format_instant(now, self.tz()),
             "cities": views,
@@ -277,7 +280,10 @@ fn render_progress(fed: &Federation, cities: &[City]) -> bytes::Bytes {
     let now = now_ms();
     let stale_after = fed.stale_after_ms();
     let tz = fed.tz();
-    let mut views: Vec<_> = cities.iter().map(|c| c.view(now, stale_after, tz)).collect();
+    let mut views: Vec<_> = cities
+        .iter()
+        .map(|c| c.view(now, stale_after, tz))
+        .collect();
     views.sort_by(|a, b| {
         let p = |v: &super::city::CityView<'_>| v.masterplan.and_then(|m| m.progress);
         match (p(a), p(b)) {

@@ -31,25 +31,13 @@ pub struct RollUp {
     /// Indicators under the item by status (and `stale`, `overdue`).
     #[serde(deserialize_with = "lenient")]
     pub counts: BTreeMap<String, u64>,
-    #[serde(
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub dimension: Option<String>,
-    #[serde(
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
-    #[serde(
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub quick_win: Option<bool>,
-    #[serde(
-        deserialize_with = "lenient",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
 }
 
