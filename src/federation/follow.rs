@@ -221,8 +221,8 @@ async fn session(
         };
         let now = now_ms();
         let applied = fed.update(index, |c| {
+            // `last_error` stays, with `last_error_at`, for whoever asks what happened last.
             let a = c.apply(message, now);
-            c.health.last_error = None;
             (a, a == Applied::Changed)
         });
         match applied {
