@@ -657,7 +657,7 @@ async fn the_federation_wall_shows_the_cities_live_in_a_browser() {
     b.daemon.kill();
     let stale = page
         .wait_for(
-            "(document.querySelector('#fed-stale [data-stale=beta]') || {}).textContent",
+            "(() => { const t = (document.querySelector('#fed-stale [data-stale=beta]') || {}).textContent || ''; return t.includes('terputus') ? t : null; })()",
             Duration::from_secs(15),
         )
         .await;
