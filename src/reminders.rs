@@ -45,11 +45,7 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
             if !loaded {
                 // Reminders about periods of the last 400 days: older ones are never asked for.
                 let since = now() - 400 * 86_400_000;
-                match app
-                    .reads
-                    .run(move |c| crate::store::read::reminders_since(c, since))
-                    .await
-                {
+                match app.reads.run(move |c| c.reminders_since(since)).await {
                     Ok(rows) => {
                         sent.extend(rows);
                         loaded = true;
