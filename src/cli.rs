@@ -372,10 +372,20 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
         let addr = listener.local_addr()?;
         let db = config.settings.database.clone();
-        let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
+        let (lock, shown) = match &config.settings.postgres {
+            Some(p) => (None, p.shown.clone()),
+            None => (
+                Some(crate::server::claim(
+                    &db,
+                    addr,
+                    config.settings.city.time_zone,
+                )?),
+                db.display().to_string(),
+            ),
+        };
         crate::telemetry::notice(
-            &format!("pantau: database {}", db.display()),
-            &[("database", &db.display().to_string())],
+            &format!("pantau: database {shown}"),
+            &[("database", &shown)],
         );
         // Tests and scripts read the address from this line, in either log format.
         crate::telemetry::notice(
@@ -391,7 +401,7 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             RunOptions {
                 dashboards_dir: args.dashboards,
                 heartbeat: None,
-                lock: Some(lock),
+                lock,
             },
             stop,
         )
