@@ -84,6 +84,9 @@ pub enum Command {
     /// Manage department tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy every table from one store into an empty one (SQLite file or postgres:// URL, either
+    /// way), verified by row counts and a checksum per table.
+    Migrate(store::migrate::MigrateArgs),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -175,9 +178,16 @@ fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
     Ok(Config::load(cli_config.as_deref())?)
 }
 
-fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
-    db.clone()
-        .unwrap_or_else(|| config.settings.database.clone())
+fn db_path(config: &Config, db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let (None, Some(p)) = (db, &config.settings.postgres) {
+        bail!(
+            "this command works on a SQLite file, but [storage] url names the PostgreSQL server {}; give it --db FILE, or copy between the two with `pantau migrate`",
+            p.shown
+        );
+    }
+    Ok(db
+        .clone()
+        .unwrap_or_else(|| config.settings.database.clone()))
 }
 
 /// Says on standard error which database a command works on, and whether a daemon serves it.
@@ -271,7 +281,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Import { file, db, create } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing_or_create(&db, create)?;
             match import_file(&config, &db, &file, true)? {
                 Ok(summary) => {
@@ -286,14 +296,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { out, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing(&db)?;
             export(&config, &db, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, db } => {
             let config = load(&cli.config)?;
-            let src = db_path(&config, &db);
+            let src = db_path(&config, &db)?;
             existing(&src)?;
             if file.exists() {
                 bail!("{} already exists; choose a new file name", file.display());
@@ -316,7 +326,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Restore { file, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             let tz = config.settings.city.time_zone;
             let restored =
                 store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
@@ -352,6 +362,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             token(&config, cmd)
         }
+        Command::Migrate(args) => store::migrate::run(&args),
     }
 }
 
@@ -598,7 +609,7 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
         Err(e) => return Err(e.into()),
     };
-    let db = db_path(config, &args.db);
+    let db = db_path(config, &args.db)?;
     existing(&db)?;
     let now = chrono::Utc::now().timestamp_millis();
     let made = report::source::from_database(config, &db, &request, now)?;
@@ -676,10 +687,15 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 );
             };
             let id = DepartmentId::parse(d.id.as_str())?;
-            let db = db_path(config, &db);
-            existing_or_create(&db, create)?;
-            let conn = store::open_writer(&db)?;
-            let (tid, token) = store::tokens::create(&conn, &id, &label)?;
+            let (tid, token) = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::create_token_blocking(p, &id, &label)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing_or_create(&db, create)?;
+                    let conn = store::open_writer(&db)?;
+                    store::tokens::create(&conn, &id, &label)?
+                }
+            };
             eprintln!(
                 "token {tid} for {} ({}) — shown only now, store it safely:",
                 d.name, d.id
@@ -687,11 +703,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
         TokenCommand::List { db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let list = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::list_tokens_blocking(p)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::list(&store::open_writer(&db)?)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            let rows: Vec<[String; 5]> = store::tokens::list(&conn)?
+            let rows: Vec<[String; 5]> = list
                 .into_iter()
                 .map(|t| {
                     let status = match t.revoked {
@@ -713,11 +734,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             );
         }
         TokenCommand::Revoke { id, db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let revoked = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::revoke_token_blocking(p, id)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::revoke(&store::open_writer(&db)?, id)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            match store::tokens::revoke(&conn, id)? {
+            match revoked {
                 store::tokens::Revoked::Now => println!("token {id} revoked"),
                 store::tokens::Revoked::Already(at) => println!(
                     "token {id} was already revoked on {}; nothing changed",

@@ -540,3 +540,115 @@ async fn three_daemons_under_posts_and_sigkills_lose_nothing_acknowledged() {
     }
     drop(daemons);
 }
+
+/// Everything `pantau migrate` copies, read from a SQLite file in key order.
+fn sqlite_dump(db: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    for q in [
+        "SELECT indicator || '|' || t || '|' || value || '|' || source || '|' || coalesce(token_id, '') || '|' || received FROM observation ORDER BY indicator, t",
+        "SELECT id || '|' || indicator || '|' || previous_value || '|' || value || '|' || received FROM revision ORDER BY id",
+        "SELECT id || '|' || indicator || '|' || kendala || '|' || created FROM note ORDER BY id",
+        "SELECT id || '|' || department || '|' || hex(hash) || '|' || coalesce(revoked, '') FROM token ORDER BY id",
+        "SELECT id || '|' || hash || '|' || loaded FROM plan_version ORDER BY id",
+    ] {
+        let mut s = c.prepare(q).unwrap();
+        out.extend(
+            s.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(|r| r.unwrap()),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_copies_sqlite_into_postgres_and_back_verified() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    // A SQLite daemon with observations, a correction, a note, tokens (one revoked) and the plan.
+    let app = spawn_app_on(Backend::Sqlite, PLAN, "").await.unwrap();
+    let tok = app.token("dinkes");
+    app.revoke(&app.token("dinkes"));
+    for (day, v) in [(3, 10.0), (2, 20.0), (3, 11.0)] {
+        let body = json!({"observations": [{"indicator": "living.health.visits", "time": jakarta_date(day), "value": v}]});
+        assert_eq!(
+            app.post_json("/api/v1/observations", Some(&tok), &body)
+                .await
+                .0,
+            200
+        );
+    }
+    let note = json!({"kendala": "data terlambat", "rencana_tindak_lanjut": "rapat"});
+    assert_eq!(
+        app.post_json(
+            "/api/v1/indicators/living.health.visits/notes",
+            Some(&tok),
+            &note
+        )
+        .await
+        .0,
+        201
+    );
+    let db = app.db.clone();
+    let (dir, _) = app.stop().await;
+    let before = sqlite_dump(&db);
+    assert!(before.len() >= 7, "{before:?}");
+
+    let to = cluster.url("postgres");
+    let out = pantau_output(&["migrate", "--from", db.to_str().unwrap(), "--to", &to]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verified") && stdout.contains("observation"),
+        "{stdout}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains(&cluster.password));
+    assert_eq!(
+        cluster.query("postgres", "SELECT count(*)::text FROM observation"),
+        vec!["2"]
+    );
+    assert_eq!(
+        cluster.query("postgres", "SELECT count(*)::text FROM revision"),
+        vec!["1"]
+    );
+
+    // Into a database that holds data: refused, nothing changed.
+    let again = pantau_output(&["migrate", "--from", db.to_str().unwrap(), "--to", &to]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+    assert_eq!(
+        cluster.query("postgres", "SELECT count(*)::text FROM observation"),
+        vec!["2"]
+    );
+
+    // A daemon on the copy serves what SQLite held, the old tokens work (and the revoked one
+    // does not), and new rows get new ids.
+    let cfg = daemon_config(dir.path(), 1, &cluster, PLAN);
+    let daemon = Daemon::start(&cfg);
+    let client = reqwest::Client::new();
+    assert_eq!(
+        post(&client, &daemon.base(), &tok, &[(jakarta_date(1), 30.0)]).await,
+        200
+    );
+    daemon.kill();
+
+    // And back into a new SQLite file: the same rows, plus the one posted on PostgreSQL.
+    let back = dir.path().join("back.db");
+    let out = pantau_output(&["migrate", "--from", &to, "--to", back.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = sqlite_dump(&back);
+    for row in &before {
+        assert!(
+            after.contains(row),
+            "{row} is missing after the round trip: {after:?}"
+        );
+    }
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+}

@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod changes;
 pub mod lock;
+pub mod migrate;
 pub mod postgres;
 pub mod read;
 pub mod tokens;

@@ -150,7 +150,7 @@ pub fn error(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+pub(crate) fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     match e {
         deadpool_postgres::PoolError::Backend(e) => error(e),
         other => StoreError::Unavailable(format!(
@@ -703,5 +703,32 @@ pub fn revoke_token_blocking(
     run_sync(async move {
         let pools = open(&settings).await?;
         revoke_token(&pools, id).await
+    })
+}
+
+/// Every token (never a secret), oldest first, on a connection of its own.
+pub fn list_tokens_blocking(
+    settings: &PostgresSettings,
+) -> Result<Vec<super::tokens::TokenInfo>, StoreError> {
+    let settings = settings.clone();
+    run_sync(async move {
+        let pools = open(&settings).await?;
+        let client = pools.read.get().await.map_err(pool_error)?;
+        Ok(client
+            .query(
+                "SELECT id, department, label, created, revoked FROM token ORDER BY id",
+                &[],
+            )
+            .await
+            .map_err(error)?
+            .iter()
+            .map(|r| super::tokens::TokenInfo {
+                id: r.get(0),
+                department: r.get(1),
+                label: r.get(2),
+                created: r.get(3),
+                revoked: r.get(4),
+            })
+            .collect())
     })
 }
