@@ -121,9 +121,24 @@ pub async fn spawn_app_on(
     Some(app)
 }
 
-/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` and `<name>::postgres`.
+/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` and `<name>::postgres`
+/// (`multi_thread: names` runs them on a runtime of two worker threads).
 #[macro_export]
 macro_rules! on_both_backends {
+    (multi_thread: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
