@@ -287,11 +287,11 @@ async fn raw(addr: &str, request: &[u8], wait: Duration) -> (Option<u16>, String
 // ---------------------------------------------------------------------------------------------
 // 1. Crash safety
 
-/// SIGKILL at random moments while four clients of a department post without pause, for 24
-/// cycles: after each restart every acknowledged value is still there, no batch is stored in
-/// part, and `PRAGMA integrity_check` is ok.
 on_both_backends!(multi_thread: sigkill_during_sustained_posting_loses_nothing_acknowledged);
 
+/// SIGKILL at random moments while four clients of a department post without pause, for 24
+/// cycles: after each restart every acknowledged value is still there, no batch is stored in
+/// part, and (SQLite) `PRAGMA integrity_check` is ok.
 async fn sigkill_during_sustained_posting_loses_nothing_acknowledged(backend: Backend) {
     use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
     const CYCLES: usize = 24;
