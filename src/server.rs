@@ -138,9 +138,26 @@ pub async fn run(
         Opened::Sqlite(_) => ReadPool::new(&db),
         Opened::Postgres(pools) => ReadPool::postgres(pools.clone()),
     };
-    let (series, notes) = reads
-        .run(|c| Ok((c.all_series()?, c.latest_notes()?)))
-        .await?;
+    // Other daemons' commits from here on reach this one's state (read just below).
+    let since = match &opened {
+        Opened::Sqlite(_) => 0,
+        Opened::Postgres(pools) => pools.last_change().await?,
+    };
+    // From the primary: a replica (`read_url`) may be behind the change log read above.
+    let (series, notes) = match &opened {
+        Opened::Sqlite(_) => {
+            reads
+                .run(|c| Ok((c.all_series()?, c.latest_notes()?)))
+                .await?
+        }
+        Opened::Postgres(pools) => {
+            let pools = pools.clone();
+            tokio::task::spawn_blocking(move || {
+                pools.write_blocking(|c| Ok((c.all_series()?, c.latest_notes()?)))
+            })
+            .await??
+        }
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let state = ProgressState::new(
         Arc::new(config.masterplan.clone()),
@@ -158,7 +175,9 @@ pub async fn run(
     });
     let (writer, writer_thread) = match opened {
         Opened::Sqlite(conn) => store::writer::spawn_writer(conn, on_commit, 1024),
-        Opened::Postgres(pools) => store::postgres::writer::spawn_writer(pools, on_commit, 1024),
+        Opened::Postgres(pools) => {
+            store::postgres::writer::spawn_writer(pools, on_commit, 1024, since)
+        }
     };
     let storage = match &postgres {
         Some(_) => store::Roles::shared(),

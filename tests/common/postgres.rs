@@ -62,6 +62,8 @@ fn free_port() -> u16 {
 impl Cluster {
     /// A new running cluster, or None when PostgreSQL is missing and `PANTAU_TEST_POSTGRES=skip`.
     pub fn start() -> Option<Cluster> {
+        // The test's own HTTP clients and the daemon's TLS share the process's provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let Some(bin) = find_bin() else {
             if std::env::var("PANTAU_TEST_POSTGRES").as_deref() == Ok("skip") {
                 eprintln!("PostgreSQL is not installed; skipped (PANTAU_TEST_POSTGRES=skip)");

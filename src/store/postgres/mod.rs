@@ -244,6 +244,16 @@ impl Pools {
         })
     }
 
+    /// The newest change-log entry's id (0 when there is none).
+    pub async fn last_change(&self) -> Result<i64, StoreError> {
+        let client = self.write.get().await.map_err(pool_error)?;
+        Ok(client
+            .query_one("SELECT coalesce(max(id), 0) FROM change", &[])
+            .await
+            .map_err(error)?
+            .get(0))
+    }
+
     /// Whether a connection can be had and answers now.
     pub async fn ping(&self) -> bool {
         match tokio::time::timeout(Duration::from_secs(3), self.write.get()).await {

@@ -22,19 +22,21 @@ use std::sync::atomic::Ordering;
 
 /// Starts the writer thread. It stops when every `WriterHandle` is dropped, after committing
 /// what it already took.
+/// `since` is the newest change-log entry when the daemon read its state (`Pools::last_change`,
+/// before the read), so that other daemons' commits after it are picked up.
 pub fn spawn_writer(
     pools: Pools,
     mut listener: Box<dyn CommitListener>,
     capacity: usize,
+    since: i64,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
     let (handle, mut rx, m) = channel(capacity);
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
-            let rt = pools.handle().clone();
             let mut watch = Watch {
                 writer: new_writer_id(),
-                last_change: rt.block_on(last_change(&pools)).unwrap_or(0),
+                last_change: since,
                 last_prune: 0,
                 failing: false,
             };
@@ -52,15 +54,6 @@ pub fn spawn_writer(
         })
         .expect("spawn writer thread");
     (handle, thread)
-}
-
-async fn last_change(pools: &Pools) -> Result<i64, StoreError> {
-    let client = pools.write.get().await.map_err(pool_error)?;
-    Ok(client
-        .query_one("SELECT coalesce(max(id), 0) FROM change", &[])
-        .await
-        .map_err(error)?
-        .get(0))
 }
 
 fn now_millis() -> Millis {
