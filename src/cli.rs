@@ -1,4 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`,
+//! `init`, `plan`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -63,6 +64,11 @@ pub enum Command {
     /// Manage department tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a new city's configuration folder (pantau.toml, masterplan.toml, screens.toml).
+    Init(crate::planfile::InitArgs),
+    /// The masterplan as a workbook: a template to fill in, its import, its export.
+    #[command(subcommand)]
+    Plan(crate::planfile::PlanCommand),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -282,6 +288,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             token(&config, cmd)
         }
+        Command::Init(args) => crate::planfile::init::run(&args),
+        Command::Plan(cmd) => crate::planfile::run(cmd, cli.config.as_deref()),
     }
 }
 

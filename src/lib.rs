@@ -26,6 +26,8 @@
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
+//! - `planfile`: a new city's configuration folder (`pantau init`) and the masterplan as a
+//!   workbook: the template, the import of a city's own matrices, the export.
 
 pub mod api;
 pub mod app;
@@ -37,6 +39,7 @@ pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod locale;
+pub mod planfile;
 pub mod poller;
 pub mod progress;
 pub mod reminders;
