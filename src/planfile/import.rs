@@ -894,22 +894,28 @@ fn builtin_elements(id: &str) -> Vec<String> {
 }
 
 /// Looks names and ids up, ignoring case and spacing.
+/// Ids are found before names, so that a name spelled like another entry's id does not hide it.
 #[derive(Default)]
 struct Lookup {
+    by_id: HashMap<String, String>,
     by_key: HashMap<String, String>,
     ids: Vec<String>,
 }
 
 impl Lookup {
     fn add(&mut self, id: &str, name: &str) {
-        self.by_key.entry(words(id)).or_insert_with(|| id.to_string());
+        self.by_id.entry(words(id)).or_insert_with(|| id.to_string());
         self.by_key
             .entry(words(name))
             .or_insert_with(|| id.to_string());
         self.ids.push(id.to_string());
     }
     fn find(&self, text: &str) -> Option<String> {
-        self.by_key.get(&words(text)).cloned()
+        let key = words(text);
+        self.by_id
+            .get(&key)
+            .or_else(|| self.by_key.get(&key))
+            .cloned()
     }
     fn known(&self) -> String {
         let mut ids = self.ids.clone();
