@@ -6,11 +6,11 @@
 
 mod common;
 
+use chrono::Datelike;
 use common::{Daemon, pantau_output};
 use pantau::domain::{Direction, Horizon, Kind, Masterplan, Tier};
 use pantau::planfile::{self, template};
 use proptest::prelude::*;
-use chrono::Datelike;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use std::path::Path;
 
@@ -65,17 +65,17 @@ fn init_then_check_then_run_as_a_new_user_would() {
     }
     let o = pantau_output(&["check", "--config", city_s]);
     assert!(o.status.success(), "{}", out(&o));
-    assert!(
-        out(&o).contains("6 dimensions, 1 programs"),
-        "{}",
-        out(&o)
-    );
+    assert!(out(&o).contains("6 dimensions, 1 programs"), "{}", out(&o));
 
     // A second init refuses and names the file; nothing changes.
     std::fs::write(city.join("masterplan.toml"), "# mine\n").unwrap();
     let o = pantau_output(&["init", city_s, "--city", "Kota Lain"]);
     assert!(!o.status.success());
-    assert!(out(&o).contains("pantau.toml already exists"), "{}", out(&o));
+    assert!(
+        out(&o).contains("pantau.toml already exists"),
+        "{}",
+        out(&o)
+    );
     assert_eq!(
         std::fs::read_to_string(city.join("masterplan.toml")).unwrap(),
         "# mine\n"
@@ -86,7 +86,11 @@ fn init_then_check_then_run_as_a_new_user_would() {
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("screens.toml"), "x").unwrap();
     let o = pantau_output(&["init", other.to_str().unwrap(), "--city", "Kota Batu"]);
-    assert!(out(&o).contains("screens.toml already exists"), "{}", out(&o));
+    assert!(
+        out(&o).contains("screens.toml already exists"),
+        "{}",
+        out(&o)
+    );
     assert!(!other.join("pantau.toml").exists());
 
     // The daemon serves the new city on port 0.
@@ -112,7 +116,11 @@ fn init_then_check_then_run_as_a_new_user_would() {
             .json()
             .await
             .unwrap();
-        assert_eq!(body["dimensions"].as_array().map(Vec::len), Some(6), "{body}");
+        assert_eq!(
+            body["dimensions"].as_array().map(Vec::len),
+            Some(6),
+            "{body}"
+        );
         let detail: serde_json::Value = client
             .get(format!(
                 "{}/api/v1/indicators/governance.spbe.index",
@@ -150,14 +158,17 @@ fn the_template_is_a_workbook_to_fill_in_and_reads_back() {
         ["Petunjuk", "OPD", "Dimensi", "Program", "Indikator"]
     );
     let mut headers = Vec::new();
-    book.cells("Indikator", |r, _, v| -> Result<(), pantau::values::workbook::WorkbookError> {
-        if r == 0 {
-            if let calamine::DataRef::SharedString(t) = v {
-                headers.push(t.to_string());
+    book.cells(
+        "Indikator",
+        |r, _, v| -> Result<(), pantau::values::workbook::WorkbookError> {
+            if r == 0 {
+                if let calamine::DataRef::SharedString(t) = v {
+                    headers.push(t.to_string());
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .unwrap();
     for h in [
         "Kode",
@@ -189,7 +200,10 @@ fn the_template_is_a_workbook_to_fill_in_and_reads_back() {
         }
     }
     assert!(xml.contains("state=\"frozen\""), "frozen header");
-    assert!(xml.contains("naik,turun,tetap,minimal,maksimal"), "direction list");
+    assert!(
+        xml.contains("naik,turun,tetap,minimal,maksimal"),
+        "direction list"
+    );
     assert!(xml.contains("OPD!$A$2"), "OPD list");
     assert!(xml.contains("legacyDrawing"), "header notes");
     // The template imports as it is (its examples), and a second template is refused.
@@ -329,7 +343,8 @@ fn matrix_workbook() -> Vec<u8> {
     // Dimension merged over rows 5-7, program over 5-6; a single-row program at 7; the last
     // row is another dimension with its own (unmerged) cells.
     s.merge_range(4, 1, 6, 1, "Smart Governance", &f).unwrap();
-    s.merge_range(4, 2, 5, 2, "Mal Pelayanan Publik", &f).unwrap();
+    s.merge_range(4, 2, 5, 2, "Mal Pelayanan Publik", &f)
+        .unwrap();
     s.write_string(6, 2, "Kota Terhubung").unwrap();
     s.write_string(7, 1, "Smart Living").unwrap();
     s.write_string(7, 2, "Kesehatan Ibu dan Anak").unwrap();
@@ -338,8 +353,8 @@ fn matrix_workbook() -> Vec<u8> {
 
 #[test]
 fn a_citys_own_matrix_with_merged_groups_is_read_field_by_field() {
-    let imported = planfile::import(&matrix_workbook(), "matriks.xlsx")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let imported =
+        planfile::import(&matrix_workbook(), "matriks.xlsx").unwrap_or_else(|e| panic!("{e}"));
     let p = &imported.plan;
     let ids: Vec<&str> = p.departments.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["dpmptsp", "diskominfo", "dinas-kesehatan"]);
@@ -396,12 +411,19 @@ fn a_citys_own_matrix_with_merged_groups_is_read_field_by_field() {
     assert_eq!(online.direction, Direction::Increase);
     assert_eq!(online.kind, Kind::Level);
     assert_eq!(online.source.as_deref(), Some("SiCantik"));
-    assert_eq!((online.baseline.date, online.baseline.value), (d(2024, 12, 31), 42.5));
+    assert_eq!(
+        (online.baseline.date, online.baseline.value),
+        (d(2024, 12, 31), 42.5)
+    );
     let targets: Vec<(chrono::NaiveDate, f64)> =
         online.targets.iter().map(|t| (t.date, t.value)).collect();
     assert_eq!(
         targets,
-        [(d(2025, 12, 31), 60.0), (d(2026, 12, 31), 75.0), (d(2027, 12, 31), 90.0)]
+        [
+            (d(2025, 12, 31), 60.0),
+            (d(2026, 12, 31), 75.0),
+            (d(2027, 12, 31), 90.0)
+        ]
     );
     let days = &p.indicators[1];
     assert_eq!(days.direction, Direction::Decrease);
@@ -417,7 +439,11 @@ fn a_citys_own_matrix_with_merged_groups_is_read_field_by_field() {
     assert_eq!(stunting.targets[1].value, 14.25);
     assert_eq!(stunting.program.as_str(), "living.kesehatan-ibu-dan-anak");
     // The file names the rows it came from and passes `pantau check`.
-    assert!(imported.toml.contains("# Matriks RAD 2025-2027 row 5"), "{}", imported.toml);
+    assert!(
+        imported.toml.contains("# Matriks RAD 2025-2027 row 5"),
+        "{}",
+        imported.toml
+    );
     let dir = tempfile::tempdir().unwrap();
     let settings = common::write_config(dir.path(), &imported.toml, "");
     let o = pantau_output(&["check", "--config", settings.to_str().unwrap()]);
@@ -432,7 +458,11 @@ fn quarterly_workbook() -> Vec<u8> {
     let opd = book.add_worksheet();
     opd.set_name("OPD").unwrap();
     row(opd, 0, &["Nama OPD", "ID OPD", "Email"]);
-    row(opd, 1, &["Badan Pendapatan Daerah", "bapenda", "pad@batukota.go.id"]);
+    row(
+        opd,
+        1,
+        &["Badan Pendapatan Daerah", "bapenda", "pad@batukota.go.id"],
+    );
     row(opd, 2, &["Dinas Lingkungan Hidup", "dlh", ""]);
     let s = book.add_worksheet();
     s.set_name("Indikator").unwrap();
@@ -466,9 +496,25 @@ fn quarterly_workbook() -> Vec<u8> {
         s,
         1,
         &[
-            "#60", "#125", "#190", "#260", "#280", "Realisasi PAD", "Rp miliar", "Smart Economy",
-            "Optimalisasi Pajak Daerah", "Badan Pendapatan Daerah", "naik", "kumulatif tahunan",
-            "231,5", "2024", "IKU-3.1", "outcome", "Hadi Santoso", "Kabid Pendapatan", "Ya",
+            "#60",
+            "#125",
+            "#190",
+            "#260",
+            "#280",
+            "Realisasi PAD",
+            "Rp miliar",
+            "Smart Economy",
+            "Optimalisasi Pajak Daerah",
+            "Badan Pendapatan Daerah",
+            "naik",
+            "kumulatif tahunan",
+            "231,5",
+            "2024",
+            "IKU-3.1",
+            "outcome",
+            "Hadi Santoso",
+            "Kabid Pendapatan",
+            "Ya",
             "bulanan",
         ],
     );
@@ -476,9 +522,26 @@ fn quarterly_workbook() -> Vec<u8> {
         s,
         2,
         &[
-            "-", "-", "-", "#30", "#35", "Sampah terpilah", "persen", "Smart Environment",
-            "Pengelolaan Sampah Terpadu", "dlh", "Meningkat", "", "#22", "", "", "output", "",
-            "", "", "",
+            "-",
+            "-",
+            "-",
+            "#30",
+            "#35",
+            "Sampah terpilah",
+            "persen",
+            "Smart Environment",
+            "Pengelolaan Sampah Terpadu",
+            "dlh",
+            "Meningkat",
+            "",
+            "#22",
+            "",
+            "",
+            "output",
+            "",
+            "",
+            "",
+            "",
         ],
     );
     let day = Format::new().set_num_format("dd/mm/yyyy");
@@ -488,9 +551,26 @@ fn quarterly_workbook() -> Vec<u8> {
         s,
         3,
         &[
-            "#50", "#50", "#50", "#50", "#50", "ISPU rata-rata", "indeks", "Smart Environment",
-            "Pengelolaan Sampah Terpadu", "DLH", "maksimal", "level", "#61", "31/12/2024", "", "",
-            "", "", "Tidak", "mingguan",
+            "#50",
+            "#50",
+            "#50",
+            "#50",
+            "#50",
+            "ISPU rata-rata",
+            "indeks",
+            "Smart Environment",
+            "Pengelolaan Sampah Terpadu",
+            "DLH",
+            "maksimal",
+            "level",
+            "#61",
+            "31/12/2024",
+            "",
+            "",
+            "",
+            "",
+            "Tidak",
+            "mingguan",
         ],
     );
     book.save_to_buffer().unwrap()
@@ -498,8 +578,8 @@ fn quarterly_workbook() -> Vec<u8> {
 
 #[test]
 fn a_quarterly_sheet_with_an_opd_sheet_is_read_field_by_field() {
-    let imported = planfile::import(&quarterly_workbook(), "triwulan.xlsx")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let imported =
+        planfile::import(&quarterly_workbook(), "triwulan.xlsx").unwrap_or_else(|e| panic!("{e}"));
     let p = &imported.plan;
     assert_eq!(p.departments.len(), 2);
     assert_eq!(p.departments[0].emails, ["pad@batukota.go.id"]);
@@ -508,13 +588,18 @@ fn a_quarterly_sheet_with_an_opd_sheet_is_read_field_by_field() {
     assert_eq!(pad.code.as_deref(), Some("IKU-3.1"));
     assert_eq!(pad.tier, Some(Tier::Outcome));
     assert_eq!(
-        pad.pic.as_ref().map(|p| (p.nama.as_str(), p.jabatan.as_str())),
+        pad.pic
+            .as_ref()
+            .map(|p| (p.nama.as_str(), p.jabatan.as_str())),
         Some(("Hadi Santoso", "Kabid Pendapatan"))
     );
     assert_eq!(pad.kind, Kind::CumulativeYearly);
     assert_eq!(pad.department.as_str(), "bapenda");
     assert_eq!(pad.update_every.to_string(), "1mo");
-    assert_eq!((pad.baseline.date, pad.baseline.value), (d(2024, 12, 31), 231.5));
+    assert_eq!(
+        (pad.baseline.date, pad.baseline.value),
+        (d(2024, 12, 31), 231.5)
+    );
     let targets: Vec<(chrono::NaiveDate, f64)> =
         pad.targets.iter().map(|t| (t.date, t.value)).collect();
     assert_eq!(
@@ -574,22 +659,66 @@ fn a_broken_workbook_lists_every_problem_with_its_cell_and_writes_nothing() {
     row(
         s,
         1,
-        &["Smart Living", "Kesehatan", "Stunting", "persen", "Dinkes", "turun", "12.5.3", "#10", "#8", ""],
+        &[
+            "Smart Living",
+            "Kesehatan",
+            "Stunting",
+            "persen",
+            "Dinkes",
+            "turun",
+            "12.5.3",
+            "#10",
+            "#8",
+            "",
+        ],
     );
     row(
         s,
         2,
-        &["", "Kesehatan", "Imunisasi", "persen", "Dinkes", "ke atas", "#80", "#90", "", ""],
+        &[
+            "",
+            "Kesehatan",
+            "Imunisasi",
+            "persen",
+            "Dinkes",
+            "ke atas",
+            "#80",
+            "#90",
+            "",
+            "",
+        ],
     );
     row(
         s,
         3,
-        &["Smart Happiness", "Bahagia", "Indeks bahagia", "indeks", "Dinsos", "naik", "#1", "satu", "#3", ""],
+        &[
+            "Smart Happiness",
+            "Bahagia",
+            "Indeks bahagia",
+            "indeks",
+            "Dinsos",
+            "naik",
+            "#1",
+            "satu",
+            "#3",
+            "",
+        ],
     );
     row(
         s,
         4,
-        &["Smart Living", "Kesehatan", "Puskesmas", "unit", "Dinkes", "naik", "#5", "#6", "#5", ""],
+        &[
+            "Smart Living",
+            "Kesehatan",
+            "Puskesmas",
+            "unit",
+            "Dinkes",
+            "naik",
+            "#5",
+            "#6",
+            "#5",
+            "",
+        ],
     );
     let bytes = book.save_to_buffer().unwrap();
     let e = planfile::import(&bytes, "rusak.xlsx").unwrap_err();
@@ -638,16 +767,96 @@ fn a_template_with_mistakes_in_every_sheet_names_each_cell() {
     row(opd, 2, &["Dinas Kesehatan", "Dinas Kesehatan"]);
     let prog = book.add_worksheet();
     prog.set_name("Program").unwrap();
-    row(prog, 0, &["ID Program", "Dimensi", "Nama Program", "OPD", "Horizon", "Mulai", "Selesai"]);
-    row(prog, 1, &["governance.spbe", "governance", "SPBE", "diskominfo", "menengah", "2025", "2026"]);
-    row(prog, 2, &["living.health", "living", "Kesehatan", "dinkes", "sebentar", "2025", "kemarin"]);
+    row(
+        prog,
+        0,
+        &[
+            "ID Program",
+            "Dimensi",
+            "Nama Program",
+            "OPD",
+            "Horizon",
+            "Mulai",
+            "Selesai",
+        ],
+    );
+    row(
+        prog,
+        1,
+        &[
+            "governance.spbe",
+            "governance",
+            "SPBE",
+            "diskominfo",
+            "menengah",
+            "2025",
+            "2026",
+        ],
+    );
+    row(
+        prog,
+        2,
+        &[
+            "living.health",
+            "living",
+            "Kesehatan",
+            "dinkes",
+            "sebentar",
+            "2025",
+            "kemarin",
+        ],
+    );
     let ind = book.add_worksheet();
     ind.set_name("Indikator").unwrap();
-    row(ind, 0, &["Nama Indikator", "Satuan", "Program", "Arah", "Baseline", "Target 2025", "Target 2026", "PIC Nama", "PIC Jabatan"]);
-    row(ind, 1, &["Indeks SPBE", "indeks", "governance.spbe", "naik", "2,5", "#3", "3,5", "Ani", ""]);
-    row(ind, 2, &["Layanan daring", "layanan", "gov.unknown", "naik", "#0", "#10", "#20", "", ""]);
+    row(
+        ind,
+        0,
+        &[
+            "Nama Indikator",
+            "Satuan",
+            "Program",
+            "Arah",
+            "Baseline",
+            "Target 2025",
+            "Target 2026",
+            "PIC Nama",
+            "PIC Jabatan",
+        ],
+    );
+    row(
+        ind,
+        1,
+        &[
+            "Indeks SPBE",
+            "indeks",
+            "governance.spbe",
+            "naik",
+            "2,5",
+            "#3",
+            "3,5",
+            "Ani",
+            "",
+        ],
+    );
+    row(
+        ind,
+        2,
+        &[
+            "Layanan daring",
+            "layanan",
+            "gov.unknown",
+            "naik",
+            "#0",
+            "#10",
+            "#20",
+            "",
+            "",
+        ],
+    );
     let bytes = book.save_to_buffer().unwrap();
-    let text = planfile::import(&bytes, "rencana.xlsx").unwrap_err().to_string();
+    let text = planfile::import(&bytes, "rencana.xlsx")
+        .unwrap_err()
+        .to_string();
     for needle in [
         // The OPD id is not an id: validation's own message, at the cell.
         "OPD!A3: department Dinas Kesehatan `id` the id `Dinas Kesehatan` may only contain lowercase letters",
@@ -660,7 +869,10 @@ fn a_template_with_mistakes_in_every_sheet_names_each_cell() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
     // `2,5` and `3,5` are numbers written the Indonesian way.
-    assert!(!text.contains("Indikator!E2") && !text.contains("Indikator!G2"), "{text}");
+    assert!(
+        !text.contains("Indikator!E2") && !text.contains("Indikator!G2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -677,18 +889,20 @@ fn missing_sheets_non_workbooks_and_hostile_workbooks_are_refused() {
     );
     let e = planfile::import(b"Nama Indikator;Satuan\n", "x.csv").unwrap_err();
     assert!(
-        e.to_string().contains("x.csv: is not a readable XLSX workbook"),
+        e.to_string()
+            .contains("x.csv: is not a readable XLSX workbook"),
         "{e}"
     );
     // Huge shared strings: a million tiny strings in a small file.
     let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    zipped
-        .start_file("xl/sharedStrings.xml", options)
-        .unwrap();
-    std::io::Write::write_all(&mut zipped, "<si><t>a</t></si>".repeat(1_000_000).as_bytes())
-        .unwrap();
+    zipped.start_file("xl/sharedStrings.xml", options).unwrap();
+    std::io::Write::write_all(
+        &mut zipped,
+        "<si><t>a</t></si>".repeat(1_000_000).as_bytes(),
+    )
+    .unwrap();
     let bomb = zipped.finish().unwrap().into_inner();
     assert!(bomb.len() < 1_000_000);
     let e = planfile::import(&bomb, "bom.xlsx").unwrap_err();
@@ -711,7 +925,13 @@ fn missing_sheets_non_workbooks_and_hostile_workbooks_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("besar.xlsx");
     std::fs::write(&big, vec![0u8; 9 << 20]).unwrap();
-    let o = pantau_output(&["plan", "import", big.to_str().unwrap(), "--out", dir.path().join("m.toml").to_str().unwrap()]);
+    let o = pantau_output(&[
+        "plan",
+        "import",
+        big.to_str().unwrap(),
+        "--out",
+        dir.path().join("m.toml").to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     assert!(out(&o).contains("more than the 8388608"), "{}", out(&o));
 }
@@ -755,9 +975,8 @@ fn assert_same(a: &Masterplan, b: &Masterplan) {
             .collect()
     };
     assert_eq!(deps(a), deps(b));
-    let dims = |p: &Masterplan| -> Vec<String> {
-        p.dimensions.iter().map(|d| format!("{d:?}")).collect()
-    };
+    let dims =
+        |p: &Masterplan| -> Vec<String> { p.dimensions.iter().map(|d| format!("{d:?}")).collect() };
     assert_eq!(dims(a), dims(b));
     // Programs are grouped by dimension in the written file; compare them in id order.
     let programs = |p: &Masterplan| -> Vec<String> {
@@ -780,7 +999,10 @@ fn assert_same(a: &Masterplan, b: &Masterplan) {
 fn plan_strategy() -> impl Strategy<Value = String> {
     let name = "[=@+-]?[A-Z][a-z]{2,8}( [A-Za-z0-9,()é/]{1,8}){0,3}";
     let text = "[A-Za-z][a-z0-9]{0,6}( [a-z0-9%-]{1,6}){0,2}";
-    let department = (name, proptest::collection::vec("[a-z]{1,6}@[a-z]{2,6}\\.go\\.id", 0..3));
+    let department = (
+        name,
+        proptest::collection::vec("[a-z]{1,6}@[a-z]{2,6}\\.go\\.id", 0..3),
+    );
     let dimension = (
         name,
         proptest::collection::vec(name, 0..4),
@@ -923,4 +1145,74 @@ proptest! {
         let (again, _) = pantau::config::parse_masterplan(&back.toml, "m.toml", &[], &mut problems).unwrap();
         assert_same(&plan, &again);
     }
+}
+
+#[test]
+fn heading_rows_are_passed_over_and_a_blank_below_one_is_ambiguous() {
+    let sheet = |repeat: bool| {
+        let mut book = Workbook::new();
+        let s = book.add_worksheet();
+        s.set_name("Indikator").unwrap();
+        row(
+            s,
+            0,
+            &[
+                "Dimensi",
+                "Program",
+                "Indikator",
+                "Satuan",
+                "OPD",
+                "Baseline",
+                "2025",
+                "2026",
+            ],
+        );
+        s.merge_range(1, 0, 1, 7, "1. SMART GOVERNANCE", &Format::new())
+            .unwrap();
+        let dim = if repeat { "Smart Governance" } else { "" };
+        row(
+            s,
+            2,
+            &[
+                dim,
+                "SPBE",
+                "Indeks SPBE",
+                "indeks",
+                "Diskominfo",
+                "2,6",
+                "#3",
+                "3,5",
+            ],
+        );
+        row(
+            s,
+            3,
+            &[
+                dim,
+                "SPBE",
+                "Aplikasi terintegrasi",
+                "aplikasi",
+                "Diskominfo",
+                "#10",
+                "#20",
+                "#30",
+            ],
+        );
+        book.save_to_buffer().unwrap()
+    };
+    let plan = planfile::import(&sheet(true), "m.xlsx")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    assert_eq!(plan.indicators.len(), 2);
+    assert_eq!(plan.indicators[0].baseline.value, 2.6);
+    assert_eq!(plan.indicators[0].targets[1].value, 3.5);
+    assert_eq!(plan.programs.len(), 1);
+    let e = planfile::import(&sheet(false), "m.xlsx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Indikator!A3: Dimensi is empty below `1. SMART GOVERNANCE` (row 2)"),
+        "{e}"
+    );
+    assert!(e.contains("Indikator!A4"), "{e}");
 }

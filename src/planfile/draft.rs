@@ -250,8 +250,11 @@ impl Draft {
                 .iter()
                 .find(|d| d.id == dim)
                 .map_or(dim, |d| d.name.as_str());
-            let programs: Vec<&DraftProgram> =
-                self.programs.iter().filter(|p| p.dimension == dim).collect();
+            let programs: Vec<&DraftProgram> = self
+                .programs
+                .iter()
+                .filter(|p| p.dimension == dim)
+                .collect();
             if programs.is_empty() {
                 continue;
             }

@@ -128,10 +128,8 @@ impl Sheet {
 
     /// The cell's value, or the value of the merged region it lies in.
     fn value(&self, row: u32, col: u32) -> Option<&Value> {
-        self.own(row, col).or_else(|| {
-            self.merged_from(row, col)
-                .and_then(|(r, c)| self.own(r, c))
-        })
+        self.own(row, col)
+            .or_else(|| self.merged_from(row, col).and_then(|(r, c)| self.own(r, c)))
     }
 
     fn index_columns(&mut self, columns: &[u32]) {
@@ -180,7 +178,9 @@ fn text_of(value: &DataRef<'_>) -> Option<Value> {
         let s = s.trim();
         // Undo the quote `values::neutralise` puts before a leading formula character.
         let s = match s.strip_prefix('\'') {
-            Some(rest) if rest.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']) => rest,
+            Some(rest) if rest.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']) => {
+                rest
+            }
             _ => s,
         };
         let cut = match s.char_indices().nth(CELL_CHARS) {
@@ -262,7 +262,13 @@ impl SheetKind {
         use Field::*;
         match (self, field) {
             (SheetKind::Opd, Id) => &["id", "id opd", "kode opd", "singkatan"],
-            (SheetKind::Opd, Name) => &["nama", "nama opd", "opd", "perangkat daerah", "nama perangkat daerah"],
+            (SheetKind::Opd, Name) => &[
+                "nama",
+                "nama opd",
+                "opd",
+                "perangkat daerah",
+                "nama perangkat daerah",
+            ],
             (SheetKind::Opd, Email) => &["email", "e mail", "surel"],
             (SheetKind::Dimension, Id) => &["id", "id dimensi", "kode dimensi"],
             (SheetKind::Dimension, Name) => &["nama", "nama dimensi", "dimensi"],
@@ -283,20 +289,41 @@ impl SheetKind {
                 "uraian indikator",
                 "nama",
             ],
-            (SheetKind::Indicator, Program) => &["program", "nama program", "id program", "program kegiatan"],
+            (SheetKind::Indicator, Program) => {
+                &["program", "nama program", "id program", "program kegiatan"]
+            }
             (SheetKind::Indicator, Dimension) => &["dimensi", "dimensi smart city", "id dimensi"],
-            (SheetKind::Indicator, Direction) => &["arah", "arah indikator", "arah kinerja", "polaritas"],
-            (SheetKind::Indicator, Field::Kind) => &["jenis", "jenis indikator", "sifat", "cara hitung"],
-            (SheetKind::Indicator, Tier) => &["tingkat", "tingkat indikator", "level indikator", "tier"],
-            (SheetKind::Indicator, Baseline) => &["baseline", "kondisi awal", "nilai awal", "capaian awal"],
+            (SheetKind::Indicator, Direction) => {
+                &["arah", "arah indikator", "arah kinerja", "polaritas"]
+            }
+            (SheetKind::Indicator, Field::Kind) => {
+                &["jenis", "jenis indikator", "sifat", "cara hitung"]
+            }
+            (SheetKind::Indicator, Tier) => {
+                &["tingkat", "tingkat indikator", "level indikator", "tier"]
+            }
+            (SheetKind::Indicator, Baseline) => {
+                &["baseline", "kondisi awal", "nilai awal", "capaian awal"]
+            }
             (SheetKind::Indicator, BaselineYear) => &[
                 "tahun baseline",
                 "tahun kondisi awal",
                 "tanggal baseline",
                 "tahun dasar",
             ],
-            (SheetKind::Indicator, PicNama) => &["pic nama", "nama pic", "pic", "penanggung jawab", "nama penanggung jawab"],
-            (SheetKind::Indicator, PicJabatan) => &["pic jabatan", "jabatan pic", "jabatan", "jabatan penanggung jawab"],
+            (SheetKind::Indicator, PicNama) => &[
+                "pic nama",
+                "nama pic",
+                "pic",
+                "penanggung jawab",
+                "nama penanggung jawab",
+            ],
+            (SheetKind::Indicator, PicJabatan) => &[
+                "pic jabatan",
+                "jabatan pic",
+                "jabatan",
+                "jabatan penanggung jawab",
+            ],
             (SheetKind::Indicator, Source) => &["sumber data", "sumber", "source"],
             (SheetKind::Indicator, UpdateEvery) => &[
                 "pembaruan",
@@ -444,6 +471,11 @@ fn recognise(kind: SheetKind, text: &str) -> Option<Header> {
     if w.is_empty() {
         return None;
     }
+    for c in kind.columns() {
+        if words(c.header) == w || kind.synonyms(c.field).contains(&w.as_str()) {
+            return Some(Header::Field(c.field));
+        }
+    }
     if matches!(
         w.as_str(),
         "no" | "nomor" | "keterangan" | "ket" | "catatan" | "urutan"
@@ -452,11 +484,6 @@ fn recognise(kind: SheetKind, text: &str) -> Option<Header> {
         || w.starts_with("status")
     {
         return Some(Header::Ignored);
-    }
-    for c in kind.columns() {
-        if words(c.header) == w || kind.synonyms(c.field).contains(&w.as_str()) {
-            return Some(Header::Field(c.field));
-        }
     }
     // The Indikator sheet of a city's own matrix may name the dimension too.
     if kind == SheetKind::Indicator && kind.synonyms(Field::Dimension).contains(&w.as_str()) {
@@ -504,7 +531,11 @@ fn header_text(sheet: &Sheet, row: u32, col: u32) -> Option<String> {
 }
 
 fn expected_headers(kind: SheetKind) -> String {
-    let mut names: Vec<String> = kind.columns().iter().map(|c| c.header.to_string()).collect();
+    let mut names: Vec<String> = kind
+        .columns()
+        .iter()
+        .map(|c| c.header.to_string())
+        .collect();
     if kind == SheetKind::Indicator {
         names.push("Target 2025 (one per year; also TW I 2025 ... TW IV 2025)".into());
     }
@@ -527,7 +558,12 @@ fn found_headers(sheet: &Sheet, row: u32) -> String {
 
 /// Finds the header row (the first of the top rows naming two or more known columns) and reads
 /// it, with a second header row of target years below it when there is one.
-fn layout(sheet: &Sheet, kind: SheetKind, present: &Present, problems: &mut Problems) -> Option<Layout> {
+fn layout(
+    sheet: &Sheet,
+    kind: SheetKind,
+    present: &Present,
+    problems: &mut Problems,
+) -> Option<Layout> {
     let last = sheet.last_row().min(HEADER_ROWS);
     let mut best: Option<u32> = None;
     for row in 0..=last {
@@ -535,7 +571,10 @@ fn layout(sheet: &Sheet, kind: SheetKind, present: &Present, problems: &mut Prob
             .cells
             .range((row, 0)..(row + 1, 0))
             .filter(|(_, v)| {
-                matches!(recognise(kind, &v.text()), Some(Header::Field(_) | Header::BaselineOf(_) | Header::Target(_)))
+                matches!(
+                    recognise(kind, &v.text()),
+                    Some(Header::Field(_) | Header::BaselineOf(_) | Header::Target(_))
+                )
             })
             .count();
         if known >= 2 {
@@ -738,16 +777,17 @@ impl<'a> RowReader<'a> {
                     None
                 }
             },
-            Value::Text(t) => number_text(t).map_err(|e| {
-                problems.at(
-                    self.place(field),
-                    format!(
-                        "{} {e}; write a number such as 1.234,5 or 95% (comma for decimals)",
-                        self.header(field)
-                    ),
-                )
-            })
-            .ok(),
+            Value::Text(t) => number_text(t)
+                .map_err(|e| {
+                    problems.at(
+                        self.place(field),
+                        format!(
+                            "{} {e}; write a number such as 1.234,5 or 95% (comma for decimals)",
+                            self.header(field)
+                        ),
+                    )
+                })
+                .ok(),
             Value::Date(d) => {
                 problems.at(
                     self.place(field),
@@ -787,7 +827,10 @@ impl<'a> RowReader<'a> {
                 if self.layout.col(field).is_some() {
                     problems.at(
                         self.place(field),
-                        format!("{} is empty; fill it in, e.g. {example}", self.header(field)),
+                        format!(
+                            "{} is empty; fill it in, e.g. {example}",
+                            self.header(field)
+                        ),
                     );
                 }
                 None
@@ -865,7 +908,11 @@ fn unique(base: String, taken: &mut HashSet<String>) -> String {
 
 /// The six dimensions of the Gerakan Menuju Smart City guide: id, name, other names, elements.
 const DIMENSIONS: &[(&str, &str, &[&str])] = &[
-    ("governance", "Smart Governance", &["tata kelola", "pemerintahan"]),
+    (
+        "governance",
+        "Smart Governance",
+        &["tata kelola", "pemerintahan"],
+    ),
     ("branding", "Smart Branding", &["branding daerah"]),
     ("economy", "Smart Economy", &["ekonomi"]),
     ("living", "Smart Living", &["kehidupan"]),
@@ -881,9 +928,9 @@ fn builtin_dimension(text: &str) -> Option<usize> {
             w = rest.to_string();
         }
     }
-    DIMENSIONS.iter().position(|(id, name, other)| {
-        w == *id || w == words(name) || other.contains(&w.as_str())
-    })
+    DIMENSIONS
+        .iter()
+        .position(|(id, name, other)| w == *id || w == words(name) || other.contains(&w.as_str()))
 }
 
 fn builtin_elements(id: &str) -> Vec<String> {
@@ -904,7 +951,9 @@ struct Lookup {
 
 impl Lookup {
     fn add(&mut self, id: &str, name: &str) {
-        self.by_id.entry(words(id)).or_insert_with(|| id.to_string());
+        self.by_id
+            .entry(words(id))
+            .or_insert_with(|| id.to_string());
         self.by_key
             .entry(words(name))
             .or_insert_with(|| id.to_string());
@@ -1047,7 +1096,8 @@ impl Refs<'_> {
             return Some(id);
         }
         if self.make_departments {
-            let mut taken: HashSet<String> = draft.departments.iter().map(|d| d.id.clone()).collect();
+            let mut taken: HashSet<String> =
+                draft.departments.iter().map(|d| d.id.clone()).collect();
             let id = unique(slug(text, 40), &mut taken);
             self.departments.add(&id, text);
             let mut origin = r.origin.clone();
@@ -1278,6 +1328,31 @@ fn read_indicators(
     for row in data_rows(sheet, layout, problems) {
         let mut r = RowReader::new(sheet, layout, row);
         let name = r.text(Field::Name);
+        // A heading row ("1. SMART GOVERNANCE", a program's name above its indicators): only
+        // group cells are filled. It names the group for the message about a blank below it.
+        let heading = layout
+            .col(Field::Name)
+            .is_none_or(|c| sheet.own(row, c).is_none())
+            && layout
+                .fields
+                .iter()
+                .filter(|(_, c)| sheet.own(row, **c).is_some())
+                .all(|(f, _)| matches!(f, Field::Dimension | Field::Program | Field::Code))
+            && !layout
+                .targets
+                .iter()
+                .any(|(_, c)| sheet.own(row, *c).is_some());
+        if heading {
+            for (field, last) in [
+                (Field::Dimension, &mut last_dimension),
+                (Field::Program, &mut last_program),
+            ] {
+                if let Some(v) = layout.col(field).and_then(|c| sheet.own(row, c)) {
+                    *last = Some((row, v.text()));
+                }
+            }
+            continue;
+        }
         let dimension_text = group(&r, Field::Dimension, &mut last_dimension, problems);
         let program_text = group(&r, Field::Program, &mut last_program, problems);
         let Some(name) = name else {
@@ -1647,7 +1722,14 @@ fn read_sheet(
     let mut last_row = 0u32;
     let mut out_of_order = false;
     book.cells(name, |row, col, value| -> Result<(), WorkbookError> {
-        if (row as usize) > MAX_ROWS + HEADER_ROWS as usize + 2 {
+        let beyond = (row as usize) > MAX_ROWS + HEADER_ROWS as usize + 2;
+        if beyond && !matches!(value, DataRef::Empty) {
+            return Err(WorkbookError::TooLarge(format!(
+                "the sheet `{}` has more than {MAX_ROWS} rows; a plan has far fewer, so split it",
+                values::echo(name)
+            )));
+        }
+        if beyond {
             return Ok(());
         }
         if row < last_row {
@@ -1694,7 +1776,8 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
                 );
                 continue;
             }
-            let sheet = read_sheet(&mut book, name, &mut budget).map_err(|e| workbook_problem(file, e))?;
+            let sheet =
+                read_sheet(&mut book, name, &mut budget).map_err(|e| workbook_problem(file, e))?;
             sheets.insert(kind.sheet_name(), (kind, sheet));
         }
     }
@@ -1704,10 +1787,16 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
             if SheetKind::of_sheet_name(name).is_some() {
                 continue;
             }
-            let sheet = read_sheet(&mut book, name, &mut budget).map_err(|e| workbook_problem(file, e))?;
+            let sheet =
+                read_sheet(&mut book, name, &mut budget).map_err(|e| workbook_problem(file, e))?;
             let mut quiet = Problems::default();
-            let found = layout(&sheet, SheetKind::Indicator, &Present { program: true }, &mut quiet)
-                .is_some_and(|l| l.col(Field::Name).is_some());
+            let found = layout(
+                &sheet,
+                SheetKind::Indicator,
+                &Present { program: true },
+                &mut quiet,
+            )
+            .is_some_and(|l| l.col(Field::Name).is_some());
             if found {
                 sheets.insert(template::INDICATOR_SHEET, (SheetKind::Indicator, sheet));
                 break;
@@ -1720,7 +1809,11 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
             file: file.into(),
             problems: vec![format!(
                 "{file}: has no `Indikator` sheet (found sheets: {}); name the sheet with the indicators `Indikator`, or start from `pantau plan template`",
-                if found.is_empty() { "none".into() } else { found.join(", ") }
+                if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                }
             )],
         });
     }
@@ -1784,6 +1877,13 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
     let mut validation: Vec<Problem> = Vec::new();
     let parsed = parse_masterplan(&toml, "masterplan.toml", &[], &mut validation);
     for p in validation {
+        // A program whose indicators all have problems of their own "has no indicators": those
+        // problems say it already.
+        if let Some(id) = p.item.strip_prefix("program ") {
+            if p.field.is_empty() && draft.indicators.iter().any(|i| i.program == id) {
+                continue;
+            }
+        }
         let (place, message) = place_of(&draft, &p);
         if !problems.cells.contains(&place) {
             problems.at(place, message);
@@ -1817,10 +1917,26 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
 fn place_of(draft: &Draft, p: &Problem) -> (String, String) {
     let (kind, id) = p.item.split_once(' ').unwrap_or((p.item.as_str(), ""));
     let origin = match kind {
-        "department" => draft.departments.iter().find(|d| d.id == id).map(|d| &d.origin),
-        "dimension" => draft.dimensions.iter().find(|d| d.id == id).map(|d| &d.origin),
-        "program" => draft.programs.iter().find(|d| d.id == id).map(|d| &d.origin),
-        "indicator" => draft.indicators.iter().find(|d| d.id == id).map(|d| &d.origin),
+        "department" => draft
+            .departments
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.origin),
+        "dimension" => draft
+            .dimensions
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.origin),
+        "program" => draft
+            .programs
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.origin),
+        "indicator" => draft
+            .indicators
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.origin),
         _ => None,
     }
     .filter(|o| !o.sheet.is_empty());
@@ -1831,10 +1947,7 @@ fn place_of(draft: &Draft, p: &Problem) -> (String, String) {
     };
     match origin {
         Some(o) => (o.cell(&p.field), format!("{} {field}{}", p.item, p.message)),
-        None => (
-            p.item.clone(),
-            format!("{field}{}", p.message),
-        ),
+        None => (p.item.clone(), format!("{field}{}", p.message)),
     }
 }
 
@@ -1867,7 +1980,10 @@ mod tests {
         let f = |t| recognise(SheetKind::Indicator, t);
         assert_eq!(f("NAMA INDIKATOR"), Some(Header::Field(Field::Name)));
         assert_eq!(f("Indikator Kinerja"), Some(Header::Field(Field::Name)));
-        assert_eq!(f("Perangkat Daerah"), Some(Header::Field(Field::Department)));
+        assert_eq!(
+            f("Perangkat Daerah"),
+            Some(Header::Field(Field::Department))
+        );
         assert_eq!(f("Kondisi Awal"), Some(Header::Field(Field::Baseline)));
         assert_eq!(f("Kondisi Awal (2024)"), Some(Header::BaselineOf(2024)));
         assert_eq!(f("Baseline Tahun 2023"), Some(Header::BaselineOf(2023)));

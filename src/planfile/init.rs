@@ -202,7 +202,12 @@ interval_seconds = 20
 /// The example plan of a new city, validated (the template's example rows).
 pub fn example_plan(city: &str) -> anyhow::Result<Masterplan> {
     let mut problems: Vec<Problem> = Vec::new();
-    match parse_masterplan(&masterplan_text(city), "masterplan.toml", &[], &mut problems) {
+    match parse_masterplan(
+        &masterplan_text(city),
+        "masterplan.toml",
+        &[],
+        &mut problems,
+    ) {
         Some((plan, _)) => Ok(plan),
         None => bail!(
             "the example plan is invalid: {}",
@@ -234,10 +239,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let files = [
-        (
-            "pantau.toml",
-            settings_text(city, &args.zone, &args.locale),
-        ),
+        ("pantau.toml", settings_text(city, &args.zone, &args.locale)),
         ("masterplan.toml", masterplan_text(city)),
         ("screens.toml", SCREENS_TEXT.to_string()),
     ];

@@ -67,51 +67,226 @@ pub const INDICATOR_SHEET: &str = "Indikator";
 pub const GUIDE_SHEET: &str = "Petunjuk";
 
 pub const OPD_COLUMNS: &[Column] = &[
-    col(Field::Id, "ID OPD", 14.0, "Singkatan OPD, huruf kecil tanpa spasi, mis. dinkes. Dipakai di kolom OPD sheet Program dan Indikator."),
-    col(Field::Name, "Nama OPD", 50.0, "Nama lengkap perangkat daerah, mis. Dinas Kesehatan."),
-    col(Field::Email, "Email", 36.0, "Opsional. Alamat e-mail pengingat laporan; beberapa alamat dipisah koma."),
+    col(
+        Field::Id,
+        "ID OPD",
+        14.0,
+        "Singkatan OPD, huruf kecil tanpa spasi, mis. dinkes. Dipakai di kolom OPD sheet Program dan Indikator.",
+    ),
+    col(
+        Field::Name,
+        "Nama OPD",
+        50.0,
+        "Nama lengkap perangkat daerah, mis. Dinas Kesehatan.",
+    ),
+    col(
+        Field::Email,
+        "Email",
+        36.0,
+        "Opsional. Alamat e-mail pengingat laporan; beberapa alamat dipisah koma.",
+    ),
 ];
 
 pub const DIMENSION_COLUMNS: &[Column] = &[
-    col(Field::Id, "ID Dimensi", 14.0, "governance, branding, economy, living, society atau environment."),
+    col(
+        Field::Id,
+        "ID Dimensi",
+        14.0,
+        "governance, branding, economy, living, society atau environment.",
+    ),
     col(Field::Name, "Nama Dimensi", 22.0, "Mis. Smart Governance."),
-    col(Field::Elements, "Elemen", 70.0, "Elemen dimensi menurut Buku Panduan Gerakan Menuju Smart City, dipisah titik koma (;)."),
-    col(Field::Weight, "Bobot", 8.0, "Opsional, angka 0 atau lebih (bawaan 1)."),
+    col(
+        Field::Elements,
+        "Elemen",
+        70.0,
+        "Elemen dimensi menurut Buku Panduan Gerakan Menuju Smart City, dipisah titik koma (;).",
+    ),
+    col(
+        Field::Weight,
+        "Bobot",
+        8.0,
+        "Opsional, angka 0 atau lebih (bawaan 1).",
+    ),
 ];
 
 pub const PROGRAM_COLUMNS: &[Column] = &[
-    col(Field::Id, "ID Program", 22.0, "Huruf kecil, angka, titik, garis bawah atau tanda hubung; diawali ID dimensi, mis. living.health."),
-    col(Field::Dimension, "Dimensi", 14.0, "ID dimensi dari sheet Dimensi."),
-    col(Field::Name, "Nama Program", 40.0, "Nama program seperti di masterplan."),
-    col(Field::Department, "OPD", 12.0, "ID OPD pengampu dari sheet OPD."),
-    col(Field::QuickWin, "Quick Win", 10.0, "Ya bila program ini quick win, selain itu Tidak."),
-    col(Field::Horizon, "Horizon", 12.0, "quick win, pendek, menengah atau panjang. Kosong: quick win untuk quick win, selain itu wajib diisi."),
-    col(Field::Start, "Mulai", 12.0, "Tanggal mulai, mis. 01/01/2025 (atau tahun saja: 1 Januari)."),
-    col(Field::Due, "Selesai", 12.0, "Tanggal selesai, mis. 31/12/2029 (atau tahun saja: 31 Desember)."),
-    col(Field::Weight, "Bobot", 8.0, "Opsional, angka 0 atau lebih (bawaan 1)."),
+    col(
+        Field::Id,
+        "ID Program",
+        22.0,
+        "Huruf kecil, angka, titik, garis bawah atau tanda hubung; diawali ID dimensi, mis. living.health.",
+    ),
+    col(
+        Field::Dimension,
+        "Dimensi",
+        14.0,
+        "ID dimensi dari sheet Dimensi.",
+    ),
+    col(
+        Field::Name,
+        "Nama Program",
+        40.0,
+        "Nama program seperti di masterplan.",
+    ),
+    col(
+        Field::Department,
+        "OPD",
+        12.0,
+        "ID OPD pengampu dari sheet OPD.",
+    ),
+    col(
+        Field::QuickWin,
+        "Quick Win",
+        10.0,
+        "Ya bila program ini quick win, selain itu Tidak.",
+    ),
+    col(
+        Field::Horizon,
+        "Horizon",
+        12.0,
+        "quick win, pendek, menengah atau panjang. Kosong: quick win untuk quick win, selain itu wajib diisi.",
+    ),
+    col(
+        Field::Start,
+        "Mulai",
+        12.0,
+        "Tanggal mulai, mis. 01/01/2025 (atau tahun saja: 1 Januari).",
+    ),
+    col(
+        Field::Due,
+        "Selesai",
+        12.0,
+        "Tanggal selesai, mis. 31/12/2029 (atau tahun saja: 31 Desember).",
+    ),
+    col(
+        Field::Weight,
+        "Bobot",
+        8.0,
+        "Opsional, angka 0 atau lebih (bawaan 1).",
+    ),
 ];
 
 pub const INDICATOR_COLUMNS: &[Column] = &[
-    col(Field::Code, "Kode", 10.0, "Opsional. Kode indikator di dokumen rencana, mis. IKU-3.1."),
-    col(Field::Id, "ID Indikator", 26.0, "Opsional. ID unik, diawali ID program, mis. living.health.stunting. Kosong: dibuat dari program dan kode atau nama."),
-    col(Field::Name, "Nama Indikator", 40.0, "Nama indikator seperti di masterplan."),
-    col(Field::Unit, "Satuan", 10.0, "persen, unit, hari, orang, Rp, ..."),
-    col(Field::Department, "OPD", 12.0, "Opsional. ID OPD yang melapor bila berbeda dari OPD program."),
-    col(Field::Program, "Program", 22.0, "ID program dari sheet Program."),
-    col(Field::Direction, "Arah", 10.0, "naik, turun, tetap (dalam toleransi), minimal (batas bawah) atau maksimal (batas atas)."),
-    col(Field::Kind, "Jenis", 16.0, "level (nilai terakhir), kumulatif (dijumlah sejak baseline) atau kumulatif tahunan (dijumlah per tahun). Kosong: level."),
-    col(Field::Tier, "Tingkat", 10.0, "Opsional. output, outcome atau impact."),
-    col(Field::Baseline, "Baseline", 10.0, "Nilai kondisi awal, mis. 24,5 atau 95%."),
-    col(Field::BaselineYear, "Tahun Baseline", 10.0, "Tahun kondisi awal (nilai per 31 Desember), atau tanggalnya."),
-    col(Field::QuickWin, "Quick Win", 10.0, "Opsional. Ya menandai program indikator ini sebagai quick win."),
-    col(Field::PicNama, "PIC Nama", 20.0, "Opsional. Nama penanggung jawab; isi bersama PIC Jabatan."),
-    col(Field::PicJabatan, "PIC Jabatan", 22.0, "Opsional. Jabatan penanggung jawab, mis. Kepala Bidang Kesmas."),
-    col(Field::Source, "Sumber Data", 16.0, "Opsional. Asal data, mis. e-PPGBM, SSGI, SIPD."),
-    col(Field::UpdateEvery, "Pembaruan", 12.0, "Seberapa sering OPD melapor: harian, mingguan, bulanan, triwulanan, semesteran, tahunan (atau 1mo, 3mo, ...). Kosong: triwulanan."),
-    col(Field::Tolerance, "Toleransi", 10.0, "Hanya untuk arah tetap: selisih dari target yang masih dianggap sesuai, mis. 0,5."),
-    col(Field::Weight, "Bobot", 8.0, "Opsional, angka 0 atau lebih (bawaan 1)."),
-    col(Field::Min, "Min", 8.0, "Opsional. Nilai terkecil yang boleh dilaporkan."),
-    col(Field::Max, "Maks", 8.0, "Opsional. Nilai terbesar yang boleh dilaporkan."),
+    col(
+        Field::Code,
+        "Kode",
+        10.0,
+        "Opsional. Kode indikator di dokumen rencana, mis. IKU-3.1.",
+    ),
+    col(
+        Field::Id,
+        "ID Indikator",
+        26.0,
+        "Opsional. ID unik, diawali ID program, mis. living.health.stunting. Kosong: dibuat dari program dan kode atau nama.",
+    ),
+    col(
+        Field::Name,
+        "Nama Indikator",
+        40.0,
+        "Nama indikator seperti di masterplan.",
+    ),
+    col(
+        Field::Unit,
+        "Satuan",
+        10.0,
+        "persen, unit, hari, orang, Rp, ...",
+    ),
+    col(
+        Field::Department,
+        "OPD",
+        12.0,
+        "Opsional. ID OPD yang melapor bila berbeda dari OPD program.",
+    ),
+    col(
+        Field::Program,
+        "Program",
+        22.0,
+        "ID program dari sheet Program.",
+    ),
+    col(
+        Field::Direction,
+        "Arah",
+        10.0,
+        "naik, turun, tetap (dalam toleransi), minimal (batas bawah) atau maksimal (batas atas).",
+    ),
+    col(
+        Field::Kind,
+        "Jenis",
+        16.0,
+        "level (nilai terakhir), kumulatif (dijumlah sejak baseline) atau kumulatif tahunan (dijumlah per tahun). Kosong: level.",
+    ),
+    col(
+        Field::Tier,
+        "Tingkat",
+        10.0,
+        "Opsional. output, outcome atau impact.",
+    ),
+    col(
+        Field::Baseline,
+        "Baseline",
+        10.0,
+        "Nilai kondisi awal, mis. 24,5 atau 95%.",
+    ),
+    col(
+        Field::BaselineYear,
+        "Tahun Baseline",
+        10.0,
+        "Tahun kondisi awal (nilai per 31 Desember), atau tanggalnya.",
+    ),
+    col(
+        Field::QuickWin,
+        "Quick Win",
+        10.0,
+        "Opsional. Ya menandai program indikator ini sebagai quick win.",
+    ),
+    col(
+        Field::PicNama,
+        "PIC Nama",
+        20.0,
+        "Opsional. Nama penanggung jawab; isi bersama PIC Jabatan.",
+    ),
+    col(
+        Field::PicJabatan,
+        "PIC Jabatan",
+        22.0,
+        "Opsional. Jabatan penanggung jawab, mis. Kepala Bidang Kesmas.",
+    ),
+    col(
+        Field::Source,
+        "Sumber Data",
+        16.0,
+        "Opsional. Asal data, mis. e-PPGBM, SSGI, SIPD.",
+    ),
+    col(
+        Field::UpdateEvery,
+        "Pembaruan",
+        12.0,
+        "Seberapa sering OPD melapor: harian, mingguan, bulanan, triwulanan, semesteran, tahunan (atau 1mo, 3mo, ...). Kosong: triwulanan.",
+    ),
+    col(
+        Field::Tolerance,
+        "Toleransi",
+        10.0,
+        "Hanya untuk arah tetap: selisih dari target yang masih dianggap sesuai, mis. 0,5.",
+    ),
+    col(
+        Field::Weight,
+        "Bobot",
+        8.0,
+        "Opsional, angka 0 atau lebih (bawaan 1).",
+    ),
+    col(
+        Field::Min,
+        "Min",
+        8.0,
+        "Opsional. Nilai terkecil yang boleh dilaporkan.",
+    ),
+    col(
+        Field::Max,
+        "Maks",
+        8.0,
+        "Opsional. Nilai terbesar yang boleh dilaporkan.",
+    ),
 ];
 
 /// The note on each target column.
@@ -385,7 +560,12 @@ fn write_workbook(plan: &Masterplan) -> Result<Vec<u8>, XlsxError> {
         text(programs, r, p(Field::Dimension), g.dimension.as_str())?;
         text(programs, r, p(Field::Name), &g.name)?;
         text(programs, r, p(Field::Department), g.department.as_str())?;
-        text(programs, r, p(Field::QuickWin), YES_NO[usize::from(!g.quick_win)])?;
+        text(
+            programs,
+            r,
+            p(Field::QuickWin),
+            YES_NO[usize::from(!g.quick_win)],
+        )?;
         text(programs, r, p(Field::Horizon), horizon_word(g.horizon))?;
         programs.write_datetime_with_format(r, p(Field::Start), date(g.start)?, &day)?;
         programs.write_datetime_with_format(r, p(Field::Due), date(g.due)?, &day)?;
@@ -431,7 +611,12 @@ fn write_workbook(plan: &Masterplan) -> Result<Vec<u8>, XlsxError> {
         text(sheet, r, i(Field::Program), ind.program.as_str())?;
         text(sheet, r, i(Field::Direction), direction_word(ind.direction))?;
         text(sheet, r, i(Field::Kind), kind_word(ind.kind))?;
-        text(sheet, r, i(Field::Tier), ind.tier.as_ref().map_or("", Tier::as_str))?;
+        text(
+            sheet,
+            r,
+            i(Field::Tier),
+            ind.tier.as_ref().map_or("", Tier::as_str),
+        )?;
         sheet.write_number(r, i(Field::Baseline), ind.baseline.value)?;
         let b = ind.baseline.date;
         if (b.month(), b.day()) == (12, 31) {
@@ -445,7 +630,12 @@ fn write_workbook(plan: &Masterplan) -> Result<Vec<u8>, XlsxError> {
             text(sheet, r, i(Field::PicNama), &pic.nama)?;
             text(sheet, r, i(Field::PicJabatan), &pic.jabatan)?;
         }
-        text(sheet, r, i(Field::Source), ind.source.as_deref().unwrap_or(""))?;
+        text(
+            sheet,
+            r,
+            i(Field::Source),
+            ind.source.as_deref().unwrap_or(""),
+        )?;
         text(
             sheet,
             r,
