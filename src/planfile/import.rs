@@ -97,8 +97,11 @@ struct Sheet {
     cells: BTreeMap<(u32, u32), Value>,
     merges: Vec<Region>,
     /// column -> merged regions touching it, as (first row, last row, top-left), by first row.
-    by_column: HashMap<u32, Vec<(u32, u32, (u32, u32))>>,
+    by_column: HashMap<u32, Vec<Span>>,
 }
+
+/// A merged region as one column sees it: first row, last row, the region's top-left cell.
+type Span = (u32, u32, (u32, u32));
 
 impl Sheet {
     fn own(&self, row: u32, col: u32) -> Option<&Value> {
@@ -134,7 +137,7 @@ impl Sheet {
 
     fn index_columns(&mut self, columns: &[u32]) {
         for &c in columns {
-            let mut list: Vec<(u32, u32, (u32, u32))> = self
+            let mut list: Vec<Span> = self
                 .merges
                 .iter()
                 .filter(|((_, c0), (_, c1))| (*c0..=*c1).contains(&c))
