@@ -187,6 +187,7 @@ fn the_template_is_a_workbook_to_fill_in_and_reads_back() {
         "Sumber Data",
         "Target 2025",
         "Target 2026",
+        "Target 2029",
     ] {
         assert!(headers.iter().any(|x| x == h), "{h} in {headers:?}");
     }
@@ -921,6 +922,14 @@ fn missing_sheets_non_workbooks_and_hostile_workbooks_are_refused() {
     let e = planfile::import(&bytes, "kosong.xlsx").unwrap_err();
     // The sheet passes either the cell cap or the unpacked-size cap first.
     assert!(e.to_string().contains("kosong.xlsx: is refused"), "{e}");
+    // A cell far to the right (header rows are read column by column).
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    s.set_name("Indikator").unwrap();
+    row(s, 0, &["Nama Indikator", "Satuan"]);
+    s.write_string(0, 5000, "Target 2025").unwrap();
+    let e = planfile::import(&book.save_to_buffer().unwrap(), "lebar.xlsx").unwrap_err();
+    assert!(e.to_string().contains("cells beyond column"), "{e}");
     // Through the command, a file beyond the cap is refused before it is read.
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("besar.xlsx");
@@ -1130,7 +1139,7 @@ fn plan_strategy() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn import_after_export_gives_the_same_plan(text in plan_strategy()) {

@@ -39,6 +39,10 @@ const MAX_TEXT_BYTES: usize = 16 << 20;
 const HEADER_ROWS: u32 = 20;
 /// Most problems listed (the rest are counted).
 const MAX_PROBLEMS: usize = 500;
+/// Columns read from a sheet (a plan's matrix has a few dozen); cells further right are refused.
+const MAX_COLUMNS: u32 = 512;
+/// Most target columns of the Indikator sheet.
+const MAX_TARGET_COLUMNS: usize = 200;
 
 /// A plan read from a workbook and validated.
 #[derive(Debug)]
@@ -96,6 +100,8 @@ struct Sheet {
     name: String,
     cells: BTreeMap<(u32, u32), Value>,
     merges: Vec<Region>,
+    /// The merged regions that start in the rows searched for the header.
+    head_merges: Vec<Region>,
     /// column -> merged regions touching it, as (first row, last row, top-left), by first row.
     by_column: HashMap<u32, Vec<Span>>,
 }
@@ -121,7 +127,7 @@ impl Sheet {
             return None;
         }
         // Header rows only (columns not indexed yet).
-        self.merges
+        self.head_merges
             .iter()
             .find(|((r0, c0), (r1, c1))| {
                 (*r0..=*r1).contains(&row) && (*c0..=*c1).contains(&col) && (*r0, *c0) != (row, col)
@@ -603,23 +609,30 @@ fn layout(
         .map(|((_, c), _)| *c)
         .collect();
     // Columns a merged header spans (`Target` over five year columns).
-    for ((r0, c0), (r1, c1)) in &sheet.merges {
+    for ((r0, c0), (r1, c1)) in &sheet.head_merges {
         if (*r0..=*r1).contains(&header_row) {
-            columns.extend(*c0..=(*c1).min(*c0 + 200));
+            columns.extend(*c0..=(*c1).min(MAX_COLUMNS - 1));
         }
     }
     columns.sort();
     columns.dedup();
     // A second header row: target years under a merged or general header.
     let below = header_row + 1;
+    // Only years (or quarters) under headers that name nothing themselves (blank, or a merged
+    // "Target"), and nothing under the headers that do: otherwise the row below is data.
+    let year_text = |v: &Value| match v {
+        Value::Text(t) => target_date(t).is_some(),
+        Value::Number(n) => n.fract() == 0.0 && target_date(&v.text()).is_some() && *n > 0.0,
+        Value::Date(_) => false,
+    };
+    let named = |c: u32| header_text(sheet, header_row, c).and_then(|t| recognise(kind, &t));
     let second = kind == SheetKind::Indicator
-        && columns.iter().any(|c| {
-            let year_below = matches!(sheet.own(below, *c), Some(v @ (Value::Text(_) | Value::Number(_))) if target_date(&v.text()).is_some());
-            let above = header_text(sheet, header_row, *c);
-            year_below
-                && above.is_none_or(|t| {
-                    !matches!(recognise(kind, &t), Some(Header::Field(_) | Header::BaselineOf(_)))
-                })
+        && columns
+            .iter()
+            .any(|c| sheet.own(below, *c).is_some_and(year_text) && named(*c).is_none())
+        && columns.iter().all(|c| {
+            sheet.own(below, *c).is_none()
+                || (named(*c).is_none() && sheet.own(below, *c).is_some_and(year_text))
         });
     let mut out = Layout {
         kind,
@@ -631,7 +644,7 @@ fn layout(
     let mut unknown = Vec::new();
     for col in columns {
         let top = header_text(sheet, header_row, col);
-        let sub = if second {
+        let sub = if second && named(col).is_none() {
             sheet.own(below, col).map(Value::text)
         } else {
             None
@@ -682,6 +695,16 @@ fn layout(
         }
     }
     out.targets.sort();
+    if out.targets.len() > MAX_TARGET_COLUMNS {
+        problems.at(
+            format!("{}!{}", sheet.name, header_row + 1),
+            format!(
+                "has {} target columns, more than the {MAX_TARGET_COLUMNS} a plan may have; keep one per year (or quarter)",
+                out.targets.len()
+            ),
+        );
+        out.targets.truncate(MAX_TARGET_COLUMNS);
+    }
     let found = found_headers(sheet, header_row);
     for (place, text) in unknown {
         problems.at(
@@ -1735,6 +1758,13 @@ fn read_sheet(
         if beyond {
             return Ok(());
         }
+        if col >= MAX_COLUMNS && !matches!(value, DataRef::Empty) {
+            return Err(WorkbookError::TooLarge(format!(
+                "the sheet `{}` has cells beyond column {}; a plan needs far fewer columns, so delete the others",
+                values::echo(name),
+                column_letters(MAX_COLUMNS - 1)
+            )));
+        }
         if row < last_row {
             out_of_order = true;
         }
@@ -1753,11 +1783,18 @@ fn read_sheet(
         }
         Ok(())
     })?;
-    let merges = book.merged_regions(name)?;
+    let mut merges = book.merged_regions(name)?;
+    merges.retain(|((_, c0), _)| *c0 < MAX_COLUMNS);
+    let head_merges = merges
+        .iter()
+        .filter(|((r0, _), _)| *r0 <= HEADER_ROWS + 2)
+        .copied()
+        .collect();
     Ok(Sheet {
         name: name.to_string(),
         cells,
         merges,
+        head_merges,
         by_column: HashMap::new(),
     })
 }

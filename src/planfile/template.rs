@@ -431,10 +431,17 @@ pub fn parse_cadence(text: &str) -> Option<String> {
     Some(named.into())
 }
 
-/// The workbook `pantau plan template` writes: the example plan of `pantau init`.
+/// The years the template has a target column for (a five-year plan), besides its examples'.
+pub const TEMPLATE_YEARS: std::ops::RangeInclusive<i32> = 2025..=2029;
+
+/// The workbook `pantau plan template` writes: the example plan of `pantau init`, with a target
+/// column for each of `TEMPLATE_YEARS`.
 pub fn template_workbook() -> anyhow::Result<Vec<u8>> {
     let plan = super::init::example_plan("Kota Contoh")?;
-    plan_workbook(&plan)
+    let years: Vec<NaiveDate> = TEMPLATE_YEARS
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, 12, 31))
+        .collect();
+    write_workbook(&plan, &years).map_err(xlsx)
 }
 
 fn xlsx(e: XlsxError) -> anyhow::Error {
@@ -446,7 +453,7 @@ const ROWS: u32 = 2000;
 
 /// `plan` in the plan workbook, as bytes.
 pub fn plan_workbook(plan: &Masterplan) -> anyhow::Result<Vec<u8>> {
-    write_workbook(plan).map_err(xlsx)
+    write_workbook(plan, &[]).map_err(xlsx)
 }
 
 fn text(sheet: &mut Worksheet, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
@@ -508,7 +515,8 @@ const GUIDE: &[&str] = &[
     "Matriks yang sudah ada (judul kolom lain, urutan lain, sel Dimensi/Program yang digabung, kolom TW I 2025) juga bisa dibaca langsung: pantau plan import matriks.xlsx",
 ];
 
-fn write_workbook(plan: &Masterplan) -> Result<Vec<u8>, XlsxError> {
+/// `plan` in the workbook, with target columns for its targets' dates and `more` dates.
+fn write_workbook(plan: &Masterplan, more: &[NaiveDate]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap().set_align(FormatAlign::Top);
@@ -582,12 +590,13 @@ fn write_workbook(plan: &Masterplan) -> Result<Vec<u8>, XlsxError> {
     list(sheet, i(Field::QuickWin), YES_NO)?;
     list_of(sheet, i(Field::Department), "=OPD!$A$2:$A$1000")?;
     list_of(sheet, i(Field::Program), "=Program!$A$2:$A$1000")?;
-    // One column per target date any indicator has, in date order; the template shows five
-    // years even when its examples have fewer.
+    // One column per target date any indicator has (and each of `more`), in date order; an
+    // indicator without a target in a column gets `-` there.
     let mut dates: Vec<NaiveDate> = plan
         .indicators
         .iter()
         .flat_map(|i| i.targets.iter().map(|t| t.date))
+        .chain(more.iter().copied())
         .collect();
     dates.sort();
     dates.dedup();
