@@ -93,6 +93,22 @@ fn init_then_check_then_run_as_a_new_user_would() {
     );
     assert!(!other.join("pantau.toml").exists());
 
+    let o = pantau_output(&[
+        "init",
+        dir.path().join("mars").to_str().unwrap(),
+        "--city",
+        "Kota Mars",
+        "--zone",
+        "Mars/Olympus",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        out(&o).contains("--zone `Mars/Olympus` is not an IANA time zone"),
+        "{}",
+        out(&o)
+    );
+    assert!(!dir.path().join("mars").exists());
+
     // The daemon serves the new city on port 0.
     let db = dir.path().join("batu.db");
     let daemon = Daemon::start_with(
