@@ -1,5 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`,
-//! `init`, `plan`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`,
+//! `watch`, `token`, `init`, `plan`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -13,10 +13,18 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `pantau --version`: the release and the commit it was built from (`unknown` outside git).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PANTAU_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pantau",
-    version,
+    version = VERSION,
     about = "Smart City Masterplan monitoring for a city's command center"
 )]
 pub struct Cli {
@@ -59,6 +67,18 @@ pub enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Replace the database with a backup. Refused while a daemon serves the database; the
+    /// backup is checked first (integrity, schema version) and the replaced database is kept
+    /// beside it as `<database>.replaced-<time>`.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Write the evaluation report (laporan evaluasi) of a year or a triwulan as XLSX or HTML
+    /// (by the file's extension), or as JSON on standard output with `--out -`. Reads the
+    /// database read-only, so it works beside a running daemon.
+    Report(ReportArgs),
     /// Show live progress and events from a running daemon in the terminal.
     Watch(crate::watch::WatchArgs),
     /// Manage department tokens.
@@ -82,6 +102,24 @@ pub struct RunArgs {
     /// Serve the dashboards from this folder instead of the embedded copy.
     #[arg(long)]
     pub dashboards: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The year (tahun anggaran), one in which the masterplan has targets, e.g. 2025.
+    #[arg(long)]
+    pub year: String,
+    /// Only up to this triwulan: 1-4 (or I-IV).
+    #[arg(long)]
+    pub quarter: Option<String>,
+    /// Only this department's (OPD's) indicators and compliance.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// FILE.xlsx, FILE.html (or .json), or `-` for JSON on standard output.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,34 +151,47 @@ pub enum TokenCommand {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = match crate::telemetry::LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pantau: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(format);
+    if !matches!(
+        cli.command,
+        None | Some(Command::Run(_)) | Some(Command::Demo(_))
+    ) {
+        reader_may_go_away();
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
             if let Some(c) = e.downcast_ref::<crate::config::ConfigError>() {
-                eprint!("pantau: {c}");
+                crate::telemetry::fatal(&format!("pantau: {c}"));
                 return ExitCode::from(2);
             }
-            eprintln!("pantau: error: {e}");
+            let mut text = format!("pantau: error: {e}\n");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                text.push_str(&format!("  caused by: {cause}\n"));
             }
+            crate::telemetry::fatal(&text);
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+/// A command whose output is piped into `head` (or a pager that quits) ends quietly when the
+/// reader goes away, as `cat` does, instead of reporting a broken pipe: the default action of
+/// SIGPIPE is restored (Rust ignores it). Only for commands that print; the daemon keeps
+/// ignoring it, since a screen that disconnects must never stop it.
+fn reader_may_go_away() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
@@ -155,11 +206,17 @@ fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
 /// Says on standard error which database a command works on, and whether a daemon serves it.
 fn announce_db(db: &Path) {
     match store::lock::holder(db) {
-        Some(holder) => eprintln!(
-            "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
-            db.display()
+        Some(holder) => crate::telemetry::notice(
+            &format!(
+                "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
+                db.display()
+            ),
+            &[("database", &db.display().to_string())],
         ),
-        None => eprintln!("pantau: database {}", db.display()),
+        None => crate::telemetry::notice(
+            &format!("pantau: database {}", db.display()),
+            &[("database", &db.display().to_string())],
+        ),
     }
 }
 
@@ -273,12 +330,42 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let check = store::backup(&src, &file)?;
+            let check = store::backup::backup(&src, &file)?;
             if check != "ok" {
                 bail!("the copy failed its integrity check: {check}");
             }
             println!("backup written to {} (integrity_check: ok)", file.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, db } => {
+            let config = load(&cli.config)?;
+            let db = db_path(&config, &db);
+            let tz = config.settings.city.time_zone;
+            let restored =
+                store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
+            println!(
+                "restored {} from {} (schema version {}, {} observations)",
+                db.display(),
+                file.display(),
+                restored.schema_version,
+                crate::locale::format_number(
+                    restored.observations as f64,
+                    0,
+                    config.settings.city.locale
+                )
+            );
+            match &restored.replaced {
+                Some(aside) => println!(
+                    "the database it replaced is kept as {}; delete it once the restored one serves well",
+                    aside.display()
+                ),
+                None => println!("there was no database at {} before", db.display()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let config = load(&cli.config)?;
+            report(&config, &args)
         }
         Command::Watch(args) => {
             runtime()?.block_on(crate::watch::run(args))?;
@@ -311,10 +398,17 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let db = config.settings.database.clone();
         let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
-        eprintln!("pantau: database {}", db.display());
-        eprintln!(
-            "pantau: {} — open http://{addr}/",
-            config.settings.city.name
+        crate::telemetry::notice(
+            &format!("pantau: database {}", db.display()),
+            &[("database", &db.display().to_string())],
+        );
+        // Tests and scripts read the address from this line, in either log format.
+        crate::telemetry::notice(
+            &format!(
+                "pantau: {} — open http://{addr}/",
+                config.settings.city.name
+            ),
+            &[("address", &format!("http://{addr}/"))],
         );
         crate::server::run(
             config,
@@ -473,6 +567,80 @@ fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
         eprintln!("exported {n} observations to {}", out.display());
     }
     Ok(())
+}
+
+/// `pantau report`: exit 2 for a bad year, triwulan, department or output name.
+fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::{self, Format, Period, ReportError, Request};
+    let usage = |flag: &str, message: &str| {
+        eprintln!("pantau report: --{flag}: {message}");
+        Ok(ExitCode::from(2))
+    };
+    let to_stdout = args.out == Path::new("-");
+    let format = if to_stdout {
+        Format::Json
+    } else {
+        match Format::from_path(&args.out) {
+            Some(f) => f,
+            None => {
+                return usage(
+                    "out",
+                    &format!(
+                        "`{}` does not end in .xlsx, .html or .json; the extension chooses the format (`-` writes JSON to standard output)",
+                        args.out.display()
+                    ),
+                );
+            }
+        }
+    };
+    let request = (|| -> Result<Request, ReportError> {
+        Ok(Request {
+            year: report::parse_year(&args.year)?,
+            quarter: args
+                .quarter
+                .as_deref()
+                .map(report::parse_quarter)
+                .transpose()?,
+            department: args.department.clone(),
+        })
+    })()
+    .and_then(|r| {
+        Period::resolve(&r, &config.masterplan, config.settings.city.time_zone)?;
+        Ok(r)
+    });
+    let request = match request {
+        Ok(r) => r,
+        Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
+        Err(e) => return Err(e.into()),
+    };
+    let db = db_path(config, &args.db);
+    existing(&db)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let made = report::source::from_database(config, &db, &request, now)?;
+    let body = report::render(&made, format)?;
+    if to_stdout {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&body)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    } else {
+        std::fs::write(&args.out, &body)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
+    eprintln!(
+        "pantau report: laporan evaluasi {} of {} ({} indicators, versi rencana {}){}",
+        made.period.label,
+        made.city,
+        made.rows().count(),
+        made.plan_version,
+        if to_stdout {
+            String::new()
+        } else {
+            format!(" written to {}", args.out.display())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A table with columns padded to their widest cell (counted in characters, not bytes).

@@ -741,6 +741,8 @@ fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_and_a_revocation_beside_a_running_daemon_reach_it() {
+    // This test's own HTTPS-capable client may be the process's first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), PLAN, "");
     let daemon = Daemon::start(&cfg);

@@ -211,13 +211,34 @@ pub(super) fn routes(
 
 fn healthz(app: &App) -> Response {
     let config = app.config();
+    let tz = config.settings.city.time_zone;
+    let backup = app.backups.get().map(|b| {
+        serde_json::json!({
+            "every_seconds": b.plan.every.as_secs(),
+            "keep": b.plan.keep,
+            "dir": b.plan.dir.display().to_string(),
+            "files": b.files,
+            "running_since": b.running_since.map(|t| format_instant(t, tz)),
+            "next": b.next.map(|t| format_instant(t, tz)),
+            "last": b.last.as_ref().map(|r| crate::store::backup::run_json(r, tz)),
+            "last_success": b.last_success.as_ref().map(|(t, f)| serde_json::json!({
+                "time": format_instant(*t, tz), "file": f.display().to_string(),
+            })),
+            "successes_total": b.successes_total,
+            "failures_total": b.failures_total,
+            "consecutive_failures": b.consecutive_failures,
+        })
+    });
     json(&serde_json::json!({
         "status": "ok",
         "city": config.settings.city.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("PANTAU_GIT_COMMIT"),
         "epoch": app.hub.epoch(),
         "seq": app.hub.seq(),
         "indicators": config.masterplan.indicators.len(),
         "uptime_seconds": app.started.elapsed().as_secs(),
+        "backup": backup,
     }))
 }
 

@@ -51,6 +51,8 @@ pub struct App {
     pub reminders: Arc<counters::ReminderMetrics>,
     /// The version of the plan that is loaded (recorded at start and at each reload).
     pub plan_version: Arc<RwLock<Option<PlanVersion>>>,
+    /// Scheduled backups' last results (empty when `[storage.backup]` is off).
+    pub backups: store::backup::BackupStatus,
 }
 
 impl App {

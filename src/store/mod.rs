@@ -6,6 +6,7 @@
 //! Migrations run at start in one IMMEDIATE transaction tracked by `user_version`; a database
 //! written by a newer pantau is refused and left untouched.
 
+pub mod backup;
 pub mod changes;
 pub mod lock;
 pub mod read;
@@ -238,18 +239,6 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
-}
-
-/// Copies the live database to `dest` with SQLite's online backup, then checks the copy.
-pub fn backup(source: &Path, dest: &Path) -> Result<String, StoreError> {
-    let src = open_reader(source)?;
-    let mut dst = Connection::open(dest)?;
-    {
-        let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-    }
-    let check: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    Ok(check)
 }
 
 struct NoListener;
