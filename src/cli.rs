@@ -1,5 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`, `watch`,
-//! `token`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`,
+//! `watch`, `token`, `init`, `plan`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -87,6 +87,11 @@ pub enum Command {
     /// Copy every table from one store into an empty one (SQLite file or postgres:// URL, either
     /// way), verified by row counts and a checksum per table.
     Migrate(store::migrate::MigrateArgs),
+    /// Write a new city's configuration folder (pantau.toml, masterplan.toml, screens.toml).
+    Init(crate::planfile::InitArgs),
+    /// The masterplan as a workbook: a template to fill in, its import, its export.
+    #[command(subcommand)]
+    Plan(crate::planfile::PlanCommand),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -157,6 +162,12 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(format);
+    if !matches!(
+        cli.command,
+        None | Some(Command::Run(_)) | Some(Command::Demo(_))
+    ) {
+        reader_may_go_away();
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -171,6 +182,18 @@ pub fn main() -> ExitCode {
             crate::telemetry::fatal(&text);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command whose output is piped into `head` (or a pager that quits) ends quietly when the
+/// reader goes away, as `cat` does, instead of reporting a broken pipe: the default action of
+/// SIGPIPE is restored (Rust ignores it). Only for commands that print; the daemon keeps
+/// ignoring it, since a screen that disconnects must never stop it.
+fn reader_may_go_away() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -363,6 +386,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             token(&config, cmd)
         }
         Command::Migrate(args) => store::migrate::run(&args),
+        Command::Init(args) => crate::planfile::init::run(&args),
+        Command::Plan(cmd) => crate::planfile::run(cmd, cli.config.as_deref()),
     }
 }
 

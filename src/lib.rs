@@ -27,6 +27,8 @@
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `locale`: Indonesian number formatting.
+//! - `planfile`: a new city's configuration folder (`pantau init`) and the masterplan as a
+//!   workbook: the template, the import of a city's own matrices, the export.
 //! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
 pub mod api;
@@ -39,6 +41,7 @@ pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod locale;
+pub mod planfile;
 pub mod poller;
 pub mod progress;
 pub mod reminders;

@@ -1173,3 +1173,55 @@ async fn paths_outside_the_dashboards_are_refused() {
     from_dir.stop().await;
     embedded.stop().await;
 }
+
+/// `pantau export - | head -1`: the reader goes away after the first line of a large export;
+/// the export ends quietly (no error, no panic), as `cat` would.
+#[test]
+fn export_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), &common::example_masterplan(), "");
+    // 20,000 rows, one a minute back from now: an export far larger than a pipe's buffer.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut csv = String::from("indicator,time,value,note\n");
+    for k in 1..=20_000i64 {
+        let t = chrono::DateTime::from_timestamp_millis(now - k * 60_000).unwrap();
+        csv.push_str(&format!(
+            "living.health.stunting,{},{}.5,catatan puskesmas {k}\n",
+            t.to_rfc3339(),
+            k % 20
+        ));
+    }
+    let file = dir.path().join("rows.csv");
+    std::fs::write(&file, csv).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pantau"))
+        .args(["import", "--create"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pantau"))
+        .args(["export", "-"])
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !said.contains("error") && !said.contains("pipe") && !said.contains("panicked"),
+        "export into a closed pipe said: {said}"
+    );
+    assert!(
+        out.status.success()
+            || std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(13),
+        "{:?}",
+        out.status
+    );
+}

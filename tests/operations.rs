@@ -480,7 +480,10 @@ async fn restore_is_refused_beside_a_daemon_and_keeps_the_replaced_database() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        said.contains("schema version 2, 300 observations"),
+        said.contains(&format!(
+            "schema version {}, 300 observations",
+            pantau::store::SCHEMA_VERSION
+        )),
         "{said}"
     );
     let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
