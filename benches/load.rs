@@ -10,12 +10,15 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,polling,uploads,federation`: run only those phases (e.g. to profile one).
+//! - `--only writes,reads,polling,uploads,report,federation`: run only those phases (e.g. to
+//!   profile one of them).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
 
 #[path = "load/daemon.rs"]
 mod daemon;
+#[path = "load/evaluation.rs"]
+mod evaluation;
 #[path = "load/federation.rs"]
 mod federation;
 #[path = "load/feeds.rs"]
@@ -62,6 +65,8 @@ struct Scale {
     import_days: u64,
     /// Seconds of `/healthz` with and without two clients posting maximum-size workbooks.
     upload_seconds: f64,
+    /// Each evaluation report and `as_of` request is timed this many times.
+    report_runs: usize,
     /// The federation phase: simulated cities, rounds of one delta from each, ms between rounds.
     federation_cities: usize,
     federation_rounds: u64,
@@ -88,6 +93,7 @@ impl Scale {
             import_indicators: 1000,
             import_days: 1000,
             upload_seconds: 10.0,
+            report_runs: 5,
             federation_cities: 500,
             federation_rounds: 20,
             federation_every_ms: 500,
@@ -113,6 +119,7 @@ impl Scale {
             import_indicators: 200,
             import_days: 100,
             upload_seconds: 2.0,
+            report_runs: 2,
             federation_cities: 5,
             federation_rounds: 10,
             federation_every_ms: 100,
@@ -254,7 +261,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&read_dir)?;
     let config = plan::write_config(&read_dir, &plan.toml(None))?;
     let began = Instant::now();
-    let rows = if options.wants("reads") || options.wants("polling") {
+    let rows = if options.wants("reads") || options.wants("polling") || options.wants("report") {
         let (db, plan) = (read_dir.join("pantau.db"), plan.clone());
         tokio::task::spawn_blocking(move || plan::backfill(&db, &plan)).await??
     } else {
@@ -292,6 +299,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
             verdict: Verdict::from_bool(rss * 1.048_576 <= 100.0),
             data: json!({ "peak_rss_mib": rss, "daemon_cpu_s": cpu }),
         });
+    }
+
+    // ---- The evaluation report and progress as of a past day, on the same database.
+    if options.wants("report") {
+        step("report: the yearly evaluation report (XLSX, HTML, CLI) and progress as_of");
+        let d = daemon::Daemon::start(&config).await?;
+        figures.extend(evaluation::figures(&d, &config, &plan, scale.report_runs).await?);
+        d.stop().await?;
     }
 
     // ---- Polling: the same database, now with feeds, beside Prometheus.

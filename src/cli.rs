@@ -1,4 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `watch`, `token`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`,
+//! `watch`, `token`, `init`, `plan`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -12,10 +13,18 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `pantau --version`: the release and the commit it was built from (`unknown` outside git).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PANTAU_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pantau",
-    version,
+    version = VERSION,
     about = "Smart City Masterplan monitoring for a city's command center"
 )]
 pub struct Cli {
@@ -59,11 +68,31 @@ pub enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Replace the database with a backup. Refused while a daemon serves the database; the
+    /// backup is checked first (integrity, schema version) and the replaced database is kept
+    /// beside it as `<database>.replaced-<time>`.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Write the evaluation report (laporan evaluasi) of a year or a triwulan as XLSX or HTML
+    /// (by the file's extension), or as JSON on standard output with `--out -`. Reads the
+    /// database read-only, so it works beside a running daemon.
+    Report(ReportArgs),
     /// Show live progress and events from a running daemon in the terminal.
     Watch(crate::watch::WatchArgs),
     /// Manage department tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy every table from one store into an empty one (SQLite file or postgres:// URL, either
+    /// way), verified by row counts and a checksum per table.
+    Migrate(store::migrate::MigrateArgs),
+    /// Write a new city's configuration folder (pantau.toml, masterplan.toml, screens.toml).
+    Init(crate::planfile::InitArgs),
+    /// The masterplan as a workbook: a template to fill in, its import, its export.
+    #[command(subcommand)]
+    Plan(crate::planfile::PlanCommand),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -87,6 +116,24 @@ pub struct DemoArgs {
     /// Start several simulated cities and one federation daemon following them.
     #[arg(long)]
     pub federation: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The year (tahun anggaran), one in which the masterplan has targets, e.g. 2025.
+    #[arg(long)]
+    pub year: String,
+    /// Only up to this triwulan: 1-4 (or I-IV).
+    #[arg(long)]
+    pub quarter: Option<String>,
+    /// Only this department's (OPD's) indicators and compliance.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// FILE.xlsx, FILE.html (or .json), or `-` for JSON on standard output.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,53 +165,79 @@ pub enum TokenCommand {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = match crate::telemetry::LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pantau: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(format);
+    if !matches!(
+        cli.command,
+        None | Some(Command::Run(_)) | Some(Command::Demo(_))
+    ) {
+        reader_may_go_away();
+    }
     match execute(cli) {
         Ok(code) => code,
         Err(e) => {
             if let Some(c) = e.downcast_ref::<crate::config::ConfigError>() {
-                eprint!("pantau: {c}");
+                crate::telemetry::fatal(&format!("pantau: {c}"));
                 return ExitCode::from(2);
             }
-            eprintln!("pantau: error: {e}");
+            let mut text = format!("pantau: error: {e}\n");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                text.push_str(&format!("  caused by: {cause}\n"));
             }
+            crate::telemetry::fatal(&text);
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PANTAU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+/// A command whose output is piped into `head` (or a pager that quits) ends quietly when the
+/// reader goes away, as `cat` does, instead of reporting a broken pipe: the default action of
+/// SIGPIPE is restored (Rust ignores it). Only for commands that print; the daemon keeps
+/// ignoring it, since a screen that disconnects must never stop it.
+fn reader_may_go_away() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
     Ok(Config::load(cli_config.as_deref())?)
 }
 
-fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
-    db.clone()
-        .unwrap_or_else(|| config.settings.database.clone())
+fn db_path(config: &Config, db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let (None, Some(p)) = (db, &config.settings.postgres) {
+        bail!(
+            "this command works on a SQLite file, but [storage] url names the PostgreSQL server {}; give it --db FILE, or copy between the two with `pantau migrate`",
+            p.shown
+        );
+    }
+    Ok(db
+        .clone()
+        .unwrap_or_else(|| config.settings.database.clone()))
 }
 
 /// Says on standard error which database a command works on, and whether a daemon serves it.
 fn announce_db(db: &Path) {
     match store::lock::holder(db) {
-        Some(holder) => eprintln!(
-            "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
-            db.display()
+        Some(holder) => crate::telemetry::notice(
+            &format!(
+                "pantau: database {} (served by {holder}; it shows what this command writes within a few seconds)",
+                db.display()
+            ),
+            &[("database", &db.display().to_string())],
         ),
-        None => eprintln!("pantau: database {}", db.display()),
+        None => crate::telemetry::notice(
+            &format!("pantau: database {}", db.display()),
+            &[("database", &db.display().to_string())],
+        ),
     }
 }
 
@@ -278,7 +351,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Import { file, db, create } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing_or_create(&db, create)?;
             match import_file(&config, &db, &file, true)? {
                 Ok(summary) => {
@@ -293,14 +366,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { out, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing(&db)?;
             export(&config, &db, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, db } => {
             let config = load(&cli.config)?;
-            let src = db_path(&config, &db);
+            let src = db_path(&config, &db)?;
             existing(&src)?;
             if file.exists() {
                 bail!("{} already exists; choose a new file name", file.display());
@@ -314,12 +387,42 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            let check = store::backup(&src, &file)?;
+            let check = store::backup::backup(&src, &file)?;
             if check != "ok" {
                 bail!("the copy failed its integrity check: {check}");
             }
             println!("backup written to {} (integrity_check: ok)", file.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, db } => {
+            let config = load(&cli.config)?;
+            let db = db_path(&config, &db)?;
+            let tz = config.settings.city.time_zone;
+            let restored =
+                store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
+            println!(
+                "restored {} from {} (schema version {}, {} observations)",
+                db.display(),
+                file.display(),
+                restored.schema_version,
+                crate::locale::format_number(
+                    restored.observations as f64,
+                    0,
+                    config.settings.city.locale
+                )
+            );
+            match &restored.replaced {
+                Some(aside) => println!(
+                    "the database it replaced is kept as {}; delete it once the restored one serves well",
+                    aside.display()
+                ),
+                None => println!("there was no database at {} before", db.display()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let config = load(&cli.config)?;
+            report(&config, &args)
         }
         Command::Watch(args) => {
             runtime()?.block_on(crate::watch::run(args))?;
@@ -329,6 +432,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             token(&config, cmd)
         }
+        Command::Migrate(args) => store::migrate::run(&args),
+        Command::Init(args) => crate::planfile::init::run(&args),
+        Command::Plan(cmd) => crate::planfile::run(cmd, cli.config.as_deref()),
     }
 }
 
@@ -349,11 +455,28 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
         let addr = listener.local_addr()?;
         let db = config.settings.database.clone();
-        let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
-        eprintln!("pantau: database {}", db.display());
-        eprintln!(
-            "pantau: {} — open http://{addr}/",
-            config.settings.city.name
+        let (lock, shown) = match &config.settings.postgres {
+            Some(p) => (None, p.shown.clone()),
+            None => (
+                Some(crate::server::claim(
+                    &db,
+                    addr,
+                    config.settings.city.time_zone,
+                )?),
+                db.display().to_string(),
+            ),
+        };
+        crate::telemetry::notice(
+            &format!("pantau: database {shown}"),
+            &[("database", &shown)],
+        );
+        // Tests and scripts read the address from this line, in either log format.
+        crate::telemetry::notice(
+            &format!(
+                "pantau: {} — open http://{addr}/",
+                config.settings.city.name
+            ),
+            &[("address", &format!("http://{addr}/"))],
         );
         crate::server::run(
             config,
@@ -361,7 +484,7 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             RunOptions {
                 dashboards_dir: args.dashboards,
                 heartbeat: None,
-                lock: Some(lock),
+                lock,
             },
             stop,
         )
@@ -548,6 +671,80 @@ fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pantau report`: exit 2 for a bad year, triwulan, department or output name.
+fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::{self, Format, Period, ReportError, Request};
+    let usage = |flag: &str, message: &str| {
+        eprintln!("pantau report: --{flag}: {message}");
+        Ok(ExitCode::from(2))
+    };
+    let to_stdout = args.out == Path::new("-");
+    let format = if to_stdout {
+        Format::Json
+    } else {
+        match Format::from_path(&args.out) {
+            Some(f) => f,
+            None => {
+                return usage(
+                    "out",
+                    &format!(
+                        "`{}` does not end in .xlsx, .html or .json; the extension chooses the format (`-` writes JSON to standard output)",
+                        args.out.display()
+                    ),
+                );
+            }
+        }
+    };
+    let request = (|| -> Result<Request, ReportError> {
+        Ok(Request {
+            year: report::parse_year(&args.year)?,
+            quarter: args
+                .quarter
+                .as_deref()
+                .map(report::parse_quarter)
+                .transpose()?,
+            department: args.department.clone(),
+        })
+    })()
+    .and_then(|r| {
+        Period::resolve(&r, &config.masterplan, config.settings.city.time_zone)?;
+        Ok(r)
+    });
+    let request = match request {
+        Ok(r) => r,
+        Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
+        Err(e) => return Err(e.into()),
+    };
+    let db = db_path(config, &args.db)?;
+    existing(&db)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let made = report::source::from_database(config, &db, &request, now)?;
+    let body = report::render(&made, format)?;
+    if to_stdout {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&body)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    } else {
+        std::fs::write(&args.out, &body)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+    }
+    eprintln!(
+        "pantau report: laporan evaluasi {} of {} ({} indicators, versi rencana {}){}",
+        made.period.label,
+        made.city,
+        made.rows().count(),
+        made.plan_version,
+        if to_stdout {
+            String::new()
+        } else {
+            format!(" written to {}", args.out.display())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A table with columns padded to their widest cell (counted in characters, not bytes).
 fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(|h| h.chars().count());
@@ -596,10 +793,15 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 );
             };
             let id = DepartmentId::parse(d.id.as_str())?;
-            let db = db_path(config, &db);
-            existing_or_create(&db, create)?;
-            let conn = store::open_writer(&db)?;
-            let (tid, token) = store::tokens::create(&conn, &id, &label)?;
+            let (tid, token) = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::create_token_blocking(p, &id, &label)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing_or_create(&db, create)?;
+                    let conn = store::open_writer(&db)?;
+                    store::tokens::create(&conn, &id, &label)?
+                }
+            };
             eprintln!(
                 "token {tid} for {} ({}) — shown only now, store it safely:",
                 d.name, d.id
@@ -607,11 +809,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
         TokenCommand::List { db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let list = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::list_tokens_blocking(p)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::list(&store::open_writer(&db)?)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            let rows: Vec<[String; 5]> = store::tokens::list(&conn)?
+            let rows: Vec<[String; 5]> = list
                 .into_iter()
                 .map(|t| {
                     let status = match t.revoked {
@@ -633,11 +840,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             );
         }
         TokenCommand::Revoke { id, db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let revoked = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::revoke_token_blocking(p, id)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::revoke(&store::open_writer(&db)?, id)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            match store::tokens::revoke(&conn, id)? {
+            match revoked {
                 store::tokens::Revoked::Now => println!("token {id} revoked"),
                 store::tokens::Revoked::Already(at) => println!(
                     "token {id} was already revoked on {}; nothing changed",

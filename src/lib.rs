@@ -17,17 +17,21 @@
 //! - `app`: the shared handle (`App`) that the API, the poller and the server hold.
 //! - `poller`: the one polling engine for every feed format.
 //! - `reminders`: e-mails and events to departments whose updates are overdue.
+//! - `report`: the yearly evaluation report (laporan evaluasi) as data, XLSX and HTML.
 //! - `api`: warp routes, the one error-to-status mapping, the live websocket, the dashboards.
 //! - `server`: wires everything and shuts it down in order.
 //!
 //! Modules are layered (checked by `tests/structure.rs`): `domain` uses nothing of ours; `values`
 //! uses only `domain`; `config`, `feeds`, `progress`, `store`, `ingest` and `live` sit above
-//! them; `app` above those; `poller`, `reminders` and `api` above `app`; `server`, `demo`,
+//! them; `report` above `progress`, `config` and `store`; `app` above those; `poller`, `reminders` and `api` above `app`; `server`, `demo`,
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
 //! - `federation`: a province's or the ministry's pantau following many cities' pantau over
 //!   their live feeds (`federation.toml`); above `api`, below `cli` and `demo`.
 //! - `locale`: Indonesian number formatting.
+//! - `planfile`: a new city's configuration folder (`pantau init`) and the masterplan as a
+//!   workbook: the template, the import of a city's own matrices, the export.
+//! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
 pub mod api;
 pub mod app;
@@ -40,10 +44,13 @@ pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod locale;
+pub mod planfile;
 pub mod poller;
 pub mod progress;
 pub mod reminders;
+pub mod report;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod values;
 pub mod watch;

@@ -2,7 +2,9 @@
 //! tick, the feed poller and the HTTP server together, and shuts them down in order.
 //!
 //! `run` serves until the shutdown future resolves, then stops accepting, tells every task, lets
-//! the writer commit what it took, and returns.
+//! the writer commit what it took, and returns. Under systemd (`Type=notify`) it says when it
+//! serves (`READY=1`), reloads (`RELOADING=1` ... `READY=1`) and stops (`STOPPING=1`), and pings
+//! the watchdog at half the interval systemd gives (`WATCHDOG_USEC`).
 
 pub use crate::app::{App, RunOptions};
 
@@ -72,10 +74,10 @@ impl CommitListener for ProgressListener {
         }
     }
 
-    fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &rusqlite::Connection) {
+    fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &dyn store::Reader) {
         let mut updates = Vec::new();
         for id in &changes.indicators {
-            match store::read::indicator_state(conn, id) {
+            match conn.indicator_state(id) {
                 Ok((series, note)) => updates.push((id.clone(), series, note)),
                 Err(e) => {
                     tracing::warn!(indicator = %id, error = %e, "cannot reload an indicator changed by another process")
@@ -91,6 +93,12 @@ impl CommitListener for ProgressListener {
     }
 }
 
+/// The store as opened at start.
+enum Opened {
+    Sqlite(rusqlite::Connection),
+    Postgres(store::postgres::Pools),
+}
+
 /// Runs the daemon on `listener` until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -98,21 +106,58 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // SIGHUP means reload from here on: installed before anything slow, so that a reload asked
+    // for while the daemon starts is done once it serves instead of ending the process.
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let limits = connection_limits(&config)?;
     let db = config.settings.database.clone();
-    // One daemon per database: taken before anything is opened, held until `run` returns.
-    let _lock = match options.lock.clone() {
-        Some(lock) => lock,
-        None => claim(&db, listener.local_addr()?, config.settings.city.time_zone)?,
+    let postgres = config.settings.postgres.clone();
+    // One daemon per SQLite database: taken before anything is opened, held until `run`
+    // returns. Several daemons may share a PostgreSQL database.
+    let _lock = match (&postgres, options.lock.clone()) {
+        (Some(_), _) => None,
+        (None, Some(lock)) => Some(lock),
+        (None, None) => Some(claim(
+            &db,
+            listener.local_addr()?,
+            config.settings.city.time_zone,
+        )?),
     };
-    let conn = {
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || store::open_writer(&db)).await??
+    let opened = match &postgres {
+        Some(p) => {
+            tracing::info!(server = %p.shown, "storing in PostgreSQL");
+            Opened::Postgres(store::postgres::open(p).await?)
+        }
+        None => {
+            let db = db.clone();
+            Opened::Sqlite(tokio::task::spawn_blocking(move || store::open_writer(&db)).await??)
+        }
     };
-    let reads = ReadPool::new(&db);
-    let (series, notes) = reads
-        .run(|c| Ok((store::read::all_series(c)?, store::read::latest_notes(c)?)))
-        .await?;
+    let reads = match &opened {
+        Opened::Sqlite(_) => ReadPool::new(&db),
+        Opened::Postgres(pools) => ReadPool::postgres(pools.clone()),
+    };
+    // Other daemons' commits from here on reach this one's state (read just below).
+    let since = match &opened {
+        Opened::Sqlite(_) => 0,
+        Opened::Postgres(pools) => pools.last_change().await?,
+    };
+    // From the primary: a replica (`read_url`) may be behind the change log read above.
+    let (series, notes) = match &opened {
+        Opened::Sqlite(_) => {
+            reads
+                .run(|c| Ok((c.all_series()?, c.latest_notes()?)))
+                .await?
+        }
+        Opened::Postgres(pools) => {
+            let pools = pools.clone();
+            tokio::task::spawn_blocking(move || {
+                pools.write_blocking(|c| Ok((c.all_series()?, c.latest_notes()?)))
+            })
+            .await??
+        }
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let state = ProgressState::new(
         Arc::new(config.masterplan.clone()),
@@ -124,14 +169,20 @@ pub async fn run(
     );
     let hub = Hub::new(state.snapshot());
     let progress = Arc::new(Mutex::new(state));
-    let (writer, writer_thread) = store::writer::spawn_writer(
-        conn,
-        Box::new(ProgressListener {
-            progress: progress.clone(),
-            hub: hub.clone(),
-        }),
-        1024,
-    );
+    let on_commit = Box::new(ProgressListener {
+        progress: progress.clone(),
+        hub: hub.clone(),
+    });
+    let (writer, writer_thread) = match opened {
+        Opened::Sqlite(conn) => store::writer::spawn_writer(conn, on_commit, 1024),
+        Opened::Postgres(pools) => {
+            store::postgres::writer::spawn_writer(pools, on_commit, 1024, since)
+        }
+    };
+    let storage = match &postgres {
+        Some(_) => store::Roles::shared(),
+        None => store::Roles::sole(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let tick_seconds = config.settings.progress.tick_seconds;
     let rate = config.settings.server.rate_limit_per_minute;
@@ -152,6 +203,8 @@ pub async fn run(
         webhooks: Arc::new(crate::live::webhooks::WebhookMetrics::default()),
         reminders: Arc::new(crate::app::counters::ReminderMetrics::default()),
         plan_version: Arc::new(RwLock::new(None)),
+        backups: store::backup::BackupStatus::default(),
+        storage: storage.clone(),
     };
 
     // Feed health as recorded before a restart is there from the first request on.
@@ -189,9 +242,37 @@ pub async fn run(
     ));
     tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
     tasks.spawn(watch_other_writers(app.writer.clone(), stop_rx.clone()));
+    if let Some(p) = &postgres {
+        tasks.spawn(store::postgres::roles::hold(
+            p.config.clone(),
+            p.shown.clone(),
+            storage.clone(),
+            app.writer.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tasks.spawn(crate::reminders::run(app.clone(), stop_rx.clone()));
     #[cfg(unix)]
-    tasks.spawn(reload_on_sighup(app.clone(), stop_rx.clone()));
+    tasks.spawn(reload_on_sighup(app.clone(), hup, stop_rx.clone()));
+    if let Some(b) = app.config().settings.backup.clone() {
+        let plan = store::backup::BackupPlan {
+            every: b.every,
+            keep: b.keep,
+            dir: b.dir,
+        };
+        tracing::info!(every = ?plan.every, keep = plan.keep, dir = %plan.dir.display(), "scheduled backups");
+        tasks.spawn(store::backup::run_schedule(
+            db.clone(),
+            plan,
+            app.tz(),
+            app.backups.clone(),
+            tell_backup(app.clone()),
+            stop_rx.clone(),
+        ));
+    }
+    if let Some(every) = sd_notify::watchdog_enabled() {
+        tasks.spawn(watchdog(every / 2, stop_rx.clone()));
+    }
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
@@ -208,7 +289,15 @@ pub async fn run(
         limits,
         server_stop,
     ));
+    notify_systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("serving on http://{addr}/")),
+    ]);
     shutdown.await;
+    notify_systemd(&[
+        sd_notify::NotifyState::Stopping,
+        sd_notify::NotifyState::Status("stopping: finishing writes"),
+    ]);
     tracing::info!("shutting down: no new connections; finishing writes");
     let _ = stop_tx.send(true);
     // Open connections (e.g. websockets) get a moment to close, then are dropped.
@@ -318,9 +407,12 @@ async fn watch_other_writers(writer: store::WriterHandle, mut stop: watch::Recei
 }
 
 #[cfg(unix)]
-async fn reload_on_sighup(app: App, mut stop: watch::Receiver<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+async fn reload_on_sighup(
+    app: App,
+    hup: Option<tokio::signal::unix::Signal>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(mut hup) = hup else {
         return;
     };
     loop {
@@ -332,9 +424,94 @@ async fn reload_on_sighup(app: App, mut stop: watch::Receiver<bool>) {
             }
             _ = stop.changed() => return,
         }
-        if let Err(e) = app.reload_config().await {
-            tracing::error!("reload refused; the running configuration stays:\n{e}");
+        let mut reloading = vec![sd_notify::NotifyState::Reloading];
+        reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+        notify_systemd(&reloading);
+        let status = match app.reload_config().await {
+            Ok(_) => "serving; configuration reloaded",
+            Err(e) => {
+                tracing::error!("reload refused; the running configuration stays:\n{e}");
+                "serving; the last reload was refused (see the log)"
+            }
+        };
+        notify_systemd(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(status),
+        ]);
+    }
+}
+
+/// Tells systemd about the daemon's state when it runs under it (`NOTIFY_SOCKET` set);
+/// nothing otherwise.
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify systemd (NOTIFY_SOCKET)");
+    }
+}
+
+/// Pings systemd's watchdog every `every` (half its `WatchdogSec=`) while the runtime runs
+/// tasks: a daemon whose workers are stuck stops pinging and is restarted.
+async fn watchdog(every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// Tells the log every backup's result, and the wall (`backup_failed`, `backup_ok` events)
+/// when backups start failing and when they work again.
+fn tell_backup(
+    app: App,
+) -> impl Fn(&store::backup::BackupRun, store::backup::Transition) + Send + 'static {
+    use store::backup::Transition;
+    move |run, transition| {
+        let file = run
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        match (&run.error, transition) {
+            (Some(e), _) if run.file.is_none() => {
+                tracing::error!(error = %e, "backup failed");
+            }
+            (Some(e), _) => {
+                tracing::warn!(file = %file, error = %e, "backup written with a problem")
+            }
+            (None, _) => tracing::info!(
+                file = %file,
+                bytes = run.bytes.unwrap_or(0),
+                duration_ms = run.duration_ms,
+                "backup written"
+            ),
+        }
+        let kind = match transition {
+            Transition::Failed => "backup_failed",
+            Transition::Recovered => "backup_ok",
+            Transition::Unchanged => return,
+        };
+        let config = app.config();
+        let name = match config.settings.city.locale {
+            crate::config::Locale::Id => "Cadangan basis data",
+            crate::config::Locale::En => "Database backup",
+        };
+        app.hub
+            .publish_events(vec![crate::progress::state::StatusEvent {
+                time: crate::domain::format_instant(run.started, config.settings.city.time_zone),
+                kind,
+                item_type: "backup",
+                id: "backup".into(),
+                name: name.into(),
+                from: None,
+                to: None,
+                message: run
+                    .error
+                    .clone()
+                    .or(run.file.as_ref().map(|_| file.clone())),
+            }]);
     }
 }
 

@@ -337,6 +337,7 @@ fn dashboards(dir: &Path) -> std::path::PathBuf {
         "wall.html",
         "quick-wins.html",
         "department.html",
+        "laporan.html",
     ] {
         std::fs::write(d.join(page), "<!doctype html><title>pantau</title>").unwrap();
     }
@@ -859,6 +860,49 @@ async fn errors_answer_in_the_language_asked_for() {
         v["error"]["message"],
         "1 masalah dalam kiriman; tidak ada yang disimpan"
     );
+    assert!(
+        v["error"]["rows"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("lebih awal dari tanggal baseline indikator"),
+        "{v}"
+    );
+    // Every row problem from posts, uploads and imports has its words in both languages.
+    for (lang, reason, fix) in [
+        ("id", "`nope` bukan indikator di masterplan", "periksa id"),
+        (
+            "en",
+            "`nope` is not an indicator of the masterplan",
+            "check the id",
+        ),
+    ] {
+        let r = reqwest::Client::new()
+            .post(app.url("/api/v1/observations"))
+            .bearer_auth(&t)
+            .header("accept-language", lang)
+            .json(&serde_json::json!({ "observations": [{ "indicator": "nope", "time": "2026-01-01", "value": 5 }, { "indicator": "living.health.stunting", "time": "kemarin", "value": "lima" }] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let v: Value = r.json().await.unwrap();
+        let rows = v["error"]["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 3, "{v}");
+        assert_eq!(rows[0]["field"], "indicator");
+        assert_eq!(rows[0]["reason"], reason, "{v}");
+        assert!(rows[0]["fix"].as_str().unwrap().starts_with(fix), "{v}");
+        let time = rows.iter().find(|r| r["field"] == "time").unwrap();
+        let value = rows.iter().find(|r| r["field"] == "value").unwrap();
+        if lang == "id" {
+            assert_eq!(time["reason"], "`kemarin` bukan tanggal atau waktu", "{v}");
+            assert_eq!(value["reason"], "`lima` bukan angka", "{v}");
+        } else {
+            assert_eq!(
+                time["reason"], "`kemarin` is not a date or time pantau can read",
+                "{v}"
+            );
+        }
+    }
     // The token's label and the note in the revision history.
     for value in [7.9, 7.7] {
         let (s, _) = app

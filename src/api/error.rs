@@ -56,7 +56,10 @@ pub struct Row {
 
 impl From<RowError> for Row {
     fn from(error: RowError) -> Row {
-        Row { error, key: None }
+        Row {
+            key: error.key.clone(),
+            error,
+        }
     }
 }
 
@@ -268,21 +271,31 @@ impl ApiError {
         }
     }
 
-    /// The rejected rows with their texts in `lang` where the catalogue knows them.
+    /// The rejected rows with their texts in `lang` where the catalogue knows them. English
+    /// keeps the text of the code that found the problem (it may say more, e.g. which part of
+    /// a date is wrong); other languages take the catalogue's.
     fn rows(&self, lang: Locale) -> Vec<RowError> {
+        let translate = |e: &RowError, key: Option<&RowKey>| {
+            let mut e = e.clone();
+            let texts = match (lang, key) {
+                (Locale::En, _) if !e.reason.is_empty() => None,
+                (_, Some(k)) => row_texts(k, lang),
+                (_, None) => None,
+            };
+            if let Some((reason, fix)) = texts {
+                e.reason = reason;
+                e.fix = fix;
+            }
+            e
+        };
         match self {
             ApiError::Said { rows, .. } => rows
                 .iter()
-                .map(|r| {
-                    let mut e = r.error.clone();
-                    if let Some((reason, fix)) = r.key.as_ref().and_then(|k| row_texts(k, lang)) {
-                        e.reason = reason;
-                        e.fix = fix;
-                    }
-                    e
-                })
+                .map(|r| translate(&r.error, r.key.as_ref().or(r.error.key.as_ref())))
                 .collect(),
-            ApiError::Forbidden { rows, .. } | ApiError::Invalid { rows, .. } => rows.clone(),
+            ApiError::Forbidden { rows, .. } | ApiError::Invalid { rows, .. } => {
+                rows.iter().map(|e| translate(e, e.key.as_ref())).collect()
+            }
             _ => Vec::new(),
         }
     }

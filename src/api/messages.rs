@@ -448,27 +448,7 @@ fn known(text: &str) -> Option<&'static str> {
     KNOWN.iter().find(|(en, _)| *en == text).map(|(_, id)| *id)
 }
 
-/// A rejected row's problem by its stable key, with the values its texts name. Rows carry one
-/// when the code that found the problem gives it (`RowError` from ingest does not yet).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowKey {
-    pub key: &'static str,
-    pub args: Vec<(&'static str, String)>,
-}
-
-impl RowKey {
-    pub fn new(key: &'static str) -> RowKey {
-        RowKey {
-            key,
-            args: Vec::new(),
-        }
-    }
-
-    pub fn arg(mut self, name: &'static str, value: impl ToString) -> RowKey {
-        self.args.push((name, value.to_string()));
-        self
-    }
-}
+pub use crate::ingest::RowKey;
 
 /// Row problems by key: English reason and fix, Indonesian reason and fix; `{name}` is filled
 /// from the key's arguments. The keys are stable: ingest fills them as it builds its rows.
@@ -513,9 +493,9 @@ pub const ROW_TEXTS: &[(&str, [&str; 4])] = &[
         "time.unreadable",
         [
             "`{value}` is not a date or time",
-            "write YYYY-MM-DD, `YYYY-MM-DD HH:MM` (city time) or RFC 3339, e.g. 2026-11-28T09:00:00+07:00",
+            "write YYYY-MM-DD, `YYYY-MM-DD HH:MM` (city time), DD/MM/YYYY, 28 November 2026 or RFC 3339, e.g. 2026-11-28T09:00:00+07:00",
             "`{value}` bukan tanggal atau waktu",
-            "tulis YYYY-MM-DD, `YYYY-MM-DD HH:MM` (waktu kota) atau RFC 3339, mis. 2026-11-28T09:00:00+07:00",
+            "tulis YYYY-MM-DD, `YYYY-MM-DD HH:MM` (waktu kota), DD/MM/YYYY, 28 November 2026 atau RFC 3339, mis. 2026-11-28T09:00:00+07:00",
         ],
     ),
     (

@@ -1,6 +1,7 @@
 //! `/metrics` in Prometheus text format: writer queue and commits, observations, HTTP requests
 //! by route and status, connected screens, and each feed's health: up, late, durations, errors,
-//! the lateness of its scheduled polls (a histogram) and its skipped ticks by cause.
+//! the lateness of its scheduled polls (a histogram) and its skipped ticks by cause; and
+//! scheduled backups (when `[storage.backup]` is on): last success, failures, size, duration.
 
 use crate::app::App;
 use crate::feeds::health::LATENESS_BUCKETS_MS;
@@ -114,6 +115,41 @@ pub fn render(app: &App) -> String {
         "Observations of masterplan indicators held in the progress state.",
         "gauge",
         stored,
+    );
+    // The masterplan's indicators by status, and how many are stale or overdue (what the wall's
+    // overview counts), so that an alert can watch departments falling silent.
+    let counts = app
+        .progress
+        .lock()
+        .map(|s| s.snapshot().masterplan.counts)
+        .unwrap_or_default();
+    let name = "pantau_indicators";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Indicators of the masterplan by progress status.\n# TYPE {name} gauge"
+    );
+    for (status, n) in [
+        ("no_data", counts.no_data),
+        ("achieved", counts.achieved),
+        ("on_track", counts.on_track),
+        ("at_risk", counts.at_risk),
+        ("off_track", counts.off_track),
+    ] {
+        let _ = writeln!(out, "{name}{{status=\"{status}\"}} {n}");
+    }
+    gauge(
+        &mut out,
+        "pantau_indicators_stale",
+        "Indicators whose newest observation is older than update_every plus the grace period.",
+        "gauge",
+        f64::from(counts.stale),
+    );
+    gauge(
+        &mut out,
+        "pantau_indicators_overdue",
+        "Indicators past their final target date and not achieved.",
+        "gauge",
+        f64::from(counts.overdue),
     );
     gauge(
         &mut out,
@@ -237,5 +273,81 @@ pub fn render(app: &App) -> String {
             );
         }
     }
+    backups(&mut out, app);
     out
+}
+
+/// Scheduled backups, only when they are configured (so an alert on them can tell "off" from
+/// "never succeeded": the metrics are absent when off).
+fn backups(out: &mut String, app: &App) {
+    let Some(b) = app.backups.get() else {
+        return;
+    };
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let rows: [(&str, &str, &str, f64); 9] = [
+        (
+            "pantau_backup_interval_seconds",
+            "Configured time between scheduled backups ([storage.backup] every).",
+            "gauge",
+            b.plan.every.as_secs_f64(),
+        ),
+        (
+            "pantau_backup_last_success_timestamp_seconds",
+            "When the newest good backup was written (Unix time; after a restart, the newest file in the backup folder; 0 when there is none).",
+            "gauge",
+            b.last_success.as_ref().map_or(0.0, |(t, _)| seconds(*t)),
+        ),
+        (
+            "pantau_backup_last_attempt_timestamp_seconds",
+            "When the last scheduled backup started (Unix time; 0 before the first).",
+            "gauge",
+            b.last.as_ref().map_or(0.0, |r| seconds(r.started)),
+        ),
+        (
+            "pantau_backup_last_ok",
+            "Whether the last scheduled backup succeeded (1) or failed (0); 1 before the first.",
+            "gauge",
+            b.last
+                .as_ref()
+                .map_or(1.0, |r| f64::from(u8::from(r.file.is_some()))),
+        ),
+        (
+            "pantau_backup_last_size_bytes",
+            "Size of the last backup written.",
+            "gauge",
+            b.last.as_ref().and_then(|r| r.bytes).unwrap_or(0) as f64,
+        ),
+        (
+            "pantau_backup_last_duration_seconds",
+            "How long the last scheduled backup took (copy, integrity check, sync, rotation).",
+            "gauge",
+            b.last
+                .as_ref()
+                .map_or(0.0, |r| r.duration_ms as f64 / 1000.0),
+        ),
+        (
+            "pantau_backup_files",
+            "Backups kept in the backup folder.",
+            "gauge",
+            b.files as f64,
+        ),
+        (
+            "pantau_backup_successes_total",
+            "Scheduled backups written since start.",
+            "counter",
+            b.successes_total as f64,
+        ),
+        (
+            "pantau_backup_failures_total",
+            "Scheduled backups that failed since start.",
+            "counter",
+            b.failures_total as f64,
+        ),
+    ];
+    for (name, help, kind, value) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
 }

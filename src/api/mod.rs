@@ -13,6 +13,7 @@ pub mod messages;
 pub mod metrics;
 mod plan;
 mod read;
+mod reports;
 mod static_files;
 mod write;
 
@@ -89,6 +90,8 @@ pub fn routes(app: App) -> impl Filter<Extract = (impl warp::Reply,), Error = In
         .or(cycle::routes(app.clone()))
         .unify()
         .or(plan::routes(app.clone()))
+        .unify()
+        .or(reports::routes(app.clone()))
         .unify()
         .or(write::routes(app.clone()))
         .unify()

@@ -211,15 +211,39 @@ pub(super) fn routes(
 
 fn healthz(app: &App) -> Response {
     let config = app.config();
+    let tz = config.settings.city.time_zone;
+    let backup = app.backups.get().map(|b| {
+        serde_json::json!({
+            "every_seconds": b.plan.every.as_secs(),
+            "keep": b.plan.keep,
+            "dir": b.plan.dir.display().to_string(),
+            "files": b.files,
+            "running_since": b.running_since.map(|t| format_instant(t, tz)),
+            "next": b.next.map(|t| format_instant(t, tz)),
+            "last": b.last.as_ref().map(|r| crate::store::backup::run_json(r, tz)),
+            "last_success": b.last_success.as_ref().map(|(t, f)| serde_json::json!({
+                "time": format_instant(*t, tz), "file": f.display().to_string(),
+            })),
+            "successes_total": b.successes_total,
+            "failures_total": b.failures_total,
+            "consecutive_failures": b.consecutive_failures,
+        })
+    });
     json(&serde_json::json!({
         "status": "ok",
         "city": config.settings.city.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": env!("PANTAU_GIT_COMMIT"),
         "epoch": app.hub.epoch(),
         "seq": app.hub.seq(),
         "indicators": config.masterplan.indicators.len(),
         "uptime_seconds": app.started.elapsed().as_secs(),
-        // A province's federation names each city's pantau version (src/federation).
-        "version": env!("CARGO_PKG_VERSION"),
+        "backup": backup,
+        "storage": {
+            "backend": app.storage.backend,
+            "connected": app.storage.connected(),
+            "polling": app.storage.polls(),
+        },
     }))
 }
 
@@ -292,7 +316,7 @@ async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
     let key = id.clone();
     let (notes, versions) = app
         .reads
-        .run(move |c| Ok((read::notes(c, &key)?, read::plan_versions(c)?)))
+        .run(move |c| Ok((c.notes(&key)?, c.plan_versions()?)))
         .await?;
     let locale = config.settings.city.locale;
     let plan_changes = super::plan::changes_of(&versions, &id, tz, locale);
@@ -352,7 +376,7 @@ async fn series(app: &App, id: String, q: &Query) -> Result<Response, ApiError> 
     let key = id.clone();
     let rows = app
         .reads
-        .run(move |c| read::series(c, &key, from, to, limit))
+        .run(move |c| c.series(&key, from, to, limit))
         .await?;
     let points: Vec<serde_json::Value> = rows
         .into_iter()
@@ -373,10 +397,7 @@ async fn revisions(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
     known_indicator(app, &id)?;
     let tz = app.tz();
     let key = id.clone();
-    let rows = app
-        .reads
-        .run(move |c| read::revisions(c, &key, 1000))
-        .await?;
+    let rows = app.reads.run(move |c| c.revisions(&key, 1000)).await?;
     let revisions: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| revision_json(None, r, tz))
@@ -439,7 +460,7 @@ async fn department_revisions(app: &App, id: String, q: &Query) -> Result<Respon
     let tz = config.settings.city.time_zone;
     let rows = app
         .reads
-        .run(move |c| read::revisions_of(c, &indicators, limit))
+        .run(move |c| c.revisions_of(&indicators, limit))
         .await?;
     let revisions: Vec<serde_json::Value> = rows
         .into_iter()

@@ -23,6 +23,7 @@ pub(super) fn routes(
     let app2 = app.clone();
     let app3 = app.clone();
     let app4 = app.clone();
+    let app5 = app.clone();
     let page = |name: &'static str, app: App| {
         warp::get()
             .and(host())
@@ -31,6 +32,7 @@ pub(super) fn routes(
     let index = warp::path::end().and(page("index.html", app.clone()));
     let wall = warp::path!("wall").and(page("wall.html", app2));
     let quick = warp::path!("quick-wins").and(page("quick-wins.html", app3));
+    let laporan = warp::path!("laporan").and(page("laporan.html", app5));
     let department = warp::path!("department" / String)
         .and(warp::get())
         .and(host())
@@ -51,6 +53,8 @@ pub(super) fn routes(
         .or(wall)
         .unify()
         .or(quick)
+        .unify()
+        .or(laporan)
         .unify()
         .or(department)
         .unify()

@@ -17,8 +17,8 @@ pub use screens::{
     EMBEDDED_SCREENS, MAX_NUMBERS, PAGE_KINDS, Page, PageKind, PlanIds, Screen, parse_screens,
 };
 pub use settings::{
-    AuthSettings, CitySettings, Locale, ProgressSettings, Secret, ServerSettings, Settings,
-    WebhookSettings,
+    AuthSettings, BackupSettings, CitySettings, Locale, ProgressSettings, ReportSettings, Secret,
+    ServerSettings, Settings, Signature, WebhookSettings,
 };
 
 use crate::domain::Masterplan;
@@ -168,6 +168,12 @@ impl Config {
         if config.settings.database.is_relative() {
             if let Some(dir) = path.parent() {
                 config.settings.database = dir.join(&config.settings.database);
+            }
+        }
+        // So is the backup folder.
+        if let (Some(backup), Some(dir)) = (config.settings.backup.as_mut(), path.parent()) {
+            if backup.dir.is_relative() {
+                backup.dir = dir.join(&backup.dir);
             }
         }
         Ok(config)

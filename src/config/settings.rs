@@ -90,6 +90,41 @@ pub struct WebhookSettings {
     pub timeout: std::time::Duration,
 }
 
+/// `[storage.backup]`: scheduled online backups of the database (off unless `every` is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Time between backups (`1d`, `12h`, `30m`, `30s`).
+    pub every: std::time::Duration,
+    /// How many backups are kept (the newest).
+    pub keep: usize,
+    /// The folder they are written to; relative to the settings file.
+    pub dir: PathBuf,
+}
+
+/// One signer of the evaluation report (the block under it): their office, name and NIP.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signature {
+    /// The office, e.g. `Kepala Bappeda`.
+    pub jabatan: String,
+    pub nama: String,
+    /// Nomor Induk Pegawai (18 digits); elected officials have none.
+    pub nip: Option<String>,
+}
+
+/// `[report]`: what the evaluation report (laporan evaluasi) prints besides its figures.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSettings {
+    /// The place written before the date above the signatures, e.g. `Mojokerto`.
+    pub place: Option<String>,
+    /// Who signs the report, left to right.
+    pub signatures: Vec<Signature>,
+}
+
+/// The most signers a report's signature block holds.
+const MAX_SIGNATURES: usize = 6;
+/// The longest `jabatan`, `nama` or `place` accepted, in characters.
+const MAX_SIGNATURE_TEXT: usize = 200;
+
 /// All daemon settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -99,33 +134,47 @@ pub struct Settings {
     /// the settings when there is one, else the example screens).
     pub screens: Option<PathBuf>,
     pub server: ServerSettings,
+    /// The SQLite database file (when `postgres` is None).
     pub database: PathBuf,
+    /// The PostgreSQL server to store in instead (`[storage] url = "postgres://…"`).
+    pub postgres: Option<Box<crate::store::url::PostgresSettings>>,
+    /// Scheduled backups (None: off).
+    pub backup: Option<BackupSettings>,
     pub city: CitySettings,
     pub progress: ProgressSettings,
     pub auth: AuthSettings,
     pub webhooks: WebhookSettings,
     pub reminders: super::reminders::RemindersSettings,
     pub smtp: super::reminders::SmtpSettings,
+    pub report: ReportSettings,
 }
 
-/// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table. A value
-/// replaces a string as a string; for other keys it is read as a TOML value (`0.9`, `true`, `[..]`).
+/// Applies `PANTAU_<SECTION>__<KEY>=value` (and `PANTAU_MASTERPLAN`) to the parsed table; a
+/// table inside a section is named with one more `__` (`PANTAU_STORAGE__BACKUP__EVERY` sets
+/// `[storage.backup] every`). A value replaces a string as a string; for other keys it is read
+/// as a TOML value (`0.9`, `true`, `[..]`).
 fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut Vec<Problem>) {
     let defaults: toml::Table = toml::from_str(super::EMBEDDED_SETTINGS).unwrap_or_default();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("PANTAU_") else {
             continue;
         };
-        let (section, key) = match rest.split_once("__") {
-            Some((s, k)) => (Some(s.to_ascii_lowercase()), k.to_ascii_lowercase()),
-            None if rest == "MASTERPLAN" => (None, "masterplan".to_string()),
-            None if rest == "SCREENS" => (None, "screens".to_string()),
+        let (sections, key): (Vec<String>, String) = match rest.rsplit_once("__") {
+            Some((s, k)) => (
+                s.split("__").map(str::to_ascii_lowercase).collect(),
+                k.to_ascii_lowercase(),
+            ),
+            None if rest == "MASTERPLAN" => (Vec::new(), "masterplan".to_string()),
+            None if rest == "SCREENS" => (Vec::new(), "screens".to_string()),
             None => continue, // PANTAU_CONFIG and friends belong to the command line
         };
-        let default = match &section {
-            Some(s) => defaults.get(s).and_then(|t| t.get(&key)),
-            None => defaults.get(&key),
-        };
+        let mut default_table = Some(&defaults);
+        for s in &sections {
+            default_table = default_table
+                .and_then(|t| t.get(s))
+                .and_then(|v| v.as_table());
+        }
+        let default = default_table.and_then(|t| t.get(&key));
         let parsed = if matches!(default, Some(toml::Value::String(_))) {
             toml::Value::String(value.clone())
         } else {
@@ -134,27 +183,35 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)], problems: &mut V
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(value.clone()))
         };
-        let target = match &section {
-            Some(s) => match table
-                .entry(s.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            {
-                toml::Value::Table(t) => t,
-                _ => {
-                    problems.push(Problem {
-                        file: "environment".into(),
-                        item: name.clone(),
-                        field: s.clone(),
-                        message: format!(
-                            "`{s}` is not a section of pantau.toml; check the variable name"
-                        ),
-                    });
-                    continue;
-                }
-            },
-            None => &mut *table,
-        };
-        target.insert(key, parsed);
+        match section_table(table, &sections) {
+            Ok(target) => {
+                target.insert(key, parsed);
+            }
+            Err(s) => problems.push(Problem {
+                file: "environment".into(),
+                item: name.clone(),
+                field: s.clone(),
+                message: format!("`{s}` is not a section of pantau.toml; check the variable name"),
+            }),
+        }
+    }
+}
+
+/// The table at `path` inside `table`, made when missing; Err(name) where a value that is not
+/// a table is in the way.
+fn section_table<'t>(
+    table: &'t mut toml::Table,
+    path: &[String],
+) -> Result<&'t mut toml::Table, String> {
+    let Some((first, rest)) = path.split_first() else {
+        return Ok(table);
+    };
+    match table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    {
+        toml::Value::Table(t) => section_table(t, rest),
+        _ => Err(first.clone()),
     }
 }
 
@@ -204,6 +261,7 @@ pub(super) fn parse_settings(
     let webhooks_t = section("webhooks", problems);
     let reminders_t = section("reminders", problems);
     let smtp_t = section("smtp", problems);
+    let report_t = section("report", problems);
 
     let mut top = FieldReader::new(file, "top level".into(), &table, problems);
     let masterplan = top
@@ -219,6 +277,7 @@ pub(super) fn parse_settings(
         "webhooks",
         "reminders",
         "smtp",
+        "report",
     ] {
         let _ = top.opt_value(key);
     }
@@ -285,11 +344,39 @@ pub(super) fn parse_settings(
     r.finish();
 
     let mut r = FieldReader::new(file, "[storage]".into(), &storage_t, problems);
-    let database = PathBuf::from(
-        r.opt_string("database")
-            .unwrap_or_else(|| "pantau.db".into()),
-    );
+    let database_text = r.opt_string("database");
+    let url = r.opt_string("url");
+    let read_url = r.opt_string("read_url");
+    let password = r.opt_string("password");
+    let mut postgres = None;
+    let mut database = PathBuf::from(database_text.clone().unwrap_or_else(|| "pantau.db".into()));
+    match url {
+        Some(_) if database_text.is_some() => r.problem(
+            "url",
+            "and `database` are both set; keep one: `url` (a file path, `sqlite:PATH` or `postgres://…`) or `database` (a file path)",
+        ),
+        Some(u) => match crate::store::url::parse(&u, read_url.as_deref(), password.as_deref(), env) {
+            Ok(crate::store::url::StorageUrl::Sqlite(path)) => database = path,
+            Ok(crate::store::url::StorageUrl::Postgres(p)) => postgres = Some(p),
+            Err(e) => r.problem("url", e),
+        },
+        None if read_url.is_some() || password.is_some() => r.problem(
+            "url",
+            "is missing, but `read_url` or `password` is set; add `url = \"postgres://user@host/db\"`, or remove them",
+        ),
+        None => {}
+    }
+    let backup_t = r.opt_table("backup").cloned();
     r.finish();
+    if postgres.is_some() && backup_t.is_some() {
+        problems.push(Problem {
+            file: file.to_string(),
+            item: "[storage.backup]".into(),
+            field: String::new(),
+            message: "copies a SQLite file, but `url` names a PostgreSQL server; back PostgreSQL up with its own tools (pg_dump, pg_basebackup) and remove [storage.backup]".into(),
+        });
+    }
+    let backup = backup_t.and_then(|t| read_backup(file, &t, problems));
 
     let mut r = FieldReader::new(file, "[city]".into(), &city_t, problems);
     let name = r
@@ -438,6 +525,8 @@ pub(super) fn parse_settings(
     };
     r.finish();
 
+    let report = parse_report(file, &report_t, problems);
+
     if problems.len() > before {
         return None;
     }
@@ -457,6 +546,8 @@ pub(super) fn parse_settings(
             frame_ancestors,
         },
         database,
+        postgres,
+        backup,
         city: CitySettings {
             name,
             time_zone: time_zone?,
@@ -481,7 +572,192 @@ pub(super) fn parse_settings(
         },
         reminders,
         smtp,
+        report,
     })
+}
+
+/// `[storage.backup]`: `every` turns backups on; `keep` and `dir` have defaults.
+fn read_backup(
+    file: &str,
+    table: &toml::Table,
+    problems: &mut Vec<Problem>,
+) -> Option<BackupSettings> {
+    let mut r = FieldReader::new(file, "[storage.backup]".into(), table, problems);
+    let every = r.opt_string("every");
+    let keep = r.opt_integer("keep");
+    let dir = r.opt_string("dir");
+    let every = match every {
+        None => {
+            if keep.is_some() || dir.is_some() {
+                r.problem(
+                    "every",
+                    "is missing, so no backups are made; add e.g. `every = \"1d\"`, or remove [storage.backup]",
+                );
+            }
+            None
+        }
+        Some(t) => match parse_backup_interval(&t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                r.problem("every", e);
+                None
+            }
+        },
+    };
+    let keep = match keep {
+        None => 14,
+        Some(n) if (1..=10_000).contains(&n) => n as usize,
+        Some(n) => {
+            r.problem(
+                "keep",
+                format!("must be between 1 and 10000 backups, found {n}; e.g. `keep = 14`"),
+            );
+            14
+        }
+    };
+    let dir = match dir {
+        Some(d) if d.trim().is_empty() => {
+            r.problem(
+                "dir",
+                "is empty; name a folder, e.g. `dir = \"backups\"` (relative to this file)",
+            );
+            PathBuf::new()
+        }
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from("backups"),
+    };
+    r.finish();
+    Some(BackupSettings {
+        every: every?,
+        keep,
+        dir,
+    })
+}
+
+/// A backup interval: a whole number and a unit, `s`, `m`, `h`, `d` or `w`; from 1 s to 366 d.
+pub(crate) fn parse_backup_interval(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let fix = "write e.g. `1d`, `12h`, `30m` or `30s`";
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{}` is not an interval; {fix}", shorten(t)))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "`{}` has no known unit (s, m, h, d, w); {fix}",
+                shorten(t)
+            ));
+        }
+    };
+    let total = n.saturating_mul(seconds);
+    if total == 0 {
+        return Err(format!("`{t}` is zero; {fix}"));
+    }
+    if total > 366 * 86_400 {
+        return Err(format!("`{}` is longer than a year; {fix}", shorten(t)));
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// `[report]`: the place and the signers of the evaluation report, every problem recorded.
+fn parse_report(file: &str, table: &toml::Table, problems: &mut Vec<Problem>) -> ReportSettings {
+    let mut r = FieldReader::new(file, "[report]".into(), table, problems);
+    let place = r.opt_string("place").map(|p| p.trim().to_string());
+    if let Some(p) = &place {
+        check_signature_text(&mut r, "place", p);
+    }
+    let list = r.opt_array("signatures").cloned().unwrap_or_default();
+    r.finish();
+    if list.len() > MAX_SIGNATURES {
+        problems.push(Problem {
+            file: file.to_string(),
+            item: "[report]".into(),
+            field: "signatures".into(),
+            message: format!(
+                "lists {} signers; a signature block holds at most {MAX_SIGNATURES}: keep those who sign this report",
+                list.len()
+            ),
+        });
+    }
+    let mut signatures = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let item = format!("[report] signatures[{i}]");
+        let Some(t) = v.as_table() else {
+            problems.push(Problem {
+                file: file.to_string(),
+                item,
+                field: String::new(),
+                message: format!(
+                    "must be a table, found {} `{}`; write e.g. {{ jabatan = \"Kepala Bappeda\", nama = \"...\", nip = \"...\" }}",
+                    v.type_str(),
+                    shorten(&v.to_string())
+                ),
+            });
+            continue;
+        };
+        let mut r = FieldReader::new(file, item, t, problems);
+        let jabatan = r.string("jabatan", "\"Kepala Bappeda\"");
+        let nama = r.string("nama", "\"Dr. Nama Pejabat, M.Si.\"");
+        let nip = r.opt_string("nip");
+        for (key, text) in [("jabatan", &jabatan), ("nama", &nama), ("nip", &nip)] {
+            if let Some(text) = text {
+                check_signature_text(&mut r, key, text);
+            }
+        }
+        let nip = nip.and_then(|n| match check_nip(&n) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.problem("nip", e);
+                None
+            }
+        });
+        r.finish();
+        if let (Some(jabatan), Some(nama)) = (jabatan, nama) {
+            signatures.push(Signature {
+                jabatan: jabatan.trim().to_string(),
+                nama: nama.trim().to_string(),
+                nip,
+            });
+        }
+    }
+    ReportSettings { place, signatures }
+}
+
+/// Text printed in the signature block: one line, not too long, no control characters.
+fn check_signature_text(r: &mut FieldReader<'_>, key: &str, text: &str) {
+    if text.chars().count() > MAX_SIGNATURE_TEXT {
+        r.problem(
+            key,
+            format!("is longer than {MAX_SIGNATURE_TEXT} characters; shorten it"),
+        );
+    }
+    if text.chars().any(char::is_control) {
+        r.problem(
+            key,
+            "holds a line break or another control character; write it on one line",
+        );
+    }
+}
+
+/// A NIP (Nomor Induk Pegawai): 18 digits, which may be grouped with spaces as it is usually
+/// printed (`19700101 199003 1 001`); kept as written.
+fn check_nip(nip: &str) -> Result<String, String> {
+    let nip = nip.trim();
+    let digits = nip.chars().filter(char::is_ascii_digit).count();
+    if !nip.chars().all(|c| c.is_ascii_digit() || c == ' ') || digits != 18 {
+        return Err(format!(
+            "`{}` is not a NIP; write its 18 digits, grouped with spaces if you like (e.g. \"19700101 199003 1 001\"), or leave `nip` out for an official without one",
+            shorten(nip)
+        ));
+    }
+    Ok(nip.to_string())
 }
 
 fn positive_int(r: &mut FieldReader<'_>, key: &'static str, default: u64) -> u64 {
@@ -670,6 +946,120 @@ mod tests {
         }
         assert_eq!(check_frame_ancestors("self").unwrap(), "'self'");
         assert_eq!(check_frame_ancestors("'none'").unwrap(), "'none'");
+    }
+
+    #[test]
+    fn backups_are_off_unless_every_is_set_and_are_checked() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(s.unwrap().backup, None);
+
+        let (s, p) = parse("[storage.backup]\nevery = \"1d\"\n", &[]);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            s.unwrap().backup,
+            Some(BackupSettings {
+                every: std::time::Duration::from_secs(86_400),
+                keep: 14,
+                dir: PathBuf::from("backups"),
+            })
+        );
+
+        let (s, p) = parse(
+            "[storage]\ndatabase = \"x.db\"\n",
+            &[
+                ("PANTAU_STORAGE__BACKUP__EVERY", "2s"),
+                ("PANTAU_STORAGE__BACKUP__KEEP", "2"),
+                ("PANTAU_STORAGE__BACKUP__DIR", "/srv/cadangan"),
+            ],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let b = s.unwrap().backup.unwrap();
+        assert_eq!(b.every, std::time::Duration::from_secs(2));
+        assert_eq!((b.keep, b.dir), (2, PathBuf::from("/srv/cadangan")));
+
+        let (s, p) = parse(
+            "[storage.backup]\nevery = \"1mo\"\nkeep = 0\ndri = \"x\"\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["every", "keep", "dri"], "{p:?}");
+        assert!(p[0].message.contains("`1mo`"), "{p:?}");
+        assert!(p[2].message.contains("did you mean `dir`"), "{p:?}");
+
+        let (_, p) = parse("[storage.backup]\nkeep = 3\n", &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("no backups are made"), "{p:?}");
+
+        for (text, secs) in [("30s", 30), ("15m", 900), ("12h", 43_200), ("1w", 604_800)] {
+            assert_eq!(parse_backup_interval(text).unwrap().as_secs(), secs);
+        }
+        for bad in ["0s", "1y", "400d", "d", "5 days", "-1d"] {
+            assert!(parse_backup_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn report_signatures_are_read_and_every_problem_reported() {
+        let (s, p) = parse(super::super::EMBEDDED_SETTINGS, &[]);
+        assert!(p.is_empty(), "{p:?}");
+        let report = s.unwrap().report;
+        assert_eq!(report.place.as_deref(), Some("Mojokerto"));
+        assert!(!report.signatures.is_empty());
+
+        let (s, p) = parse(
+            "[report]\nplace = \"Mojokerto\"\nsignatures = [{ jabatan = \"Kepala Bappeda\", nama = \"Dr. Ani, M.Si.\", nip = \"19700101 199003 1 001\" }, { jabatan = \"Wali Kota\", nama = \"Budi\" }]\n",
+            &[("PANTAU_REPORT__PLACE", "Kota Mojokerto")],
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let report = s.unwrap().report;
+        assert_eq!(report.place.as_deref(), Some("Kota Mojokerto"));
+        assert_eq!(
+            report.signatures,
+            vec![
+                Signature {
+                    jabatan: "Kepala Bappeda".into(),
+                    nama: "Dr. Ani, M.Si.".into(),
+                    nip: Some("19700101 199003 1 001".into()),
+                },
+                Signature {
+                    jabatan: "Wali Kota".into(),
+                    nama: "Budi".into(),
+                    nip: None,
+                },
+            ]
+        );
+
+        let (s, p) = parse(
+            "[report]\nplac = \"x\"\nsignatures = [\"Kepala\", { nama = \"A\", nip = \"12-34\", pangkat = \"IV/a\" }, { jabatan = \"B\\nC\", nama = \"D\" }]\n",
+            &[],
+        );
+        assert!(s.is_none());
+        let found: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.item.as_str(), p.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("[report]", "plac"),
+                ("[report] signatures[0]", ""),
+                ("[report] signatures[1]", "jabatan"),
+                ("[report] signatures[1]", "nip"),
+                ("[report] signatures[1]", "pangkat"),
+                ("[report] signatures[2]", "jabatan"),
+            ],
+            "{p:?}"
+        );
+        assert!(p[3].message.contains("18 digits"), "{}", p[3].message);
+        let many = format!(
+            "[report]\nsignatures = [{}]\n",
+            ["{ jabatan = \"A\", nama = \"B\" }"; 7].join(", ")
+        );
+        let (_, p) = parse(&many, &[]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "signatures");
     }
 
     #[test]

@@ -63,6 +63,31 @@ pub struct RowError {
     pub field: String,
     pub reason: String,
     pub fix: String,
+    /// The problem's key in the message catalogue (`api::messages::ROW_TEXTS`), so that the
+    /// answer can give `reason` and `fix` in the reader's language.
+    #[serde(skip)]
+    pub key: Option<RowKey>,
+}
+
+/// A row problem's stable key in the message catalogue and the values its texts name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowKey {
+    pub key: &'static str,
+    pub args: Vec<(&'static str, String)>,
+}
+
+impl RowKey {
+    pub fn new(key: &'static str) -> RowKey {
+        RowKey {
+            key,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> RowKey {
+        self.args.push((name, value.to_string()));
+        self
+    }
 }
 
 impl RowError {
@@ -73,7 +98,31 @@ impl RowError {
             field: echo(field),
             reason: reason.into(),
             fix: fix.into(),
+            key: None,
         }
+    }
+
+    /// The same problem with its catalogue key.
+    pub fn keyed(mut self, key: RowKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+}
+
+/// A time as sent, shortened, for a message that names it.
+fn raw_time_text(t: &RawTime) -> String {
+    match t {
+        RawTime::Text(text) => echo(text),
+        RawTime::Local(local) => local.to_string(),
+        RawTime::Instant(ms) => ms.to_string(),
+    }
+}
+
+/// A value as sent, shortened, for a message that names it.
+fn raw_value_text(v: &RawValue) -> String {
+    match v {
+        RawValue::Number(x) => x.to_string(),
+        RawValue::Text { text, .. } => echo(text),
     }
 }
 
@@ -110,22 +159,28 @@ pub fn validate(
         let n = row.line;
         let indicator = match row.indicator.as_deref().map(str::trim) {
             None | Some("") => {
-                errors.push(RowError::new(
-                    n,
-                    "indicator",
-                    "is missing",
-                    "give the indicator id, e.g. `living.health.stunting`",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        "indicator",
+                        "is missing",
+                        "give the indicator id, e.g. `living.health.stunting`",
+                    )
+                    .keyed(RowKey::new("indicator.missing")),
+                );
                 None
             }
             Some(id) => match index.get(id) {
                 None => {
-                    errors.push(RowError::new(
-                        n,
-                        "indicator",
-                        format!("`{}` is not an indicator of the masterplan", echo(id)),
-                        "check the id in GET /api/v1/masterplan",
-                    ));
+                    errors.push(
+                        RowError::new(
+                            n,
+                            "indicator",
+                            format!("`{}` is not an indicator of the masterplan", echo(id)),
+                            "check the id in GET /api/v1/masterplan",
+                        )
+                        .keyed(RowKey::new("indicator.unknown").arg("id", echo(id))),
+                    );
                     None
                 }
                 Some(&(i, ind)) => {
@@ -135,7 +190,7 @@ pub fn validate(
                             "indicator",
                             format!("`{id}` belongs to department `{}`", ind.department),
                             "post only your own department's indicators, or ask that department to post it",
-                        ));
+                        ).keyed(RowKey::new("indicator.not_owned").arg("id", id).arg("department", &ind.department)));
                     }
                     Some((i, ind))
                 }
@@ -143,42 +198,49 @@ pub fn validate(
         };
         let time = match &row.time {
             None => {
-                errors.push(RowError::new(n, "time", "is missing", "give the time as YYYY-MM-DD or RFC 3339, e.g. 2026-11-28 or 2026-11-28T09:00:00+07:00"));
+                errors.push(RowError::new(n, "time", "is missing", "give the time as YYYY-MM-DD or RFC 3339, e.g. 2026-11-28 or 2026-11-28T09:00:00+07:00").keyed(RowKey::new("time.missing")));
                 None
             }
             Some(t) => match parse_time(t, tz) {
                 Ok(t) => Some(t),
                 Err(reason) => {
-                    errors.push(RowError::new(n, "time", reason, "write YYYY-MM-DD, `YYYY-MM-DD HH:MM` (city time), DD/MM/YYYY, 28 November 2026 or RFC 3339, e.g. 2026-11-28T09:00:00+07:00"));
+                    errors.push(RowError::new(n, "time", reason, "write YYYY-MM-DD, `YYYY-MM-DD HH:MM` (city time), DD/MM/YYYY, 28 November 2026 or RFC 3339, e.g. 2026-11-28T09:00:00+07:00").keyed(RowKey::new("time.unreadable").arg("value", raw_time_text(t))));
                     None
                 }
             },
         };
         let value = match &row.value {
             None => {
-                errors.push(RowError::new(
-                    n,
-                    "value",
-                    "is missing",
-                    "give a number, e.g. 12.5 (or 12,5 in an Indonesian CSV)",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        "value",
+                        "is missing",
+                        "give a number, e.g. 12.5 (or 12,5 in an Indonesian CSV)",
+                    )
+                    .keyed(RowKey::new("value.missing")),
+                );
                 None
             }
-            Some(v) => match parse_value(v) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    let fix = match e {
-                        NumberError::NotFinite => {
-                            "give a finite number; leave the row out when there is no value"
-                        }
-                        _ => {
-                            "give a number such as 1234.5 or 12,5; with a decimal comma group thousands with `.` (1.234,5)"
-                        }
-                    };
-                    errors.push(RowError::new(n, "value", e.to_string(), fix));
-                    None
+            Some(v) => {
+                match parse_value(v) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let fix = match e {
+                            NumberError::NotFinite => {
+                                "give a finite number; leave the row out when there is no value"
+                            }
+                            _ => {
+                                "give a number such as 1234.5 or 12,5; with a decimal comma group thousands with `.` (1.234,5)"
+                            }
+                        };
+                        errors.push(RowError::new(n, "value", e.to_string(), fix).keyed(
+                            RowKey::new("value.not_a_number").arg("value", raw_value_text(v)),
+                        ));
+                        None
+                    }
                 }
-            },
+            }
         };
         let (Some((index, ind)), Some(time), Some(value)) = (indicator, time, value) else {
             continue;
@@ -186,66 +248,95 @@ pub fn validate(
         let mut ok = true;
         let baseline = date_start_millis(ind.baseline.date, tz);
         if time < baseline {
-            errors.push(RowError::new(
-                n,
-                "time",
-                format!(
-                    "is before the indicator's baseline date {}",
-                    ind.baseline.date
-                ),
-                "observations start at the baseline date; check the year",
-            ));
+            errors.push(
+                RowError::new(
+                    n,
+                    "time",
+                    format!(
+                        "is before the indicator's baseline date {}",
+                        ind.baseline.date
+                    ),
+                    "observations start at the baseline date; check the year",
+                )
+                .keyed(RowKey::new("time.before_baseline").arg("date", ind.baseline.date)),
+            );
             ok = false;
         }
         if time > now + FUTURE_LEEWAY_MS {
-            errors.push(RowError::new(
-                n,
-                "time",
-                "is in the future",
-                "send values when they are measured; check the date and the time zone",
-            ));
+            errors.push(
+                RowError::new(
+                    n,
+                    "time",
+                    "is in the future",
+                    "send values when they are measured; check the date and the time zone",
+                )
+                .keyed(RowKey::new("time.future")),
+            );
             ok = false;
         }
         if let Some(min) = ind.min.filter(|m| value < *m) {
-            errors.push(RowError::new(
-                n,
-                "value",
-                format!("{value} is below this indicator's minimum {min}"),
-                format!(
-                    "check the unit ({}); values lie between {min} and {}",
-                    ind.unit,
-                    ind.max
-                        .map_or("no upper bound".to_string(), |m| m.to_string())
+            errors.push(
+                RowError::new(
+                    n,
+                    "value",
+                    format!("{value} is below this indicator's minimum {min}"),
+                    format!(
+                        "check the unit ({}); values lie between {min} and {}",
+                        ind.unit,
+                        ind.max
+                            .map_or("no upper bound".to_string(), |m| m.to_string())
+                    ),
+                )
+                .keyed(
+                    RowKey::new("value.below_min")
+                        .arg("value", value)
+                        .arg("min", min)
+                        .arg("max", ind.max.map_or("–".to_string(), |m| m.to_string()))
+                        .arg("unit", &ind.unit),
                 ),
-            ));
+            );
             ok = false;
         }
         if let Some(max) = ind.max.filter(|m| value > *m) {
-            errors.push(RowError::new(
-                n,
-                "value",
-                format!("{value} is above this indicator's maximum {max}"),
-                format!("check the unit ({}); the maximum is {max}", ind.unit),
-            ));
+            errors.push(
+                RowError::new(
+                    n,
+                    "value",
+                    format!("{value} is above this indicator's maximum {max}"),
+                    format!("check the unit ({}); the maximum is {max}", ind.unit),
+                )
+                .keyed(
+                    RowKey::new("value.above_max")
+                        .arg("value", value)
+                        .arg("max", max)
+                        .arg("unit", &ind.unit),
+                ),
+            );
             ok = false;
         }
         if !seen.insert((index, time)) {
-            errors.push(RowError::new(
-                n,
-                "time",
-                "the same indicator and time appear twice in this batch",
-                "send each (indicator, time) once; remove the duplicate row",
-            ));
+            errors.push(
+                RowError::new(
+                    n,
+                    "time",
+                    "the same indicator and time appear twice in this batch",
+                    "send each (indicator, time) once; remove the duplicate row",
+                )
+                .keyed(RowKey::new("time.duplicate")),
+            );
             ok = false;
         }
         if let Some(note) = &row.note {
             if note.chars().nth(MAX_NOTE_CHARS).is_some() {
-                errors.push(RowError::new(
-                    n,
-                    "note",
-                    format!("is longer than {MAX_NOTE_CHARS} characters"),
-                    "shorten the note",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        "note",
+                        format!("is longer than {MAX_NOTE_CHARS} characters"),
+                        "shorten the note",
+                    )
+                    .keyed(RowKey::new("note.too_long").arg("max", MAX_NOTE_CHARS)),
+                );
                 ok = false;
             }
         }

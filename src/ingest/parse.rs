@@ -11,7 +11,7 @@
 //! own positions, never from recounting the text), and no message quotes more than a few dozen
 //! characters of a header, cell or value.
 
-use super::{MAX_NOTE_CHARS, RawRow, RawTime, RawValue, RowError};
+use super::{MAX_NOTE_CHARS, RawRow, RawTime, RawValue, RowError, RowKey};
 use crate::values::workbook::{self, WorkbookError};
 use crate::values::{Decimal, echo, shorten};
 use calamine::DataRef;
@@ -88,34 +88,43 @@ pub fn json_rows(body: &[u8], max_rows: usize) -> Result<Vec<RawRow>, BodyError>
     for (i, v) in parsed.observations.into_iter().enumerate() {
         let n = i + 1;
         let serde_json::Value::Object(map) = v else {
-            errors.push(RowError::new(
-                n,
-                "observation",
-                "is not an object",
-                "write each observation as {\"indicator\": ..., \"time\": ..., \"value\": ...}",
-            ));
+            errors.push(
+                RowError::new(
+                    n,
+                    "observation",
+                    "is not an object",
+                    "write each observation as {\"indicator\": ..., \"time\": ..., \"value\": ...}",
+                )
+                .keyed(RowKey::new("observation.not_an_object")),
+            );
             continue;
         };
         for key in map.keys() {
             if !matches!(key.as_str(), "indicator" | "time" | "value" | "note") {
-                errors.push(RowError::new(
-                    n,
-                    key,
-                    "is not a known field",
-                    "use only indicator, time, value and note",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        key,
+                        "is not a known field",
+                        "use only indicator, time, value and note",
+                    )
+                    .keyed(RowKey::new("field.unknown")),
+                );
             }
         }
         let text = |k: &str, errors: &mut Vec<RowError>| match map.get(k) {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                errors.push(RowError::new(
-                    n,
-                    k,
-                    format!("must be a string, found {}", describe(other)),
-                    "put the value in quotes",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        k,
+                        format!("must be a string, found {}", describe(other)),
+                        "put the value in quotes",
+                    )
+                    .keyed(RowKey::new("field.not_a_string").arg("found", describe(other))),
+                );
                 None
             }
         };
@@ -132,12 +141,15 @@ pub fn json_rows(body: &[u8], max_rows: usize) -> Result<Vec<RawRow>, BodyError>
                 decimal: Decimal::Text,
             }),
             Some(other) => {
-                errors.push(RowError::new(
-                    n,
-                    "value",
-                    format!("must be a number, found {}", describe(other)),
-                    "send a JSON number such as 12.5",
-                ));
+                errors.push(
+                    RowError::new(
+                        n,
+                        "value",
+                        format!("must be a number, found {}", describe(other)),
+                        "send a JSON number such as 12.5",
+                    )
+                    .keyed(RowKey::new("value.not_a_json_number").arg("found", describe(other))),
+                );
                 None
             }
         };

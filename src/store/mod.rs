@@ -6,13 +6,18 @@
 //! Migrations run at start in one IMMEDIATE transaction tracked by `user_version`; a database
 //! written by a newer pantau is refused and left untouched.
 
+pub mod backup;
 pub mod changes;
 pub mod lock;
+pub mod migrate;
+pub mod postgres;
 pub mod read;
 pub mod tokens;
+pub mod url;
 pub mod writer;
 
-pub use read::ReadPool;
+pub use postgres::roles::Roles;
+pub use read::{ReadPool, Reader};
 pub use writer::{
     AppliedObservation, CommitListener, FeedRunRecord, NoteRecord, ObservationBatch, Origin,
     PlanVersionRecord, ReminderRecord, WriteCommand, WriteOutcome, WriterHandle,
@@ -149,6 +154,9 @@ pub enum StoreError {
     AlreadyServed { database: PathBuf, holder: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// A PostgreSQL error that is not about the connection (its text holds no password).
+    #[error("database error: {0}")]
+    Postgres(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -238,18 +246,6 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
-}
-
-/// Copies the live database to `dest` with SQLite's online backup, then checks the copy.
-pub fn backup(source: &Path, dest: &Path) -> Result<String, StoreError> {
-    let src = open_reader(source)?;
-    let mut dst = Connection::open(dest)?;
-    {
-        let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-    }
-    let check: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    Ok(check)
 }
 
 struct NoListener;

@@ -1,7 +1,7 @@
 //! A small Chrome DevTools Protocol client for browser tests: starts Debian's headless Chromium,
 //! opens pages (one flattened session each), navigates, evaluates JavaScript, collects console
-//! errors and uncaught exceptions, and takes screenshots. Chromium is killed when the `Browser`
-//! is dropped.
+//! errors and uncaught exceptions, takes screenshots, emulates print media and prints to PDF.
+//! Chromium is killed when the `Browser` is dropped.
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -542,6 +542,31 @@ const TEXT_PROBLEMS_JS: &str = r#"((minPx, clipY) => {
   if (document.documentElement.scrollWidth > innerWidth + 1) problems.push(`the page is ${document.documentElement.scrollWidth}px wide on a ${innerWidth}px screen`);
   return problems;
 })"#;
+
+impl Page {
+    /// Lays the page out for `media` (`print` or `screen`), as printing would.
+    pub async fn emulate_media(&self, media: &str) {
+        self.call("Emulation.setEmulatedMedia", json!({ "media": media }))
+            .await;
+    }
+
+    /// Prints the page to PDF with the page size and margins its CSS `@page` asks for, with
+    /// backgrounds, writes it to `path` (creating its folder) and returns the bytes.
+    pub async fn print_to_pdf(&self, path: &Path) -> Vec<u8> {
+        let r = self
+            .call(
+                "Page.printToPDF",
+                json!({ "preferCSSPageSize": true, "printBackground": true }),
+            )
+            .await;
+        let pdf = base64_decode(r["data"].as_str().expect("PDF data"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, &pdf).unwrap();
+        pdf
+    }
+}
 
 /// Decodes standard base64 (as DevTools sends screenshots).
 fn base64_decode(s: &str) -> Vec<u8> {

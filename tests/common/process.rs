@@ -1,5 +1,6 @@
 //! The real `pantau` binary as tests use it: a daemon child process (`pantau run --config`) whose
-//! address is read from its `open http://` line and whose standard error is kept, and one-shot
+//! address is read from its `open http://` line (plain, or a JSON log event) and whose standard
+//! error is kept, and one-shot
 //! commands (`pantau check`, `import`, `token`, ...).
 #![allow(dead_code)]
 
@@ -100,9 +101,14 @@ impl Daemon {
                 return Err(stderr.lock().unwrap().clone());
             }
             stderr.lock().unwrap().push_str(&line);
+            // `pantau: <city> — open http://ADDR/`, as a plain line or inside a JSON log event
+            // (PANTAU_LOG_FORMAT=json): the address is what follows, up to the slash.
             if let Some(rest) = line.split("open http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("");
-                break addr.trim_end_matches('/').to_string();
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+                    .collect();
+                break addr;
             }
         };
         // Keep draining standard error so that logging never blocks the daemon.
