@@ -10,7 +10,8 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,polling,uploads,report`: run only those phases (e.g. to profile one of them).
+//! - `--only writes,reads,polling,uploads,report,federation`: run only those phases (e.g. to
+//!   profile one of them).
 //!
 //! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
 
@@ -18,6 +19,8 @@
 mod daemon;
 #[path = "load/evaluation.rs"]
 mod evaluation;
+#[path = "load/federation.rs"]
+mod federation;
 #[path = "load/feeds.rs"]
 mod feeds;
 #[path = "load/http.rs"]
@@ -67,6 +70,10 @@ struct Scale {
     /// Rounds of each paired figure (single-row posts, live, polling): pantau and its
     /// reference alternate, one round each at a time, and the worst round decides the result.
     rounds: usize,
+    /// The federation phase: simulated cities, rounds of one delta from each, ms between rounds.
+    federation_cities: usize,
+    federation_rounds: u64,
+    federation_every_ms: u64,
 }
 
 impl Scale {
@@ -91,6 +98,9 @@ impl Scale {
             upload_seconds: 10.0,
             report_runs: 5,
             rounds: 3,
+            federation_cities: 500,
+            federation_rounds: 20,
+            federation_every_ms: 500,
         }
     }
 
@@ -115,6 +125,9 @@ impl Scale {
             upload_seconds: 2.0,
             report_runs: 2,
             rounds: 1,
+            federation_cities: 5,
+            federation_rounds: 10,
+            federation_every_ms: 100,
         }
     }
 }
@@ -351,6 +364,29 @@ async fn run(options: Options) -> anyhow::Result<()> {
         let d = daemon::Daemon::start(&config).await?;
         figures.push(uploads::healthz_during_uploads(&d, body, scale.upload_seconds).await?);
         d.stop().await?;
+    }
+
+    // ---- Federation: N simulated cities, the federation daemon over them, a screen on it.
+    if options.wants("federation") {
+        let _ = rlimit::increase_nofile_limit(u64::MAX);
+        let every = Duration::from_millis(scale.federation_every_ms);
+        step(&format!(
+            "federation: {} simulated cities, {} rounds of one delta each",
+            scale.federation_cities, scale.federation_rounds
+        ));
+        let dir = scratch.path().join("federation");
+        std::fs::create_dir_all(&dir)?;
+        let fed = federation::federation(
+            &dir,
+            scale.federation_cities,
+            scale.federation_rounds,
+            every,
+        )
+        .await?;
+        step("federation reference: bare tokio-tungstenite relay");
+        let reference =
+            federation::relay(scale.federation_cities, scale.federation_rounds, every).await?;
+        figures.extend(federation::figures(fed, reference, scale.federation_cities));
     }
 
     let table = report::table(&figures);

@@ -1,5 +1,5 @@
-//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`, `watch`,
-//! `token`.
+//! The command line: `run`, `demo`, `check`, `import`, `export`, `backup`, `restore`, `report`,
+//! `watch`, `token`, `init`, `plan`.
 //!
 //! Each subcommand loads and validates the configuration the same way; errors print their
 //! whole chain and exit non-zero (2 for an invalid configuration).
@@ -40,8 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API, the live screens and the dashboards (the default).
     Run(RunArgs),
-    /// Run the example Kota Mojokerto masterplan against simulated department feeds.
-    Demo(RunArgs),
+    /// Run the example Kota Mojokerto masterplan against simulated department feeds
+    /// (`--federation`: several simulated cities and a federation over them).
+    Demo(DemoArgs),
     /// Validate the configuration and report every problem (exit 0 valid, 2 invalid).
     Check,
     /// Backfill observations from a CSV file (indicator,time,value[,note]): all rows or none.
@@ -84,6 +85,14 @@ pub enum Command {
     /// Manage department tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Copy every table from one store into an empty one (SQLite file or postgres:// URL, either
+    /// way), verified by row counts and a checksum per table.
+    Migrate(store::migrate::MigrateArgs),
+    /// Write a new city's configuration folder (pantau.toml, masterplan.toml, screens.toml).
+    Init(crate::planfile::InitArgs),
+    /// The masterplan as a workbook: a template to fill in, its import, its export.
+    #[command(subcommand)]
+    Plan(crate::planfile::PlanCommand),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -97,6 +106,16 @@ pub struct RunArgs {
     /// Serve the dashboards from this folder instead of the embedded copy.
     #[arg(long)]
     pub dashboards: Option<PathBuf>,
+}
+
+/// `pantau demo`: the run arguments, and whether to simulate a federation.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Start several simulated cities and one federation daemon following them.
+    #[arg(long)]
+    pub federation: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -193,9 +212,16 @@ fn load(cli_config: &Option<PathBuf>) -> anyhow::Result<Config> {
     Ok(Config::load(cli_config.as_deref())?)
 }
 
-fn db_path(config: &Config, db: &Option<PathBuf>) -> PathBuf {
-    db.clone()
-        .unwrap_or_else(|| config.settings.database.clone())
+fn db_path(config: &Config, db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let (None, Some(p)) = (db, &config.settings.postgres) {
+        bail!(
+            "this command works on a SQLite file, but [storage] url names the PostgreSQL server {}; give it --db FILE, or copy between the two with `pantau migrate`",
+            p.shown
+        );
+    }
+    Ok(db
+        .clone()
+        .unwrap_or_else(|| config.settings.database.clone()))
 }
 
 /// Says on standard error which database a command works on, and whether a daemon serves it.
@@ -249,12 +275,23 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
         Command::Run(args) => {
+            // A folder with federation.toml follows cities instead (src/federation).
+            if let Some(file) = crate::federation::find(cli.config.as_deref()) {
+                return serve_federation(&file, args);
+            }
             let mut config = load(&cli.config)?;
             apply_run_args(&mut config, &args);
             serve(config, args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => {
+        Command::Demo(DemoArgs {
+            federation: true,
+            run: args,
+        }) => {
+            runtime()?.block_on(crate::federation::demo::run(args.listen, args.dashboards))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(DemoArgs { run: args, .. }) => {
             if let Some(c) = &cli.config {
                 eprintln!(
                     "pantau demo: it always runs the embedded example city, so {} is not used; serve your own configuration with `pantau run --config {}`",
@@ -268,6 +305,31 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 dashboards: args.dashboards,
             }))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Check if crate::federation::find(cli.config.as_deref()).is_some() => {
+            let file = crate::federation::find(cli.config.as_deref()).unwrap_or_default();
+            match crate::federation::load(&file) {
+                Ok(f) => {
+                    println!(
+                        "ok: a federation of {} cities ({} kota, {} kabupaten) in {}",
+                        f.cities.len(),
+                        f.cities
+                            .iter()
+                            .filter(|c| c.kind == crate::federation::config::CityKind::Kota)
+                            .count(),
+                        f.cities
+                            .iter()
+                            .filter(|c| c.kind == crate::federation::config::CityKind::Kabupaten)
+                            .count(),
+                        file.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprint!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Check => match Config::load(cli.config.as_deref()) {
             Ok(c) => {
@@ -289,7 +351,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Import { file, db, create } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing_or_create(&db, create)?;
             match import_file(&config, &db, &file, true)? {
                 Ok(summary) => {
@@ -304,14 +366,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { out, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             existing(&db)?;
             export(&config, &db, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, db } => {
             let config = load(&cli.config)?;
-            let src = db_path(&config, &db);
+            let src = db_path(&config, &db)?;
             existing(&src)?;
             if file.exists() {
                 bail!("{} already exists; choose a new file name", file.display());
@@ -334,7 +396,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Restore { file, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db);
+            let db = db_path(&config, &db)?;
             let tz = config.settings.city.time_zone;
             let restored =
                 store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
@@ -370,6 +432,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             token(&config, cmd)
         }
+        Command::Migrate(args) => store::migrate::run(&args),
+        Command::Init(args) => crate::planfile::init::run(&args),
+        Command::Plan(cmd) => crate::planfile::run(cmd, cli.config.as_deref()),
     }
 }
 
@@ -390,10 +455,20 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
         let addr = listener.local_addr()?;
         let db = config.settings.database.clone();
-        let lock = crate::server::claim(&db, addr, config.settings.city.time_zone)?;
+        let (lock, shown) = match &config.settings.postgres {
+            Some(p) => (None, p.shown.clone()),
+            None => (
+                Some(crate::server::claim(
+                    &db,
+                    addr,
+                    config.settings.city.time_zone,
+                )?),
+                db.display().to_string(),
+            ),
+        };
         crate::telemetry::notice(
-            &format!("pantau: database {}", db.display()),
-            &[("database", &db.display().to_string())],
+            &format!("pantau: database {shown}"),
+            &[("database", &shown)],
         );
         // Tests and scripts read the address from this line, in either log format.
         crate::telemetry::notice(
@@ -409,12 +484,46 @@ fn serve(config: Config, args: RunArgs) -> anyhow::Result<()> {
             RunOptions {
                 dashboards_dir: args.dashboards,
                 heartbeat: None,
-                lock: Some(lock),
+                lock,
             },
             stop,
         )
         .await
     })
+}
+
+/// Serves a federation (`federation.toml` beside `pantau.toml`).
+fn serve_federation(file: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut config = crate::federation::load(file)?;
+    if let Some(l) = args.listen {
+        config.settings.server.listen = l;
+    }
+    if let Some(db) = &args.db {
+        config.settings.database = db.clone();
+    }
+    runtime()?.block_on(async move {
+        let stop = crate::server::shutdown_signal();
+        let listener = tokio::net::TcpListener::bind(config.settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("pantau: database {}", config.settings.database.display());
+        eprintln!(
+            "pantau: {} — a federation of {} cities — open http://{addr}/",
+            config.name(),
+            config.cities.len()
+        );
+        crate::federation::run(
+            config,
+            listener,
+            crate::federation::FederationOptions {
+                dashboards_dir: args.dashboards,
+            },
+            stop,
+        )
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Imports a CSV file through a writer of its own. Ok(Err(report)) lists every bad row.
@@ -606,7 +715,7 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
         Err(e) => return Err(e.into()),
     };
-    let db = db_path(config, &args.db);
+    let db = db_path(config, &args.db)?;
     existing(&db)?;
     let now = chrono::Utc::now().timestamp_millis();
     let made = report::source::from_database(config, &db, &request, now)?;
@@ -684,10 +793,15 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 );
             };
             let id = DepartmentId::parse(d.id.as_str())?;
-            let db = db_path(config, &db);
-            existing_or_create(&db, create)?;
-            let conn = store::open_writer(&db)?;
-            let (tid, token) = store::tokens::create(&conn, &id, &label)?;
+            let (tid, token) = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::create_token_blocking(p, &id, &label)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing_or_create(&db, create)?;
+                    let conn = store::open_writer(&db)?;
+                    store::tokens::create(&conn, &id, &label)?
+                }
+            };
             eprintln!(
                 "token {tid} for {} ({}) — shown only now, store it safely:",
                 d.name, d.id
@@ -695,11 +809,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
         TokenCommand::List { db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let list = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::list_tokens_blocking(p)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::list(&store::open_writer(&db)?)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            let rows: Vec<[String; 5]> = store::tokens::list(&conn)?
+            let rows: Vec<[String; 5]> = list
                 .into_iter()
                 .map(|t| {
                     let status = match t.revoked {
@@ -721,11 +840,16 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             );
         }
         TokenCommand::Revoke { id, db } => {
-            let db = db_path(config, &db);
-            existing(&db)?;
-            let conn = store::open_writer(&db)?;
+            let revoked = match (&config.settings.postgres, &db) {
+                (Some(p), None) => store::postgres::revoke_token_blocking(p, id)?,
+                _ => {
+                    let db = db_path(config, &db)?;
+                    existing(&db)?;
+                    store::tokens::revoke(&store::open_writer(&db)?, id)?
+                }
+            };
             let tz = config.settings.city.time_zone;
-            match store::tokens::revoke(&conn, id)? {
+            match revoked {
                 store::tokens::Revoked::Now => println!("token {id} revoked"),
                 store::tokens::Revoked::Already(at) => println!(
                     "token {id} was already revoked on {}; nothing changed",

@@ -26,7 +26,11 @@
 //! them; `report` above `progress`, `config` and `store`; `app` above those; `poller`, `reminders` and `api` above `app`; `server`, `demo`,
 //! `watch` and `cli` on top.
 //! - `cli`, `demo`, `watch`: the command line, the demo city, the terminal client.
+//! - `federation`: a province's or the ministry's pantau following many cities' pantau over
+//!   their live feeds (`federation.toml`); above `api`, below `cli` and `demo`.
 //! - `locale`: Indonesian number formatting.
+//! - `planfile`: a new city's configuration folder (`pantau init`) and the masterplan as a
+//!   workbook: the template, the import of a city's own matrices, the export.
 //! - `telemetry`: the log output (text or JSON lines) and the daemon's start-up notices.
 
 // warp's route types nest deeply: the optimized build needs more than the default 128.
@@ -38,10 +42,12 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod federation;
 pub mod feeds;
 pub mod ingest;
 pub mod live;
 pub mod locale;
+pub mod planfile;
 pub mod poller;
 pub mod progress;
 pub mod reminders;

@@ -206,7 +206,10 @@ async fn feed_loop(
     // A reload restarts this loop, so the zone is fixed for its lifetime.
     let tz = p.app.tz();
     let mut fire = schedule.next_after(Utc::now(), tz);
-    if p.spec.run_at_start && running.as_ref().is_none_or(|h| h.is_finished()) {
+    if p.spec.run_at_start
+        && p.app.storage.polls()
+        && running.as_ref().is_none_or(|h| h.is_finished())
+    {
         // Late once it has run as long as the schedule's period.
         let now = Utc::now();
         let period = fire
@@ -286,6 +289,9 @@ async fn feed_loop(
                     )),
                 );
             }
+        } else if !p.app.storage.polls() {
+            // Another daemon on the same PostgreSQL database polls the feeds.
+            tracing::debug!(feed = %id, "another daemon holds the polling role; tick left to it");
         } else {
             // Late once the next tick is due and it is still running.
             let late_at = next_at.map_or(i64::MAX, millis);

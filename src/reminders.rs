@@ -41,15 +41,16 @@ pub async fn run(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         let config = app.config();
         let settings = &config.settings.reminders;
-        if settings.enabled {
+        if !app.storage.polls() {
+            // Another daemon on the same PostgreSQL database sends them; what it sent is read
+            // again when this one takes over.
+            sent = Sent::new();
+            loaded = false;
+        } else if settings.enabled {
             if !loaded {
                 // Reminders about periods of the last 400 days: older ones are never asked for.
                 let since = now() - 400 * 86_400_000;
-                match app
-                    .reads
-                    .run(move |c| crate::store::read::reminders_since(c, since))
-                    .await
-                {
+                match app.reads.run(move |c| c.reminders_since(since)).await {
                     Ok(rows) => {
                         sent.extend(rows);
                         loaded = true;

@@ -74,10 +74,10 @@ impl CommitListener for ProgressListener {
         }
     }
 
-    fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &rusqlite::Connection) {
+    fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &dyn store::Reader) {
         let mut updates = Vec::new();
         for id in &changes.indicators {
-            match store::read::indicator_state(conn, id) {
+            match conn.indicator_state(id) {
                 Ok((series, note)) => updates.push((id.clone(), series, note)),
                 Err(e) => {
                     tracing::warn!(indicator = %id, error = %e, "cannot reload an indicator changed by another process")
@@ -93,6 +93,12 @@ impl CommitListener for ProgressListener {
     }
 }
 
+/// The store as opened at start.
+enum Opened {
+    Sqlite(rusqlite::Connection),
+    Postgres(store::postgres::Pools),
+}
+
 /// Runs the daemon on `listener` until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -106,19 +112,52 @@ pub async fn run(
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let limits = connection_limits(&config)?;
     let db = config.settings.database.clone();
-    // One daemon per database: taken before anything is opened, held until `run` returns.
-    let _lock = match options.lock.clone() {
-        Some(lock) => lock,
-        None => claim(&db, listener.local_addr()?, config.settings.city.time_zone)?,
+    let postgres = config.settings.postgres.clone();
+    // One daemon per SQLite database: taken before anything is opened, held until `run`
+    // returns. Several daemons may share a PostgreSQL database.
+    let _lock = match (&postgres, options.lock.clone()) {
+        (Some(_), _) => None,
+        (None, Some(lock)) => Some(lock),
+        (None, None) => Some(claim(
+            &db,
+            listener.local_addr()?,
+            config.settings.city.time_zone,
+        )?),
     };
-    let conn = {
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || store::open_writer(&db)).await??
+    let opened = match &postgres {
+        Some(p) => {
+            tracing::info!(server = %p.shown, "storing in PostgreSQL");
+            Opened::Postgres(store::postgres::open(p).await?)
+        }
+        None => {
+            let db = db.clone();
+            Opened::Sqlite(tokio::task::spawn_blocking(move || store::open_writer(&db)).await??)
+        }
     };
-    let reads = ReadPool::new(&db);
-    let (series, notes) = reads
-        .run(|c| Ok((store::read::all_series(c)?, store::read::latest_notes(c)?)))
-        .await?;
+    let reads = match &opened {
+        Opened::Sqlite(_) => ReadPool::new(&db),
+        Opened::Postgres(pools) => ReadPool::postgres(pools.clone()),
+    };
+    // Other daemons' commits from here on reach this one's state (read just below).
+    let since = match &opened {
+        Opened::Sqlite(_) => 0,
+        Opened::Postgres(pools) => pools.last_change().await?,
+    };
+    // From the primary: a replica (`read_url`) may be behind the change log read above.
+    let (series, notes) = match &opened {
+        Opened::Sqlite(_) => {
+            reads
+                .run(|c| Ok((c.all_series()?, c.latest_notes()?)))
+                .await?
+        }
+        Opened::Postgres(pools) => {
+            let pools = pools.clone();
+            tokio::task::spawn_blocking(move || {
+                pools.write_blocking(|c| Ok((c.all_series()?, c.latest_notes()?)))
+            })
+            .await??
+        }
+    };
     let now = chrono::Utc::now().timestamp_millis();
     let state = ProgressState::new(
         Arc::new(config.masterplan.clone()),
@@ -130,14 +169,20 @@ pub async fn run(
     );
     let hub = Hub::new(state.snapshot());
     let progress = Arc::new(Mutex::new(state));
-    let (writer, writer_thread) = store::writer::spawn_writer(
-        conn,
-        Box::new(ProgressListener {
-            progress: progress.clone(),
-            hub: hub.clone(),
-        }),
-        1024,
-    );
+    let on_commit = Box::new(ProgressListener {
+        progress: progress.clone(),
+        hub: hub.clone(),
+    });
+    let (writer, writer_thread) = match opened {
+        Opened::Sqlite(conn) => store::writer::spawn_writer(conn, on_commit, 1024),
+        Opened::Postgres(pools) => {
+            store::postgres::writer::spawn_writer(pools, on_commit, 1024, since)
+        }
+    };
+    let storage = match &postgres {
+        Some(_) => store::Roles::shared(),
+        None => store::Roles::sole(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let tick_seconds = config.settings.progress.tick_seconds;
     let rate = config.settings.server.rate_limit_per_minute;
@@ -160,6 +205,7 @@ pub async fn run(
         reminders: Arc::new(crate::app::counters::ReminderMetrics::default()),
         plan_version: Arc::new(RwLock::new(None)),
         backups: store::backup::BackupStatus::default(),
+        storage: storage.clone(),
     };
 
     // Feed health as recorded before a restart is there from the first request on.
@@ -197,6 +243,15 @@ pub async fn run(
     ));
     tasks.spawn(crate::poller::run(app.clone(), stop_rx.clone()));
     tasks.spawn(watch_other_writers(app.writer.clone(), stop_rx.clone()));
+    if let Some(p) = &postgres {
+        tasks.spawn(store::postgres::roles::hold(
+            p.config.clone(),
+            p.shown.clone(),
+            storage.clone(),
+            app.writer.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tasks.spawn(crate::reminders::run(app.clone(), stop_rx.clone()));
     #[cfg(unix)]
     tasks.spawn(reload_on_sighup(app.clone(), hup, stop_rx.clone()));

@@ -728,6 +728,33 @@ async fn every_page_loads_without_errors_and_shows_the_api_values() {
     page.screenshot(&screenshot_path("quick-wins-indicator.png"))
         .await;
 
+    // The plan's code, person in charge and data source, in the drill-down and on the
+    // department's page.
+    open(&page, &base, "/quick-wins?indicator=economy.tax.pad").await;
+    page.wait_for(
+        "document.getElementById('drawer').dataset.ready === '1'",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("drill-down opens");
+    let meta = text(&page, "#drawer .ind-meta").await;
+    for part in [
+        "Kode IKU-3.1",
+        "Penanggung jawab: Drs. Hadi Santoso, Kepala Bidang Pendapatan",
+        "Sumber data: SIPD dan e-Pajak Bapenda",
+    ] {
+        assert!(meta.contains(part), "`{part}` in `{meta}`");
+    }
+    open(&page, &base, "/department/bapenda").await;
+    let row = "#ind-body tr[data-id='economy.tax.pad']";
+    assert_eq!(text(&page, &format!("{row} .ind-code")).await, "IKU-3.1");
+    let meta = text(&page, &format!("{row} .ind-meta")).await;
+    assert!(
+        meta.contains("Drs. Hadi Santoso, Kepala Bidang Pendapatan")
+            && meta.contains("SIPD dan e-Pajak Bapenda"),
+        "{meta}"
+    );
+
     // A department's page: its indicators with their values, and the stale ones.
     open(&page, &base, "/department/dinkes").await;
     let mine: Vec<&Value> = progress["indicators"]

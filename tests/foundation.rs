@@ -510,9 +510,12 @@ fn a_database_from_a_newer_pantau_is_refused_and_left_unchanged() {
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
-#[tokio::test]
-async fn read_api_shapes_filters_and_errors() {
-    let app = spawn_app_with(PLAN, "").await;
+on_both_backends!(read_api_shapes_filters_and_errors);
+
+async fn read_api_shapes_filters_and_errors(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let (s, h) = app.get("/healthz").await;
     assert_eq!((s, h["status"].as_str()), (200, Some("ok")));
 
@@ -741,6 +744,7 @@ fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_and_a_revocation_beside_a_running_daemon_reach_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path(), PLAN, "");
     let daemon = Daemon::start(&cfg);

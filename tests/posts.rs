@@ -1,10 +1,20 @@
 //! Department posts: the auth matrix on every write endpoint (with the database compared before
 //! and after each rejection), every kind of invalid row, JSON, Indonesian-locale CSV and XLSX,
-//! idempotent repeats, corrections with their revision history, and notes.
+//! idempotent repeats, corrections with their revision history, and notes. Each test runs on
+//! SQLite and on PostgreSQL.
 
 mod common;
 
 use common::*;
+
+on_both_backends!(
+    auth_matrix_on_every_write_endpoint_stores_nothing_when_refused,
+    body_limit_and_rate_limit,
+    every_kind_of_invalid_row_is_listed_and_nothing_is_stored,
+    repeats_are_idempotent_and_corrections_keep_their_history,
+    indonesian_csv_and_xlsx_uploads,
+    notes_explain_an_indicator,
+);
 use serde_json::{Value, json};
 
 const PLAN: &str = r#"
@@ -70,17 +80,14 @@ update_every = "1d"
 "#;
 
 /// Everything stored, to compare before and after a rejected request.
-fn dump(db: &std::path::Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(db).unwrap();
+fn dump(app: &TestApp) -> Vec<String> {
     let mut out = Vec::new();
     for q in [
         "SELECT indicator || '|' || t || '|' || value || '|' || source FROM observation ORDER BY indicator, t",
         "SELECT id || '|' || indicator || '|' || value FROM revision ORDER BY id",
         "SELECT id || '|' || indicator || '|' || kendala FROM note ORDER BY id",
     ] {
-        let mut s = c.prepare(q).unwrap();
-        let rows = s.query_map([], |r| r.get::<_, String>(0)).unwrap();
-        out.extend(rows.map(|r| r.unwrap()));
+        out.extend(app.rows(q));
     }
     out
 }
@@ -89,20 +96,14 @@ fn obs(indicator: &str, time: &str, value: f64) -> Value {
     json!({ "observations": [{ "indicator": indicator, "time": time, "value": value }] })
 }
 
-#[tokio::test]
-async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused() {
-    let app = spawn_app_with(PLAN, "").await;
+async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let dinkes = app.token("dinkes");
     let dlh = app.token("dlh");
     let revoked = app.token("dinkes");
-    {
-        let conn = pantau::store::open_writer(&app.db).unwrap();
-        let id: i64 = revoked.split('_').nth(1).unwrap().parse().unwrap();
-        assert_eq!(
-            pantau::store::tokens::revoke(&conn, id).unwrap(),
-            pantau::store::tokens::Revoked::Now
-        );
-    }
+    app.revoke(&revoked);
     // Something stored first, so "unchanged" is meaningful.
     let (s, _) = app
         .post_json(
@@ -112,7 +113,7 @@ async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused() {
         )
         .await;
     assert_eq!(s, 200);
-    let before = dump(&app.db);
+    let before = dump(&app);
 
     let body = obs("living.health.stunting", &jakarta_date(1), 24.0);
     let note = json!({"kendala": "data terlambat", "rencana_tindak_lanjut": "rapat koordinasi"});
@@ -165,7 +166,7 @@ async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused() {
         let (s, _) = app.post_json(path, Some(&dlh), body).await;
         assert_eq!(s, 403, "{path} with another department's token");
         assert_eq!(
-            dump(&app.db),
+            dump(&app),
             before,
             "{path}: a refused request stored something"
         );
@@ -193,15 +194,22 @@ async fn auth_matrix_on_every_write_endpoint_stores_nothing_when_refused() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn body_limit_and_rate_limit() {
-    let app = spawn_app_with(PLAN, "max_body_bytes = 2048\nrate_limit_per_minute = 5").await;
+async fn body_limit_and_rate_limit(backend: Backend) {
+    let Some(app) = spawn_app_on(
+        backend,
+        PLAN,
+        "max_body_bytes = 2048\nrate_limit_per_minute = 5",
+    )
+    .await
+    else {
+        return;
+    };
     let t = app.token("dinkes");
-    let before = dump(&app.db);
+    let before = dump(&app);
     let big = json!({ "observations": (0..100).map(|i| json!({"indicator": "living.health.visits", "time": format!("2024-01-{:02}", i % 28 + 1), "value": i})).collect::<Vec<_>>() });
     let (s, e) = app.post_json("/api/v1/observations", Some(&t), &big).await;
     assert_eq!(s, 413, "{e}");
-    assert_eq!(dump(&app.db), before);
+    assert_eq!(dump(&app), before);
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for i in 0..8 {
@@ -239,9 +247,10 @@ async fn body_limit_and_rate_limit() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored() {
-    let app = spawn_app_with(PLAN, "").await;
+async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let t = app.token("dinkes");
     let future = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339();
     let body = json!({ "observations": [
@@ -256,7 +265,7 @@ async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored() {
         { "indicator": "living.health.stunting", "time": jakarta_date(2), "value": 23.0 }, // 9 duplicate of 1
         { "indicator": "living.health.stunting", "time": jakarta_date(8) },                // 10 missing value
     ]});
-    let before = dump(&app.db);
+    let before = dump(&app);
     let (s, e) = app.post_json("/api/v1/observations", Some(&t), &body).await;
     assert_eq!(s, 422, "{e}");
     let rows = e["error"]["rows"].as_array().unwrap();
@@ -270,7 +279,7 @@ async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored() {
             assert!(r.get(k).is_some(), "row error without {k}: {r}");
         }
     }
-    assert_eq!(dump(&app.db), before);
+    assert_eq!(dump(&app), before);
     // An indicator of another department in an otherwise fine batch: 403, nothing stored.
     let mixed = json!({ "observations": [
         { "indicator": "living.health.stunting", "time": jakarta_date(2), "value": 22.0 },
@@ -280,7 +289,7 @@ async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored() {
         .post_json("/api/v1/observations", Some(&t), &mixed)
         .await;
     assert_eq!(s, 403);
-    assert_eq!(dump(&app.db), before);
+    assert_eq!(dump(&app), before);
     // Garbage bodies.
     let (s, _) = app
         .post_bytes(
@@ -309,13 +318,14 @@ async fn every_kind_of_invalid_row_is_listed_and_nothing_is_stored() {
         )
         .await;
     assert_eq!(s, 400);
-    assert_eq!(dump(&app.db), before);
+    assert_eq!(dump(&app), before);
     app.stop().await;
 }
 
-#[tokio::test]
-async fn repeats_are_idempotent_and_corrections_keep_their_history() {
-    let app = spawn_app_with(PLAN, "").await;
+async fn repeats_are_idempotent_and_corrections_keep_their_history(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let t = app.token("dinkes");
     let day = jakarta_date(2);
     let (s, r) = app
@@ -390,9 +400,10 @@ async fn repeats_are_idempotent_and_corrections_keep_their_history() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn indonesian_csv_and_xlsx_uploads() {
-    let app = spawn_app_with(PLAN, "").await;
+async fn indonesian_csv_and_xlsx_uploads(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let t = app.token("dinkes");
     // As Excel saves "CSV UTF-8" in the Indonesian locale: BOM, `;`, decimal comma, CRLF.
     let csv = format!(
@@ -489,9 +500,10 @@ async fn indonesian_csv_and_xlsx_uploads() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn notes_explain_an_indicator() {
-    let app = spawn_app_with(PLAN, "").await;
+async fn notes_explain_an_indicator(backend: Backend) {
+    let Some(app) = spawn_app_on(backend, PLAN, "").await else {
+        return;
+    };
     let t = app.token("dinkes");
     let (s, e) = app
         .post_json(
@@ -556,7 +568,7 @@ async fn a_token_revoked_by_another_process_is_refused_at_once_though_it_was_jus
             .await;
         assert_eq!(s, 200, "{e}");
     }
-    let before = dump(&app.db);
+    let before = dump(&app);
     {
         // What `pantau token revoke` does, on its own connection.
         let conn = pantau::store::open_writer(&app.db).unwrap();
@@ -596,7 +608,7 @@ async fn a_token_revoked_by_another_process_is_refused_at_once_though_it_was_jus
         )
         .await;
     assert_eq!(s, 401);
-    assert_eq!(dump(&app.db), before, "a refused post stored something");
+    assert_eq!(dump(&app), before, "a refused post stored something");
     // Another token of the same department still writes.
     let other = app.token("dinkes");
     let (s, e) = app

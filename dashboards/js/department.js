@@ -84,6 +84,15 @@ function mine() {
   return myIndicators.map((d) => store.indicators.get(d.id)).filter(Boolean);
 }
 
+/** The person in charge and the data source of an indicator, when the plan names them. */
+function indicatorMeta(def) {
+  if (!def) return '';
+  const parts = [];
+  if (def.pic) parts.push(`<span data-meta="pic">${esc(t('pic'))}: ${esc(def.pic.nama)}, ${esc(def.pic.jabatan)}</span>`);
+  if (def.source) parts.push(`<span data-meta="source">${esc(t('data_source'))}: ${esc(def.source)}</span>`);
+  return parts.length ? `<div class="ind-meta muted">${parts.join(' · ')}</div>` : '';
+}
+
 /** How many days an indicator is past its next expected update (null when it is not). */
 function overdueDays(i) {
   const last = toMillis(i.last_update);
@@ -115,7 +124,7 @@ function render() {
       const updated = toMillis(i.last_update);
       return `<tr class="row-ind${i.stale ? ' is-stale' : ''}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
         <td>${statusBadges(i, i.target.date)}</td>
-        <td><div class="prog-name">${esc(i.name)}</div><div class="muted">${esc(prog ? prog.name : i.program)}${i.quick_win ? ` · <span class="qw">${esc(t('quick_win'))}</span>` : ''}</div></td>
+        <td><div class="prog-name">${def && def.code ? `<span class="ind-code">${esc(def.code)}</span> ` : ''}${esc(i.name)}</div><div class="muted">${esc(prog ? prog.name : i.program)}${i.quick_win ? ` · <span class="qw">${esc(t('quick_win'))}</span>` : ''}</div>${indicatorMeta(def)}</td>
         <td class="value-cell" data-label="${esc(t('current'))}"><b class="value-current">${esc(valueUnit(i.current, i.unit))}</b><br><small>${esc(t('target'))} ${esc(valueUnit(i.target.value, i.unit))} · ${esc(date(i.target.date))}</small></td>
         <td class="cell-progress" data-label="${esc(t('progress'))}"><div class="pct-line"><b>${esc(pct(i.progress))}</b><span>${esc(t('expected'))} ${esc(pct(i.expected))}</span></div>${progressBar(i.progress, i.expected, i.status)}</td>
         <td class="opt"><span class="spark" data-spark="${esc(i.id)}"></span></td>

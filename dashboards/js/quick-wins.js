@@ -193,6 +193,22 @@ function fact(label, value, sub = '') {
   return `<div class="fact"><span class="lbl">${esc(label)}</span><b>${value}</b>${sub ? `<small>${sub}</small>` : ''}</div>`;
 }
 
+/** The plan's code, person in charge and data source of an indicator, when the plan has them. */
+function indicatorMeta(def) {
+  const parts = [];
+  if (def.code) parts.push(`<span data-meta="code">${esc(t('indicator_code'))} <b>${esc(def.code)}</b></span>`);
+  if (def.pic) parts.push(`<span data-meta="pic">${esc(t('pic'))}: <b>${esc(def.pic.nama)}</b>, ${esc(def.pic.jabatan)}</span>`);
+  if (def.source) parts.push(`<span data-meta="source">${esc(t('data_source'))}: <b>${esc(def.source)}</b></span>`);
+  return parts.length ? `<div class="ind-meta muted">${parts.join(' · ')}</div>` : '';
+}
+
+/** How the plan's versions changed this indicator, newest first (nothing when they did not). */
+function planChanges(changes) {
+  if (!changes || !changes.length) return '';
+  const items = changes.map((c) => `<li>${esc(c.text)}</li>`).join('');
+  return `<div class="section-head" style="margin-top:1.2rem"><h2>${esc(t('plan_changes'))}</h2></div><ul class="plan-changes">${items}</ul>`;
+}
+
 async function openIndicator(id, { keepUrl = false } = {}) {
   const el = document.getElementById('drawer');
   const backdrop = document.getElementById('drawer-backdrop');
@@ -233,7 +249,7 @@ async function openIndicator(id, { keepUrl = false } = {}) {
     .join('');
   el.innerHTML = `<div class="drawer-head">
       <div><div class="crumbs">${esc(prog ? prog.name : def.program)} · <span class="opd">${esc(departmentShort(def.department))}</span> ${esc(departmentName(defs, def.department))}</div>
-      <h2 id="drawer-title">${esc(def.name)}</h2></div>
+      <h2 id="drawer-title">${esc(def.name)}</h2>${indicatorMeta(def)}</div>
       <button class="close" type="button">${esc(t('close'))} ✕</button>
     </div>
     <div class="facts">
@@ -247,6 +263,7 @@ async function openIndicator(id, { keepUrl = false } = {}) {
     </div>
     <div class="section-head"><h2>${esc(t('trajectory'))}</h2><span class="hint">${esc(def.unit)}</span></div>
     <div class="chart-box"><div id="trajectory"></div></div>
+    ${planChanges(detail.plan_changes)}
     <div class="section-head" style="margin-top:1.2rem"><h2>${esc(t('note'))}</h2></div>
     ${notes ? `<ul class="notes">${notes}</ul>` : `<p class="muted">${esc(t('no_note'))}</p>`}`;
   el.hidden = false;

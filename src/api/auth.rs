@@ -113,7 +113,13 @@ pub async fn authenticate(
     // empties the cache, so a revocation takes effect as soon as the writer has seen it.
     let changes = &app.writer.metrics().token_changes;
     let generation = changes.load(std::sync::atomic::Ordering::SeqCst);
-    let (check, department) = match app.tokens.get(token, generation) {
+    // With PostgreSQL another daemon's writer may commit a post the moment after a revocation,
+    // so every request there asks the database (the writers do not re-check the token).
+    let cached = match app.storage.backend {
+        "sqlite" => app.tokens.get(token, generation),
+        _ => None,
+    };
+    let (check, department) = match cached {
         Some((id, department)) => (TokenCheck::Valid { id }, Some(department)),
         None => {
             let presented = token.to_string();

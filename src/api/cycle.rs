@@ -92,12 +92,8 @@ pub(super) async fn progress_as_of(app: &App, q: &Query) -> Result<Response, Api
     let at = date_start_millis(date.succ_opt().unwrap_or(date), tz) - 1;
     let reads = app.reads.clone();
     let body = tokio::task::spawn_blocking(move || {
-        let (series, notes) = reads.run_blocking(|conn| {
-            Ok((
-                crate::store::read::all_series_as_of(conn, at)?,
-                crate::store::read::latest_notes_as_of(conn, at)?,
-            ))
-        })?;
+        let (series, notes) = reads
+            .run_blocking(|conn| Ok((conn.all_series_as_of(at)?, conn.latest_notes_as_of(at)?)))?;
         let state = crate::progress::ProgressState::new(
             std::sync::Arc::new(config.masterplan.clone()),
             tz,
@@ -222,7 +218,7 @@ async fn compliance(app: &App, q: &Query) -> Result<Response, ApiError> {
                     .as_deref()
                     .is_none_or(|d| d == ind.department.as_str());
                 receipts.push(if wanted_here {
-                    crate::store::read::receipts(conn, ind.id.as_str(), span_from, end)?
+                    conn.receipts(ind.id.as_str(), span_from, end)?
                 } else {
                     Vec::new()
                 });

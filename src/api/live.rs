@@ -184,7 +184,11 @@ fn open(
 /// `localhost` or a loopback address on that port, or listed in `allowed_origins` (`*` allows
 /// any). The request's `Host` header plays no part: a page on `evil.example` whose name resolves
 /// to the daemon sends `Host: evil.example` itself.
-fn origin_allowed(origin: &str, server: &ServerSettings, local: Option<SocketAddr>) -> bool {
+pub(crate) fn origin_allowed(
+    origin: &str,
+    server: &ServerSettings,
+    local: Option<SocketAddr>,
+) -> bool {
     let origin = origin.trim();
     if server
         .allowed_origins

@@ -23,6 +23,8 @@ use warp::Filter;
 
 pub use error::ApiError;
 pub(crate) use read::{allow_only, filter_from};
+// The federation's screens check origins the same way (src/federation/api.rs).
+pub(crate) use live::origin_allowed;
 
 /// Query parameters as sent (validated by each handler so errors name the parameter).
 pub type Query = std::collections::HashMap<String, String>;

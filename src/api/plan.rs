@@ -75,7 +75,7 @@ async fn versions(app: &App, q: &Query) -> Result<Response, ApiError> {
     allow_only(q, &[])?;
     let config = app.config();
     let (tz, locale) = (config.settings.city.time_zone, config.settings.city.locale);
-    let rows = app.reads.run(crate::store::read::plan_versions).await?;
+    let rows = app.reads.run(|c| c.plan_versions()).await?;
     let list: Vec<serde_json::Value> = rows
         .iter()
         .map(|v| {

@@ -239,6 +239,11 @@ fn healthz(app: &App) -> Response {
         "indicators": config.masterplan.indicators.len(),
         "uptime_seconds": app.started.elapsed().as_secs(),
         "backup": backup,
+        "storage": {
+            "backend": app.storage.backend,
+            "connected": app.storage.connected(),
+            "polling": app.storage.polls(),
+        },
     }))
 }
 
@@ -311,7 +316,7 @@ async fn indicator(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
     let key = id.clone();
     let (notes, versions) = app
         .reads
-        .run(move |c| Ok((read::notes(c, &key)?, read::plan_versions(c)?)))
+        .run(move |c| Ok((c.notes(&key)?, c.plan_versions()?)))
         .await?;
     let locale = config.settings.city.locale;
     let plan_changes = super::plan::changes_of(&versions, &id, tz, locale);
@@ -371,7 +376,7 @@ async fn series(app: &App, id: String, q: &Query) -> Result<Response, ApiError> 
     let key = id.clone();
     let rows = app
         .reads
-        .run(move |c| read::series(c, &key, from, to, limit))
+        .run(move |c| c.series(&key, from, to, limit))
         .await?;
     let points: Vec<serde_json::Value> = rows
         .into_iter()
@@ -392,10 +397,7 @@ async fn revisions(app: &App, id: String, q: &Query) -> Result<Response, ApiErro
     known_indicator(app, &id)?;
     let tz = app.tz();
     let key = id.clone();
-    let rows = app
-        .reads
-        .run(move |c| read::revisions(c, &key, 1000))
-        .await?;
+    let rows = app.reads.run(move |c| c.revisions(&key, 1000)).await?;
     let revisions: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| revision_json(None, r, tz))
@@ -458,7 +460,7 @@ async fn department_revisions(app: &App, id: String, q: &Query) -> Result<Respon
     let tz = config.settings.city.time_zone;
     let rows = app
         .reads
-        .run(move |c| read::revisions_of(c, &indicators, limit))
+        .run(move |c| c.revisions_of(&indicators, limit))
         .await?;
     let revisions: Vec<serde_json::Value> = rows
         .into_iter()

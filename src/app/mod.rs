@@ -55,6 +55,8 @@ pub struct App {
     pub plan_version: Arc<RwLock<Option<PlanVersion>>>,
     /// Scheduled backups' last results (empty when `[storage.backup]` is off).
     pub backups: store::backup::BackupStatus,
+    /// The backend, whether its connection is up, and whether this daemon polls the feeds.
+    pub storage: store::Roles,
 }
 
 impl App {
@@ -99,9 +101,8 @@ impl App {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            let (series, notes) = reads.run_blocking(|c| {
-                Ok((store::read::all_series(c)?, store::read::latest_notes(c)?))
-            })?;
+            let (series, notes) =
+                reads.run_blocking(|c| Ok((c.all_series()?, c.latest_notes()?)))?;
             *guard = ProgressState::new(
                 Arc::new(plan.masterplan.clone()),
                 plan.settings.city.time_zone,
@@ -153,7 +154,7 @@ impl App {
         plan: &crate::domain::Masterplan,
     ) -> Result<PlanVersion, store::StoreError> {
         let canonical = crate::config::versions::canonical(plan);
-        let latest = self.reads.run(store::read::latest_plan).await?;
+        let latest = self.reads.run(|c| c.latest_plan()).await?;
         let changes = match &latest {
             Some((_, hash, _)) if *hash == canonical.hash => Vec::new(),
             Some((_, _, json)) => {

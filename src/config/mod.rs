@@ -297,3 +297,45 @@ impl Config {
         }
     }
 }
+
+// --- The settings alone, for a daemon without a masterplan of its own (`crate::federation`) ---
+
+impl Config {
+    /// Reads and validates only the settings file at `path` (with environment overrides): a
+    /// province's or the ministry's pantau follows other cities and has no masterplan. A missing
+    /// file means the embedded example settings. A relative database path is relative to the file.
+    pub fn settings_only(path: &Path) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let (text, name) = if path.exists() {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                problems: vec![Problem {
+                    file: name.clone(),
+                    item: "file".into(),
+                    field: String::new(),
+                    message: format!(
+                        "cannot read the settings file ({e}); check the path given with --config"
+                    ),
+                }],
+            })?;
+            (text, name)
+        } else {
+            (
+                EMBEDDED_SETTINGS.to_string(),
+                "pantau.toml (embedded)".into(),
+            )
+        };
+        let mut problems = Vec::new();
+        match settings::parse_settings(&text, &name, &env, &mut problems) {
+            Some(mut s) if problems.is_empty() => {
+                if s.database.is_relative() && path.exists() {
+                    if let Some(dir) = path.parent() {
+                        s.database = dir.join(&s.database);
+                    }
+                }
+                Ok(s)
+            }
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}

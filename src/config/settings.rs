@@ -134,7 +134,10 @@ pub struct Settings {
     /// the settings when there is one, else the example screens).
     pub screens: Option<PathBuf>,
     pub server: ServerSettings,
+    /// The SQLite database file (when `postgres` is None).
     pub database: PathBuf,
+    /// The PostgreSQL server to store in instead (`[storage] url = "postgres://…"`).
+    pub postgres: Option<Box<crate::store::url::PostgresSettings>>,
     /// Scheduled backups (None: off).
     pub backup: Option<BackupSettings>,
     pub city: CitySettings,
@@ -341,12 +344,38 @@ pub(super) fn parse_settings(
     r.finish();
 
     let mut r = FieldReader::new(file, "[storage]".into(), &storage_t, problems);
-    let database = PathBuf::from(
-        r.opt_string("database")
-            .unwrap_or_else(|| "pantau.db".into()),
-    );
+    let database_text = r.opt_string("database");
+    let url = r.opt_string("url");
+    let read_url = r.opt_string("read_url");
+    let password = r.opt_string("password");
+    let mut postgres = None;
+    let mut database = PathBuf::from(database_text.clone().unwrap_or_else(|| "pantau.db".into()));
+    match url {
+        Some(_) if database_text.is_some() => r.problem(
+            "url",
+            "and `database` are both set; keep one: `url` (a file path, `sqlite:PATH` or `postgres://…`) or `database` (a file path)",
+        ),
+        Some(u) => match crate::store::url::parse(&u, read_url.as_deref(), password.as_deref(), env) {
+            Ok(crate::store::url::StorageUrl::Sqlite(path)) => database = path,
+            Ok(crate::store::url::StorageUrl::Postgres(p)) => postgres = Some(p),
+            Err(e) => r.problem("url", e),
+        },
+        None if read_url.is_some() || password.is_some() => r.problem(
+            "url",
+            "is missing, but `read_url` or `password` is set; add `url = \"postgres://user@host/db\"`, or remove them",
+        ),
+        None => {}
+    }
     let backup_t = r.opt_table("backup").cloned();
     r.finish();
+    if postgres.is_some() && backup_t.is_some() {
+        problems.push(Problem {
+            file: file.to_string(),
+            item: "[storage.backup]".into(),
+            field: String::new(),
+            message: "copies a SQLite file, but `url` names a PostgreSQL server; back PostgreSQL up with its own tools (pg_dump, pg_basebackup) and remove [storage.backup]".into(),
+        });
+    }
     let backup = backup_t.and_then(|t| read_backup(file, &t, problems));
 
     let mut r = FieldReader::new(file, "[city]".into(), &city_t, problems);
@@ -517,6 +546,7 @@ pub(super) fn parse_settings(
             frame_ancestors,
         },
         database,
+        postgres,
         backup,
         city: CitySettings {
             name,

@@ -268,7 +268,7 @@ impl FeedHealth {
         };
         for id in ids {
             let key = id.clone();
-            let Ok(h) = reads.run_blocking(|c| crate::store::read::feed_history(c, &key)) else {
+            let Ok(h) = reads.run_blocking(|c| c.feed_history(&key)) else {
                 continue;
             };
             self.with(&id, |s| {

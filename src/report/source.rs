@@ -7,22 +7,19 @@ use crate::config::Config;
 use crate::domain::{Masterplan, Millis};
 use crate::progress::ProgressState;
 use crate::store::{self, StoreError};
-use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
 
 /// (observation time, first received) of every indicator of the plan over what compliance
 /// for `period` looks at, by position.
 pub fn read_receipts(
-    conn: &Connection,
+    conn: &dyn store::Reader,
     plan: &Masterplan,
     period: &Period,
 ) -> Result<Vec<Vec<(Millis, Millis)>>, StoreError> {
     plan.indicators
         .iter()
-        .map(|ind| {
-            store::read::receipts(conn, ind.id.as_str(), period.receipts_from(ind), period.end)
-        })
+        .map(|ind| conn.receipts(ind.id.as_str(), period.receipts_from(ind), period.end))
         .collect()
 }
 

@@ -9,11 +9,15 @@
 pub mod backup;
 pub mod changes;
 pub mod lock;
+pub mod migrate;
+pub mod postgres;
 pub mod read;
 pub mod tokens;
+pub mod url;
 pub mod writer;
 
-pub use read::ReadPool;
+pub use postgres::roles::Roles;
+pub use read::{ReadPool, Reader};
 pub use writer::{
     AppliedObservation, CommitListener, FeedRunRecord, NoteRecord, ObservationBatch, Origin,
     PlanVersionRecord, ReminderRecord, WriteCommand, WriteOutcome, WriterHandle,
@@ -154,6 +158,9 @@ pub enum StoreError {
     AlreadyServed { database: PathBuf, holder: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    /// A PostgreSQL error that is not about the connection (its text holds no password).
+    #[error("database error: {0}")]
+    Postgres(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -11,26 +11,157 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// A pool of read-only connections to one database file.
+/// The read queries the daemon makes, over a SQLite connection or a PostgreSQL client. Each
+/// blocks its thread: callers run them through `ReadPool::run` (tokio's blocking threads) so
+/// they never stall the async workers.
+pub trait Reader {
+    fn series(
+        &self,
+        indicator: &str,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<SeriesRow>, StoreError>;
+    fn revisions(&self, indicator: &str, limit: usize) -> Result<Vec<RevisionRow>, StoreError>;
+    fn notes(&self, indicator: &str) -> Result<Vec<NoteRow>, StoreError>;
+    fn latest_notes(&self) -> Result<HashMap<String, NoteRow>, StoreError>;
+    fn receipts(
+        &self,
+        indicator: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<(Millis, Millis)>, StoreError>;
+    fn all_series_as_of(&self, at: Millis) -> Result<HashMap<String, Series>, StoreError>;
+    fn latest_notes_as_of(&self, at: Millis) -> Result<HashMap<String, NoteRow>, StoreError>;
+    fn plan_versions(&self) -> Result<Vec<PlanVersionRow>, StoreError>;
+    fn latest_plan(&self) -> Result<Option<(i64, String, String)>, StoreError>;
+    fn reminders_since(&self, since: Millis) -> Result<Vec<(String, Millis, String)>, StoreError>;
+    fn indicator_state(&self, indicator: &str) -> Result<(Series, Option<NoteRow>), StoreError>;
+    fn all_series(&self) -> Result<HashMap<String, Series>, StoreError>;
+    fn feed_runs(&self, feed: &str, limit: usize) -> Result<Vec<FeedRunRow>, StoreError>;
+    fn feed_history(&self, feed: &str) -> Result<FeedHistory, StoreError>;
+    fn observation_count(&self) -> Result<i64, StoreError>;
+    /// A token's (department, salt, hash, revoked), by id.
+    fn token(&self, id: i64) -> Result<Option<super::tokens::TokenRow>, StoreError>;
+
+    /// The newest corrections across several indicators (a department's page), with each one's id.
+    fn revisions_of(
+        &self,
+        indicators: &[String],
+        limit: usize,
+    ) -> Result<Vec<(String, RevisionRow)>, StoreError> {
+        let mut out = Vec::new();
+        for id in indicators {
+            for r in self.revisions(id, limit)? {
+                out.push((id.clone(), r));
+            }
+        }
+        out.sort_by(|a, b| b.1.received.cmp(&a.1.received).then(b.1.id.cmp(&a.1.id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+impl Reader for Connection {
+    fn series(
+        &self,
+        indicator: &str,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<SeriesRow>, StoreError> {
+        series(self, indicator, from, to, limit)
+    }
+    fn revisions(&self, indicator: &str, limit: usize) -> Result<Vec<RevisionRow>, StoreError> {
+        revisions(self, indicator, limit)
+    }
+    fn notes(&self, indicator: &str) -> Result<Vec<NoteRow>, StoreError> {
+        notes(self, indicator)
+    }
+    fn latest_notes(&self) -> Result<HashMap<String, NoteRow>, StoreError> {
+        latest_notes(self)
+    }
+    fn receipts(
+        &self,
+        indicator: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<(Millis, Millis)>, StoreError> {
+        receipts(self, indicator, from, to)
+    }
+    fn all_series_as_of(&self, at: Millis) -> Result<HashMap<String, Series>, StoreError> {
+        all_series_as_of(self, at)
+    }
+    fn latest_notes_as_of(&self, at: Millis) -> Result<HashMap<String, NoteRow>, StoreError> {
+        latest_notes_as_of(self, at)
+    }
+    fn plan_versions(&self) -> Result<Vec<PlanVersionRow>, StoreError> {
+        plan_versions(self)
+    }
+    fn latest_plan(&self) -> Result<Option<(i64, String, String)>, StoreError> {
+        latest_plan(self)
+    }
+    fn reminders_since(&self, since: Millis) -> Result<Vec<(String, Millis, String)>, StoreError> {
+        reminders_since(self, since)
+    }
+    fn indicator_state(&self, indicator: &str) -> Result<(Series, Option<NoteRow>), StoreError> {
+        indicator_state(self, indicator)
+    }
+    fn all_series(&self) -> Result<HashMap<String, Series>, StoreError> {
+        all_series(self)
+    }
+    fn feed_runs(&self, feed: &str, limit: usize) -> Result<Vec<FeedRunRow>, StoreError> {
+        feed_runs(self, feed, limit)
+    }
+    fn feed_history(&self, feed: &str) -> Result<FeedHistory, StoreError> {
+        feed_history(self, feed)
+    }
+    fn observation_count(&self) -> Result<i64, StoreError> {
+        observation_count(self)
+    }
+    fn token(&self, id: i64) -> Result<Option<super::tokens::TokenRow>, StoreError> {
+        super::tokens::token_row(self, id)
+    }
+}
+
+/// Where reads go: a pool of read-only connections to one SQLite file, or a PostgreSQL pool
+/// (the replica of `read_url` when there is one).
 #[derive(Clone)]
 pub struct ReadPool {
-    path: Arc<PathBuf>,
-    idle: Arc<Mutex<Vec<Connection>>>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite {
+        path: Arc<PathBuf>,
+        idle: Arc<Mutex<Vec<Connection>>>,
+    },
+    Postgres(super::postgres::Pools),
 }
 
 impl ReadPool {
     pub fn new(path: &Path) -> Self {
         ReadPool {
-            path: Arc::new(path.to_path_buf()),
-            idle: Arc::new(Mutex::new(Vec::new())),
+            backend: Backend::Sqlite {
+                path: Arc::new(path.to_path_buf()),
+                idle: Arc::new(Mutex::new(Vec::new())),
+            },
         }
     }
 
-    /// Runs `f` with a read-only connection on a blocking thread.
+    /// Reads from PostgreSQL.
+    pub fn postgres(pools: super::postgres::Pools) -> Self {
+        ReadPool {
+            backend: Backend::Postgres(pools),
+        }
+    }
+
+    /// Runs `f` with a reader on a blocking thread.
     pub async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Reader) -> Result<R, StoreError> + Send + 'static,
     {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || pool.run_blocking(f))
@@ -38,23 +169,29 @@ impl ReadPool {
             .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
     }
 
-    /// Runs `f` with a read-only connection on the current thread.
+    /// Runs `f` with a reader on the current thread, which must not be an async worker (a
+    /// blocking thread of tokio's, or a thread of its own).
     pub fn run_blocking<R>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        f: impl FnOnce(&dyn Reader) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let conn = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-        let conn = match conn {
-            Some(c) => c,
-            None => open_reader(&self.path)?,
-        };
-        let result = f(&conn);
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < 8 {
-                idle.push(conn);
+        match &self.backend {
+            Backend::Sqlite { path, idle } => {
+                let conn = idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+                let conn = match conn {
+                    Some(c) => c,
+                    None => open_reader(path)?,
+                };
+                let result = f(&conn);
+                if let Ok(mut idle) = idle.lock() {
+                    if idle.len() < 8 {
+                        idle.push(conn);
+                    }
+                }
+                result
             }
+            Backend::Postgres(pools) => pools.read_blocking(f),
         }
-        result
     }
 }
 
@@ -146,23 +283,6 @@ pub fn revisions(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
-}
-
-/// The newest corrections across several indicators (a department's page), with each one's id.
-pub fn revisions_of(
-    conn: &Connection,
-    indicators: &[String],
-    limit: usize,
-) -> Result<Vec<(String, RevisionRow)>, StoreError> {
-    let mut out = Vec::new();
-    for id in indicators {
-        for r in revisions(conn, id, limit)? {
-            out.push((id.clone(), r));
-        }
-    }
-    out.sort_by(|a, b| b.1.received.cmp(&a.1.received).then(b.1.id.cmp(&a.1.id)));
-    out.truncate(limit);
-    Ok(out)
 }
 
 /// A department's note on an indicator.

@@ -95,25 +95,26 @@ fn digest(salt: &[u8], secret: &str) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// A new token's secret and salt, and the hash stored for them.
+pub fn new_secret() -> Result<(String, [u8; 16], Vec<u8>), StoreError> {
+    let secret = hex::encode(random_bytes::<24>()?);
+    let salt = random_bytes::<16>()?;
+    let hash = digest(&salt, &secret);
+    Ok((secret, salt, hash))
+}
+
 /// Creates a token for `department` and returns (id, the full token text to show once).
 pub fn create(
     conn: &Connection,
     department: &DepartmentId,
     label: &str,
 ) -> Result<(i64, String), StoreError> {
-    let secret = hex::encode(random_bytes::<24>()?);
-    let salt = random_bytes::<16>()?;
+    let (secret, salt, hash) = new_secret()?;
     let now = chrono::Utc::now().timestamp_millis();
     let tx = conn.unchecked_transaction()?;
     tx.execute(
         "INSERT INTO token (department, label, salt, hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            department.as_str(),
-            label,
-            &salt[..],
-            digest(&salt, &secret),
-            now
-        ],
+        params![department.as_str(), label, &salt[..], hash, now],
     )?;
     let id = tx.last_insert_rowid();
     super::changes::record(&tx, &super::changes::new_writer_id(), "token", None, now)?;
@@ -177,7 +178,17 @@ pub fn revoke(conn: &Connection, id: i64) -> Result<Revoked, StoreError> {
 }
 
 /// department, salt, hash, revoked
-type TokenRow = (String, Vec<u8>, Vec<u8>, Option<i64>);
+pub type TokenRow = (String, Vec<u8>, Vec<u8>, Option<i64>);
+
+/// The stored row of token `id`.
+pub fn token_row(conn: &Connection, id: i64) -> Result<Option<TokenRow>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT department, salt, hash, revoked FROM token WHERE id = ?1")?
+        .query_row(params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?)
+}
 
 /// Why a presented token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +201,7 @@ pub enum TokenCheck {
 
 /// The department a valid token belongs to, or why it is not valid.
 pub fn verify(
-    conn: &Connection,
+    conn: &dyn super::read::Reader,
     presented: &str,
 ) -> Result<(TokenCheck, Option<String>), StoreError> {
     let Some(rest) = presented.strip_prefix("pantau_") else {
@@ -202,12 +213,7 @@ pub fn verify(
     let Ok(id) = id.parse::<i64>() else {
         return Ok((TokenCheck::Malformed, None));
     };
-    let row: Option<TokenRow> = conn
-        .prepare_cached("SELECT department, salt, hash, revoked FROM token WHERE id = ?1")?
-        .query_row(params![id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
+    let row: Option<TokenRow> = conn.token(id)?;
     let Some((department, salt, hash, revoked)) = row else {
         // Spend the same work as a real check so timing does not reveal which ids exist.
         let _ = digest(&[0u8; 16], secret);

@@ -152,8 +152,13 @@ pub struct Committed<'a> {
 pub trait CommitListener: Send + 'static {
     fn committed(&mut self, commits: &[Committed<'_>], committed_at: Millis);
 
-    /// Other processes committed these changes; `conn` reads the database as it is now.
-    fn external(&mut self, _changes: &super::changes::ExternalChanges, _conn: &Connection) {}
+    /// Other processes committed these changes; `reader` reads the database as it is now.
+    fn external(
+        &mut self,
+        _changes: &super::changes::ExternalChanges,
+        _reader: &dyn super::read::Reader,
+    ) {
+    }
 }
 
 /// Counters the writer keeps for `/metrics`.
@@ -172,12 +177,12 @@ pub struct WriterMetrics {
     pub token_changes: AtomicU64,
 }
 
-struct WriteRequest {
-    command: WriteCommand,
-    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+pub(crate) struct WriteRequest {
+    pub(crate) command: WriteCommand,
+    pub(crate) reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
 }
 
-enum Request {
+pub(crate) enum Request {
     Write(WriteRequest),
     /// Look for commits by other processes (sent on a clock).
     Wake,
@@ -302,6 +307,50 @@ fn data_version(conn: &Connection) -> i64 {
 const MAX_GROUP_COMMANDS: usize = 512;
 const MAX_GROUP_ROWS: usize = 200_000;
 
+/// A writer's channel: the handle senders clone, and what the writer receives.
+pub(crate) fn channel(
+    capacity: usize,
+) -> (WriterHandle, mpsc::Receiver<Request>, Arc<WriterMetrics>) {
+    let (tx, rx) = mpsc::channel::<Request>(capacity);
+    let metrics = Arc::new(WriterMetrics::default());
+    (
+        WriterHandle {
+            tx,
+            metrics: metrics.clone(),
+        },
+        rx,
+        metrics,
+    )
+}
+
+/// Everything waiting after `first`, up to one group's size (group commit), and whether a wake
+/// was among it.
+pub(crate) fn take_group(
+    first: Request,
+    rx: &mut mpsc::Receiver<Request>,
+    m: &WriterMetrics,
+) -> (Vec<WriteRequest>, bool) {
+    let mut group = Vec::new();
+    let mut rows = 0;
+    let mut woken = false;
+    let mut next = Some(first);
+    while let Some(request) = next.take() {
+        match request {
+            Request::Write(req) => {
+                rows += req.rows();
+                group.push(req);
+            }
+            Request::Wake => woken = true,
+        }
+        if group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
+            next = rx.try_recv().ok();
+        }
+    }
+    m.queue_depth
+        .fetch_sub(group.len() as i64, Ordering::Relaxed);
+    (group, woken)
+}
+
 /// Starts the writer thread. It stops when every `WriterHandle` is dropped, after committing what
 /// it already took.
 pub fn spawn_writer(
@@ -309,36 +358,17 @@ pub fn spawn_writer(
     mut listener: Box<dyn CommitListener>,
     capacity: usize,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Request>(capacity);
-    let metrics = Arc::new(WriterMetrics::default());
-    let m = metrics.clone();
+    let (handle, mut rx, m) = channel(capacity);
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
             let mut conn = conn;
             let mut watch = Watch::new(&conn);
             while let Some(first) = rx.blocking_recv() {
-                let mut group = Vec::new();
-                let mut rows = 0;
-                let mut woken = false;
-                let mut next = Some(first);
-                while let Some(request) = next.take() {
-                    match request {
-                        Request::Write(req) => {
-                            rows += req.rows();
-                            group.push(req);
-                        }
-                        Request::Wake => woken = true,
-                    }
-                    if group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
-                        next = rx.try_recv().ok();
-                    }
-                }
+                let (group, woken) = take_group(first, &mut rx, &m);
                 // Others' commits first: they happened before this group's.
                 watch.look(&conn, listener.as_mut(), &m);
                 if !group.is_empty() {
-                    m.queue_depth
-                        .fetch_sub(group.len() as i64, Ordering::Relaxed);
                     commit_group(&mut conn, group, listener.as_mut(), &m, &watch.writer);
                 }
                 if woken {
@@ -348,7 +378,77 @@ pub fn spawn_writer(
             tracing::debug!("writer stopped: every sender is gone");
         })
         .expect("spawn writer thread");
-    (WriterHandle { tx, metrics }, thread)
+    (handle, thread)
+}
+
+/// A group's results: each command's outcome and the observations it changed, or its error.
+pub(crate) type GroupResults = Vec<Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>>;
+
+/// Answers every sender of a group that could not be committed.
+pub(crate) fn fail_group(group: Vec<WriteRequest>, detail: &str, m: &WriterMetrics) {
+    m.failed_commits.fetch_add(1, Ordering::Relaxed);
+    for req in group {
+        let _ = req
+            .reply
+            .send(Err(StoreError::Unavailable(detail.to_string())));
+    }
+}
+
+/// After a group's commit: counts it, tells the listener, and only then answers each sender.
+pub(crate) fn finish_group(
+    group: Vec<WriteRequest>,
+    results: GroupResults,
+    listener: &mut dyn CommitListener,
+    m: &WriterMetrics,
+    received: Millis,
+) {
+    m.commits.fetch_add(1, Ordering::Relaxed);
+    m.commands.fetch_add(group.len() as u64, Ordering::Relaxed);
+    let commits: Vec<Committed<'_>> = group
+        .iter()
+        .zip(&results)
+        .filter_map(|(req, r)| {
+            r.as_ref().ok().map(|(outcome, applied)| Committed {
+                command: &req.command,
+                outcome,
+                applied,
+            })
+        })
+        .collect();
+    for c in &commits {
+        if let WriteOutcome::Observations { new, corrected, .. } = c.outcome {
+            m.observations_new.fetch_add(*new, Ordering::Relaxed);
+            m.observations_corrected
+                .fetch_add(*corrected, Ordering::Relaxed);
+        }
+    }
+    listener.committed(&commits, received);
+    drop(commits);
+    for (req, r) in group.into_iter().zip(results) {
+        let _ = req.reply.send(r.map(|(outcome, _)| outcome));
+    }
+}
+
+/// The indicators a group changed, once each: (observations new or corrected, notes).
+pub(crate) fn changed_subjects<'a>(
+    group: &'a [WriteRequest],
+    results: &'a GroupResults,
+) -> (
+    std::collections::BTreeSet<&'a str>,
+    std::collections::BTreeSet<&'a str>,
+) {
+    let mut observed = std::collections::BTreeSet::new();
+    let mut noted = std::collections::BTreeSet::new();
+    for (req, r) in group.iter().zip(results) {
+        let Ok((_, applied)) = r else { continue };
+        for a in applied {
+            observed.insert(a.indicator.as_str());
+        }
+        if let WriteCommand::Note(n) = &req.command {
+            noted.insert(n.indicator.as_str());
+        }
+    }
+    (observed, noted)
 }
 
 impl WriteRequest {
@@ -383,8 +483,7 @@ fn commit_group(
     writer: &str,
 ) {
     let received = now_millis();
-    let mut results: Vec<Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>> =
-        Vec::with_capacity(group.len());
+    let mut results: GroupResults = Vec::with_capacity(group.len());
     let began = conn.execute_batch("BEGIN IMMEDIATE");
     if let Err(e) = began {
         let e = StoreError::from(e);
@@ -440,31 +539,7 @@ fn commit_group(
         }
         return;
     }
-    m.commits.fetch_add(1, Ordering::Relaxed);
-    m.commands.fetch_add(group.len() as u64, Ordering::Relaxed);
-    let commits: Vec<Committed<'_>> = group
-        .iter()
-        .zip(&results)
-        .filter_map(|(req, r)| {
-            r.as_ref().ok().map(|(outcome, applied)| Committed {
-                command: &req.command,
-                outcome,
-                applied,
-            })
-        })
-        .collect();
-    for c in &commits {
-        if let WriteOutcome::Observations { new, corrected, .. } = c.outcome {
-            m.observations_new.fetch_add(*new, Ordering::Relaxed);
-            m.observations_corrected
-                .fetch_add(*corrected, Ordering::Relaxed);
-        }
-    }
-    listener.committed(&commits, received);
-    drop(commits);
-    for (req, r) in group.into_iter().zip(results) {
-        let _ = req.reply.send(r.map(|(outcome, _)| outcome));
-    }
+    finish_group(group, results, listener, m, received);
 }
 
 /// Records in the change log, once each, the indicators this group changed (observations that
@@ -472,21 +547,11 @@ fn commit_group(
 fn record_changes(
     conn: &Connection,
     group: &[WriteRequest],
-    results: &[Result<(WriteOutcome, Vec<AppliedObservation>), StoreError>],
+    results: &GroupResults,
     writer: &str,
     at: Millis,
 ) -> rusqlite::Result<()> {
-    let mut observed = std::collections::BTreeSet::new();
-    let mut noted = std::collections::BTreeSet::new();
-    for (req, r) in group.iter().zip(results) {
-        let Ok((_, applied)) = r else { continue };
-        for a in applied {
-            observed.insert(a.indicator.as_str());
-        }
-        if let WriteCommand::Note(n) = &req.command {
-            noted.insert(n.indicator.as_str());
-        }
-    }
+    let (observed, noted) = changed_subjects(group, results);
     for id in observed {
         super::changes::record(conn, writer, "observations", Some(id), at)?;
     }

@@ -287,7 +287,28 @@ impl Workbook<'_> {
         }))
         .unwrap_or_else(|_| Err(E::from(WorkbookError::Unreadable("it is damaged".into()))))
     }
+
+    /// The merged regions of sheet `name` as `((first row, first column), (last row, last
+    /// column))`, 0-based, at most `max_cells` of them (the sheet itself is within its cap).
+    pub fn merged_regions(&mut self, name: &str) -> Result<Vec<Region>, WorkbookError> {
+        let max = self.max_cells as usize;
+        let book = &mut self.book;
+        catch_unwind(AssertUnwindSafe(|| {
+            let regions = book.merge_cells_by_sheet_name(name).map_err(unreadable)?;
+            if regions.len() > max {
+                return Err(too_large(format!(
+                    "the sheet `{}` has more than {max} merged regions",
+                    super::shorten(name, 40)
+                )));
+            }
+            Ok(regions.iter().map(|d| (d.start, d.end)).collect())
+        }))
+        .unwrap_or_else(|_| Err(WorkbookError::Unreadable("it is damaged".into())))
+    }
 }
+
+/// A merged region: its first and last (row, column), 0-based.
+pub type Region = ((u32, u32), (u32, u32));
 
 #[cfg(test)]
 mod tests {

@@ -2,9 +2,11 @@
 //! loopback with real HTTP and real websockets.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod process;
 #[allow(unused_imports)]
 pub use process::{Daemon, pantau, pantau_output};
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -30,16 +32,64 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
     pub config_path: PathBuf,
+    /// The PostgreSQL cluster the daemon stores in (None: SQLite at `db`).
+    pub cluster: Option<Arc<postgres::Cluster>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// Which store a test's daemon uses: the same tests run on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's daemon stores: the `[storage]` lines for its settings, and the cluster that
+/// must outlive it (PostgreSQL).
+pub struct Storage {
+    pub settings: String,
+    pub cluster: Option<Arc<postgres::Cluster>>,
+}
+
+impl Storage {
+    /// The SQLite file `pantau.db` in `dir`, or a new PostgreSQL cluster. None: PostgreSQL is
+    /// missing and `PANTAU_TEST_POSTGRES=skip` is set.
+    pub fn new(backend: Backend, dir: &Path) -> Option<Storage> {
+        Some(match backend {
+            Backend::Sqlite => Storage {
+                settings: format!("database = \"{}\"", dir.join("pantau.db").display()),
+                cluster: None,
+            },
+            Backend::Postgres => Self::on(Arc::new(postgres::Cluster::start()?)),
+        })
+    }
+
+    /// Database `postgres` of `cluster`.
+    pub fn on(cluster: Arc<postgres::Cluster>) -> Storage {
+        Storage {
+            settings: format!("url = \"{}\"", cluster.url("postgres")),
+            cluster: Some(cluster),
+        }
+    }
+}
+
 /// Writes pantau.toml + masterplan.toml into `dir` and returns the settings path.
 pub fn write_config(dir: &Path, masterplan: &str, extra_settings: &str) -> PathBuf {
+    let storage = format!("database = \"{}\"", dir.join("pantau.db").display());
+    write_config_on(dir, masterplan, extra_settings, &storage)
+}
+
+/// Like `write_config`, with `storage` as the `[storage]` table's lines.
+pub fn write_config_on(
+    dir: &Path,
+    masterplan: &str,
+    extra_settings: &str,
+    storage: &str,
+) -> PathBuf {
     std::fs::write(dir.join("masterplan.toml"), masterplan).unwrap();
     let settings = format!(
-        "masterplan = \"masterplan.toml\"\n[server]\nlisten = \"127.0.0.1:0\"\n{extra_settings}\n[storage]\ndatabase = \"{}\"\n[city]\nname = \"Kota Uji\"\ntime_zone = \"Asia/Jakarta\"\n[auth]\nadmin_token = \"{ADMIN}\"\n",
-        dir.join("pantau.db").display()
+        "masterplan = \"masterplan.toml\"\n[server]\nlisten = \"127.0.0.1:0\"\n{extra_settings}\n[storage]\n{storage}\n[city]\nname = \"Kota Uji\"\ntime_zone = \"Asia/Jakarta\"\n[auth]\nadmin_token = \"{ADMIN}\"\n",
     );
     let path = dir.join("pantau.toml");
     std::fs::write(&path, settings).unwrap();
@@ -54,6 +104,55 @@ pub async fn spawn_app_with(masterplan: &str, extra_settings: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), masterplan, extra_settings);
     start_in(dir, config_path, pantau::app::RunOptions::default()).await
+}
+
+/// Starts the daemon on `backend`; None when PostgreSQL is missing and
+/// `PANTAU_TEST_POSTGRES=skip` is set (the test then returns).
+pub async fn spawn_app_on(
+    backend: Backend,
+    masterplan: &str,
+    extra_settings: &str,
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(backend, dir.path())?;
+    let config_path = write_config_on(dir.path(), masterplan, extra_settings, &storage.settings);
+    let mut app = start_in(dir, config_path, pantau::app::RunOptions::default()).await;
+    app.cluster = storage.cluster;
+    Some(app)
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` and `<name>::postgres`
+/// (`multi_thread: names` runs them on a runtime of two worker threads).
+#[macro_export]
+macro_rules! on_both_backends {
+    (multi_thread: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
 }
 
 /// A client that asks for English answers (`Accept-Language: en`).
@@ -93,6 +192,7 @@ pub async fn start_in(
         dir,
         db,
         config_path,
+        cluster: None,
         stop: Some(tx),
         handle: Some(handle),
     };
@@ -182,8 +282,45 @@ impl TestApp {
         )
     }
 
+    /// The settings the daemon runs with.
+    pub fn config(&self) -> pantau::config::Config {
+        pantau::config::Config::load(Some(&self.config_path)).expect("valid test config")
+    }
+
+    /// Runs a query that yields one text column, on whichever store the daemon uses.
+    pub fn rows(&self, sql: &str) -> Vec<String> {
+        if let Some(cluster) = &self.cluster {
+            return cluster.query("postgres", sql);
+        }
+        let c = rusqlite::Connection::open(&self.db).unwrap();
+        let mut s = c.prepare(sql).unwrap();
+        s.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    /// Revokes token `token` the way `pantau token revoke` does.
+    pub fn revoke(&self, token: &str) {
+        let id: i64 = token.split('_').nth(1).unwrap().parse().unwrap();
+        let revoked = match &self.config().settings.postgres {
+            Some(p) => pantau::store::postgres::revoke_token_blocking(p, id).unwrap(),
+            None => {
+                let conn = pantau::store::open_writer(&self.db).unwrap();
+                pantau::store::tokens::revoke(&conn, id).unwrap()
+            }
+        };
+        assert_eq!(revoked, pantau::store::tokens::Revoked::Now);
+    }
+
     /// Creates a department token the way `pantau token create` does.
     pub fn token(&self, department: &str) -> String {
+        if let Some(p) = &self.config().settings.postgres {
+            let d = pantau::domain::DepartmentId::parse(department).unwrap();
+            return pantau::store::postgres::create_token_blocking(p, &d, "")
+                .unwrap()
+                .1;
+        }
         let conn = pantau::store::open_writer(&self.db).unwrap();
         let d = pantau::domain::DepartmentId::parse(department).unwrap();
         pantau::store::tokens::create(&conn, &d, "test").unwrap().1

@@ -1,0 +1,502 @@
+//! The PostgreSQL writer: the same `WriteCommand`s and `WriteOutcome`s as the SQLite writer,
+//! applied by a thread of its own that blocks on the daemon's runtime for each group.
+//!
+//! A group is one transaction: it first takes the write advisory lock (groups of every daemon
+//! on the database commit one after another, as with SQLite's one writer), applies each
+//! command inside its own savepoint, records the change log, notifies the other daemons, and
+//! commits. Senders are answered only after COMMIT returned; a group that cannot commit is
+//! answered `Unavailable` whole (nothing of it stored), and the client may retry: storing the
+//! same values again changes nothing.
+
+use super::{Pools, WRITE_LOCK, error, pool_error};
+use crate::domain::Millis;
+use crate::store::StoreError;
+use crate::store::changes::{ExternalChanges, KEEP_MS, new_writer_id};
+use crate::store::writer::{
+    AppliedObservation, CommitListener, FeedRunRecord, GroupResults, ObservationBatch,
+    WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics, changed_subjects,
+    channel, fail_group, finish_group, take_group,
+};
+use deadpool_postgres::Transaction;
+use std::sync::atomic::Ordering;
+
+/// Starts the writer thread. It stops when every `WriterHandle` is dropped, after committing
+/// what it already took.
+/// `since` is the newest change-log entry when the daemon read its state (`Pools::last_change`,
+/// before the read), so that other daemons' commits after it are picked up.
+pub fn spawn_writer(
+    pools: Pools,
+    mut listener: Box<dyn CommitListener>,
+    capacity: usize,
+    since: i64,
+) -> (WriterHandle, std::thread::JoinHandle<()>) {
+    let (handle, mut rx, m) = channel(capacity);
+    let thread = std::thread::Builder::new()
+        .name("pantau-writer".into())
+        .spawn(move || {
+            let mut watch = Watch {
+                writer: new_writer_id(),
+                last_change: since,
+                last_prune: 0,
+                failing: false,
+            };
+            while let Some(first) = rx.blocking_recv() {
+                let (group, woken) = take_group(first, &mut rx, &m);
+                watch.look(&pools, listener.as_mut(), &m);
+                if !group.is_empty() {
+                    commit_group(&pools, group, listener.as_mut(), &m, &watch.writer);
+                }
+                if woken {
+                    watch.prune(&pools);
+                }
+            }
+            tracing::debug!("writer stopped: every sender is gone");
+        })
+        .expect("spawn writer thread");
+    (handle, thread)
+}
+
+fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// How the writer notices other daemons' commits: the change log entries after the last one
+/// seen. Looked at on every wake (a clock, and each notification on `CHANGE_CHANNEL`), so a
+/// notification missed while a connection was down is caught up on the next look.
+struct Watch {
+    writer: String,
+    last_change: i64,
+    last_prune: Millis,
+    /// Whether the last look failed (so the log says so once, not on every wake).
+    failing: bool,
+}
+
+impl Watch {
+    fn look(&mut self, pools: &Pools, listener: &mut dyn CommitListener, m: &WriterMetrics) {
+        let rt = pools.handle();
+        let found = rt.block_on(async {
+            let client = pools.write.get().await.map_err(pool_error)?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT id, writer, kind, subject FROM change WHERE id > $1 ORDER BY id",
+                )
+                .await
+                .map_err(error)?;
+            client
+                .query(&stmt, &[&self.last_change])
+                .await
+                .map_err(error)
+        });
+        let rows = match found {
+            Ok(rows) => {
+                if self.failing {
+                    tracing::info!("the change log can be read again");
+                    self.failing = false;
+                }
+                rows
+            }
+            Err(e) => {
+                if !self.failing {
+                    tracing::warn!(error = %e, "cannot read the change log");
+                    self.failing = true;
+                }
+                return;
+            }
+        };
+        let mut changes = ExternalChanges::default();
+        for r in &rows {
+            let id: i64 = r.get(0);
+            self.last_change = self.last_change.max(id);
+            if r.get::<_, &str>(1) == self.writer {
+                continue;
+            }
+            match r.get::<_, &str>(2) {
+                "token" => changes.tokens = true,
+                _ => {
+                    if let Some(subject) = r.get::<_, Option<String>>(3) {
+                        changes.indicators.insert(subject);
+                    }
+                }
+            }
+        }
+        if changes.tokens {
+            m.token_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        if changes.is_empty() {
+            return;
+        }
+        m.external_changes.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            indicators = changes.indicators.len(),
+            tokens = changes.tokens,
+            "picked up changes committed by another daemon"
+        );
+        // From the primary: a replica may not have these commits yet.
+        let read = pools.write_blocking(|reader| {
+            listener.external(&changes, reader);
+            Ok(())
+        });
+        if let Err(e) = read {
+            tracing::warn!(error = %e, "cannot reload indicators changed by another daemon");
+        }
+    }
+
+    fn prune(&mut self, pools: &Pools) {
+        let now = now_millis();
+        if now - self.last_prune < 600_000 {
+            return;
+        }
+        self.last_prune = now;
+        let done = pools.handle().block_on(async {
+            let client = pools.write.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "DELETE FROM change WHERE committed < $1",
+                    &[&(now - KEEP_MS)],
+                )
+                .await
+                .map_err(error)
+        });
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "cannot prune the change log");
+        }
+    }
+}
+
+/// Why a group stopped before COMMIT.
+enum Abort {
+    /// The connection or the server failed: nothing of the group is stored.
+    Group(StoreError),
+}
+
+fn commit_group(
+    pools: &Pools,
+    group: Vec<WriteRequest>,
+    listener: &mut dyn CommitListener,
+    m: &WriterMetrics,
+    writer: &str,
+) {
+    let received = now_millis();
+    let done = pools
+        .handle()
+        .block_on(transact(pools, &group, writer, received));
+    match done {
+        Ok(results) => finish_group(group, results, listener, m, received),
+        Err(Abort::Group(e)) => {
+            tracing::error!(error = %e, "cannot commit to PostgreSQL; nothing of this group was stored");
+            let detail = match e {
+                StoreError::Unavailable(d) => d,
+                other => other.to_string(),
+            };
+            fail_group(group, &detail, m);
+        }
+    }
+}
+
+async fn transact(
+    pools: &Pools,
+    group: &[WriteRequest],
+    writer: &str,
+    received: Millis,
+) -> Result<GroupResults, Abort> {
+    let g = |e: tokio_postgres::Error| Abort::Group(error(e));
+    let mut client = pools
+        .write
+        .get()
+        .await
+        .map_err(|e| Abort::Group(pool_error(e)))?;
+    let tx = client.transaction().await.map_err(g)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .map_err(g)?;
+    let mut results: GroupResults = Vec::with_capacity(group.len());
+    for req in group {
+        tx.batch_execute("SAVEPOINT command").await.map_err(g)?;
+        match apply(&tx, &req.command, received).await {
+            Ok(done) => {
+                tx.batch_execute("RELEASE command").await.map_err(g)?;
+                results.push(Ok(done));
+            }
+            Err(e) => {
+                let e = error(e);
+                if matches!(e, StoreError::Unavailable(_)) {
+                    return Err(Abort::Group(e));
+                }
+                tx.batch_execute("ROLLBACK TO command; RELEASE command")
+                    .await
+                    .map_err(g)?;
+                results.push(Err(e));
+            }
+        }
+    }
+    let (observed, noted) = changed_subjects(group, &results);
+    if !observed.is_empty() || !noted.is_empty() {
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO change (committed, writer, kind, subject) VALUES ($1, $2, $3, $4)",
+            )
+            .await
+            .map_err(g)?;
+        for (kind, set) in [("observations", &observed), ("note", &noted)] {
+            for id in set.iter() {
+                tx.execute(&insert, &[&received, &writer, &kind, id])
+                    .await
+                    .map_err(g)?;
+            }
+        }
+        // Delivered to the listening daemons at COMMIT, not before.
+        tx.execute("SELECT pg_notify($1, '')", &[&super::CHANGE_CHANNEL])
+            .await
+            .map_err(g)?;
+    }
+    tx.commit().await.map_err(g)?;
+    Ok(results)
+}
+
+async fn apply(
+    tx: &Transaction<'_>,
+    command: &WriteCommand,
+    received: Millis,
+) -> Result<(WriteOutcome, Vec<AppliedObservation>), tokio_postgres::Error> {
+    match command {
+        WriteCommand::Observations(batch) => apply_observations(tx, batch, received).await,
+        WriteCommand::Note(n) => {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO note (indicator, kendala, rencana_tindak_lanjut, department, token_id, created)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .await?;
+            let id: i64 = tx
+                .query_one(
+                    &stmt,
+                    &[
+                        &n.indicator.as_str(),
+                        &n.kendala,
+                        &n.rencana_tindak_lanjut,
+                        &n.department.as_ref().map(|d| d.as_str()),
+                        &n.token_id,
+                        &received,
+                    ],
+                )
+                .await?
+                .get(0);
+            Ok((
+                WriteOutcome::Note {
+                    id,
+                    created: received,
+                },
+                Vec::new(),
+            ))
+        }
+        WriteCommand::FeedRun(r) => Ok((
+            WriteOutcome::FeedRun {
+                id: insert_feed_run(tx, r).await?,
+            },
+            Vec::new(),
+        )),
+        WriteCommand::Reminders(list) => {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO reminder (indicator, period_start, channel, sent) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (indicator, period_start, channel) DO NOTHING",
+                )
+                .await?;
+            for r in list {
+                tx.execute(&stmt, &[&r.subject, &r.period_start, &r.channel, &received])
+                    .await?;
+            }
+            Ok((WriteOutcome::Recorded, Vec::new()))
+        }
+        WriteCommand::PlanVersion(v) => {
+            let newest = tx
+                .query_opt(
+                    "SELECT id, hash FROM plan_version ORDER BY id DESC LIMIT 1",
+                    &[],
+                )
+                .await?;
+            if let Some(row) = newest {
+                if row.get::<_, &str>(1) == v.hash {
+                    return Ok((
+                        WriteOutcome::PlanVersion {
+                            id: row.get(0),
+                            new: false,
+                        },
+                        Vec::new(),
+                    ));
+                }
+            }
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO plan_version (hash, loaded, revision_note, plan, changes)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    &[&v.hash, &received, &v.revision_note, &v.plan, &v.changes],
+                )
+                .await?
+                .get(0);
+            Ok((WriteOutcome::PlanVersion { id, new: true }, Vec::new()))
+        }
+        WriteCommand::FeedPoll { points, run } => {
+            let (outcome, applied) = apply_observations(tx, points, received).await?;
+            if let WriteOutcome::Observations { new, corrected, .. } = outcome {
+                insert_feed_run(
+                    tx,
+                    &FeedRunRecord {
+                        new,
+                        corrected,
+                        duration_ms: run.duration_ms.max(received - run.started),
+                        ..run.clone()
+                    },
+                )
+                .await?;
+            }
+            Ok((outcome, applied))
+        }
+    }
+}
+
+async fn insert_feed_run(
+    tx: &Transaction<'_>,
+    r: &FeedRunRecord,
+) -> Result<i64, tokio_postgres::Error> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO feed_run (feed, started, duration_ms, http_status, points, new, corrected, error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .await?;
+    Ok(tx
+        .query_one(
+            &stmt,
+            &[
+                &r.feed.as_str(),
+                &r.started,
+                &r.duration_ms,
+                &r.http_status.map(i32::from),
+                &(r.points as i64),
+                &(r.new as i64),
+                &(r.corrected as i64),
+                &r.error,
+            ],
+        )
+        .await?
+        .get(0))
+}
+
+/// Each row: inserted when its (indicator, time) is new (`ON CONFLICT DO NOTHING RETURNING`);
+/// otherwise compared with the stored value, and a different value is stored as a correction
+/// with the old one kept in `revision`.
+async fn apply_observations(
+    tx: &Transaction<'_>,
+    batch: &ObservationBatch,
+    received: Millis,
+) -> Result<(WriteOutcome, Vec<AppliedObservation>), tokio_postgres::Error> {
+    let source = batch.origin.source.as_string();
+    let department = batch.origin.department.as_ref().map(|d| d.as_str());
+    let token = batch.origin.token_id;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO observation (indicator, t, value, source, department, token_id, note, received)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (indicator, t) DO NOTHING RETURNING 1",
+        )
+        .await?;
+    let existing = tx
+        .prepare_cached(
+            "SELECT value, source, received FROM observation WHERE indicator = $1 AND t = $2",
+        )
+        .await?;
+    let revise = tx
+        .prepare_cached(
+            "INSERT INTO revision (indicator, t, previous_value, previous_source, previous_received, value, source, department, token_id, received)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .await?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE observation SET value = $3, source = $4, department = $5, token_id = $6, note = $7, received = $8
+             WHERE indicator = $1 AND t = $2",
+        )
+        .await?;
+    let (mut new, mut corrected, mut unchanged) = (0u64, 0u64, 0u64);
+    let mut applied = Vec::new();
+    for o in &batch.rows {
+        let id = o.indicator.as_str();
+        let inserted = tx
+            .query_opt(
+                &insert,
+                &[
+                    &id,
+                    &o.time,
+                    &o.value,
+                    &source,
+                    &department,
+                    &token,
+                    &o.note,
+                    &received,
+                ],
+            )
+            .await?;
+        if inserted.is_some() {
+            new += 1;
+            applied.push(AppliedObservation {
+                indicator: o.indicator.clone(),
+                time: o.time,
+                value: o.value,
+                previous: None,
+            });
+            continue;
+        }
+        let row = tx.query_one(&existing, &[&id, &o.time]).await?;
+        let (old, old_source, old_received): (f64, String, i64) =
+            (row.get(0), row.get(1), row.get(2));
+        if old == o.value {
+            unchanged += 1;
+            continue;
+        }
+        tx.execute(
+            &revise,
+            &[
+                &id,
+                &o.time,
+                &old,
+                &old_source,
+                &old_received,
+                &o.value,
+                &source,
+                &department,
+                &token,
+                &received,
+            ],
+        )
+        .await?;
+        tx.execute(
+            &update,
+            &[
+                &id,
+                &o.time,
+                &o.value,
+                &source,
+                &department,
+                &token,
+                &o.note,
+                &received,
+            ],
+        )
+        .await?;
+        corrected += 1;
+        applied.push(AppliedObservation {
+            indicator: o.indicator.clone(),
+            time: o.time,
+            value: o.value,
+            previous: Some(old),
+        });
+    }
+    Ok((
+        WriteOutcome::Observations {
+            new,
+            corrected,
+            unchanged,
+        },
+        applied,
+    ))
+}
