@@ -83,8 +83,11 @@ echo "--- schemathesis run docs/openapi.yaml ($EXAMPLES examples per operation)"
 status=0
 ROOT=$(pwd)
 # Run from the temporary folder: Schemathesis keeps a `.schemathesis/` cache in the current one.
+# The operations tagged `federation` are served by a federation daemon, not by this city's; they
+# are checked against their schemas over a real federation in tests/openapi.rs.
 (cd "$WORK" && "$ROOT/$VENV/bin/schemathesis" run "$ROOT/docs/openapi.yaml" \
     --url "http://$ADDR" \
+    --exclude-tag federation \
     --header "Authorization: Bearer $ADMIN" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --max-examples "$EXAMPLES" \
