@@ -14,31 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PLAN: &str = r#"
-[[department]]
-id = "dinkes"
-name = "Dinas Kesehatan"
-[[dimension]]
-id = "living"
-name = "Smart Living"
-[[program]]
-id = "living.health"
-dimension = "living"
-name = "Mojokerto Sehat"
-department = "dinkes"
-quick_win = true
-start = 2020-01-01
-due = 2030-12-31
-[[indicator]]
-id = "living.health.visits"
-program = "living.health"
-name = "Kunjungan puskesmas"
-unit = "orang"
-direction = "increase"
-baseline = { date = 2020-01-01, value = 0.0 }
-targets = [{ date = 2030-12-31, value = 1000000000.0 }]
-update_every = "1d"
-"#;
+const PLAN: &str = common::VISITS_PLAN;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 

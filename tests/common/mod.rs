@@ -16,6 +16,34 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 
+/// One quick-win program with one increasing indicator (`living.health.visits`) owned by Dinkes,
+/// its target far away: a plan whose every post is valid, for floods and operations.
+pub const VISITS_PLAN: &str = r#"
+[[department]]
+id = "dinkes"
+name = "Dinas Kesehatan"
+[[dimension]]
+id = "living"
+name = "Smart Living"
+[[program]]
+id = "living.health"
+dimension = "living"
+name = "Mojokerto Sehat"
+department = "dinkes"
+quick_win = true
+start = 2020-01-01
+due = 2030-12-31
+[[indicator]]
+id = "living.health.visits"
+program = "living.health"
+name = "Kunjungan puskesmas"
+unit = "orang"
+direction = "increase"
+baseline = { date = 2020-01-01, value = 0.0 }
+targets = [{ date = 2030-12-31, value = 1000000000.0 }]
+update_every = "1d"
+"#;
+
 /// The example masterplan shipped in config/.
 pub fn example_masterplan() -> String {
     std::fs::read_to_string(concat!(
