@@ -1638,8 +1638,11 @@ fn config_texts_never_panic() {
 
 #[test]
 fn config_values_never_panic() {
+    // Most edits break the plan at its first check (a removed key, an unknown one, a value of
+    // the wrong kind); a third of the cases leave the masterplan's values alone, so that the
+    // feeds added below and the settings' edits still reach every later stage.
     let strategy = (
-        prop::collection::vec(value_edit(), 1..3),
+        prop::collection::vec(value_edit(), 0..3),
         prop::collection::vec(value_edit(), 0..2),
         any::<bool>(),
     );
@@ -1685,7 +1688,7 @@ fn config_values_never_panic() {
             Ok(())
         },
     )
-    .require("config values", 1, 1);
+    .require("config values", 4, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
