@@ -1,7 +1,8 @@
 //! A federation over real cities: several `pantau run` city daemons (the real binary on port 0)
 //! and one federation daemon (`pantau run` on a folder with `federation.toml`), over loopback
 //! with real HTTP and websockets. A post to a city reaches the federation's API and live feed; a
-//! city killed and restarted (a new epoch) is followed again; hostile cities (silent, huge
+//! city killed and restarted (a new epoch) is followed again; a restarted federation shows a
+//! down city's last known values; hostile cities (silent, huge
 //! messages, garbage) beside a healthy one do not stop it; a configuration with several mistakes
 //! lists them all.
 
@@ -303,6 +304,76 @@ async fn a_city_killed_and_restarted_with_a_new_epoch_is_followed_again() {
             (dimension_progress(c, "living") != living_before && c["stale"] == false).then_some(())
         },
     )
+    .await;
+    drop(a_dir);
+}
+
+/// A federation killed and restarted while a city is down shows the city's last known values
+/// at once (unconnected, stale, with the age of the data), not an empty row, and follows the
+/// city again when it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_federation_shows_a_down_citys_last_known_values() {
+    let a = start_city("Kota Alpha");
+    // A value before the federation starts: its first snapshot, and so its first stored
+    // summary, has progress to show.
+    post_value(&a.daemon.base(), STUNTING, 2.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = federation_folder(dir.path(), &[("alpha", a.daemon.base())]);
+    let fed = Daemon::start(&cfg);
+    let base = fed.base();
+    all_connected(&base, &["alpha"]).await;
+    // A city's first summary is stored as soon as it has data.
+    let stored = until(10, "alpha's first summary stored", || async {
+        let h = get(&format!("{base}/api/v1/federation/history")).await;
+        h["days"]
+            .as_array()
+            .and_then(|d| d.first().cloned())
+            .filter(|d| d["masterplan_progress"].is_f64())
+    })
+    .await;
+
+    let addr = a.daemon.addr.clone();
+    let CityDaemon {
+        daemon,
+        _dir: a_dir,
+        config: a_config,
+    } = a;
+    daemon.kill();
+    fed.kill();
+    // Longer than the federation's `stale_after` (3 s).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+
+    let fed = Daemon::start(&cfg);
+    let base = fed.base();
+    let p = get(&format!("{base}/api/v1/federation/progress")).await;
+    let c = city(&p, "alpha");
+    assert_eq!(c["has_data"], true, "{c}");
+    assert_eq!(c["connected"], false, "{c}");
+    assert_eq!(c["stale"], true, "{c}");
+    assert_eq!(
+        c["masterplan"]["progress"], stored["masterplan_progress"],
+        "{c}\n{stored}"
+    );
+    assert!(c["age_seconds"].as_i64().unwrap() >= 3, "{c}");
+    let stored_living = stored["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "living")
+        .map(|d| d["progress"].as_f64());
+    assert_eq!(
+        Some(dimension_progress(c, "living")),
+        stored_living,
+        "{c}\n{stored}"
+    );
+
+    // The city comes back: followed again, fresh.
+    let _back = Daemon::start_with(&a_config, &["--listen", &addr], &[]);
+    until(20, "alpha followed again after the restart", || async {
+        let p = get(&format!("{base}/api/v1/federation/progress")).await;
+        let c = city(&p, "alpha");
+        (c["connected"] == true && c["stale"] == false).then_some(())
+    })
     .await;
     drop(a_dir);
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 pub type Millis = i64;
 
-/// The city's data, as last received.
-#[derive(Debug, Clone, Default)]
+/// The city's data, as last received (and as kept in the history database).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CityData {
     /// The city's own `as_of` text of its last snapshot.
     pub as_of: Option<String>,

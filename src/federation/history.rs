@@ -4,9 +4,11 @@
 //! versioned by `federation_schema`), apart from a city's schema in `store`.
 //!
 //! Written from the blocking pool every `SAVE_EVERY` (a city's first summary at once, and all at
-//! shutdown) in one transaction; read
-//! by `/api/v1/federation/history`.
+//! shutdown) in one transaction; read by `/api/v1/federation/history`. The same transaction
+//! keeps each city's latest data whole (`federation_last`), which a restarted federation shows
+//! as the city's last known values until the city answers again.
 
+use super::city::{CityData, Millis};
 use super::state::Federation;
 use rusqlite::{Connection, params};
 use std::path::Path;
@@ -17,7 +19,8 @@ use std::time::Duration;
 pub const SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// The schema of this module's tables, in order; append only.
-const MIGRATIONS: &[&str] = &["CREATE TABLE federation_daily (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE federation_daily (
         city TEXT NOT NULL,
         day TEXT NOT NULL,
         masterplan_progress REAL,
@@ -28,7 +31,27 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE federation_daily (
         version TEXT,
         updated INTEGER NOT NULL,
         PRIMARY KEY (city, day)
-    ) WITHOUT ROWID"];
+    ) WITHOUT ROWID",
+    // Each city's latest data as last stored, so that after a restart the wall shows an
+    // unreachable city's last known values (with their age) instead of nothing.
+    "CREATE TABLE federation_last (
+        city TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        last_data INTEGER,
+        version TEXT,
+        updated INTEGER NOT NULL
+    ) WITHOUT ROWID",
+];
+
+/// A city's data as last stored, to show until the city answers after a restart.
+#[derive(Debug, Clone)]
+pub struct LastKnown {
+    pub city: String,
+    pub data: CityData,
+    /// When the data was last confirmed current (its age on the wall counts from here).
+    pub last_data: Option<Millis>,
+    pub version: Option<String>,
+}
 
 /// The database handle (one connection; writes are a few rows every half minute).
 #[derive(Clone)]
@@ -99,7 +122,7 @@ impl History {
         let day = chrono::DateTime::from_timestamp_millis(now)
             .map(|t| t.with_timezone(&tz).date_naive().to_string())
             .unwrap_or_default();
-        let rows: Vec<Option<(String, Day)>> = fed.each(|c| {
+        let rows: Vec<Option<(String, Day, LastKnown)>> = fed.each(|c| {
             (c.unsaved && c.data.masterplan.is_some()).then(|| {
                 let m = c.data.masterplan.as_ref();
                 let dims: Vec<serde_json::Value> = c
@@ -120,10 +143,16 @@ impl History {
                         quick_wins: serde_json::to_value(c.quick_win_counts()).unwrap_or_default(),
                         version: c.health.version.clone(),
                     },
+                    LastKnown {
+                        city: c.spec.id.clone(),
+                        data: c.data.clone(),
+                        last_data: c.health.last_data,
+                        version: c.health.version.clone(),
+                    },
                 )
             })
         });
-        let rows: Vec<(String, Day)> = rows.into_iter().flatten().collect();
+        let rows: Vec<(String, Day, LastKnown)> = rows.into_iter().flatten().collect();
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -138,7 +167,14 @@ impl History {
                    dimensions = excluded.dimensions, quick_wins = excluded.quick_wins, version = excluded.version,
                    updated = excluded.updated",
             )?;
-            for (_, d) in &rows {
+            let mut last = tx.prepare_cached(
+                "INSERT INTO federation_last (city, data, last_data, version, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (city) DO UPDATE SET data = excluded.data,
+                   last_data = excluded.last_data, version = excluded.version,
+                   updated = excluded.updated",
+            )?;
+            for (_, d, k) in &rows {
                 stmt.execute(params![
                     d.city,
                     d.day,
@@ -150,10 +186,47 @@ impl History {
                     d.version,
                     now
                 ])?;
+                let data = serde_json::to_string(&k.data).unwrap_or_else(|_| "{}".into());
+                last.execute(params![k.city, data, k.last_data, k.version, now])?;
             }
         }
         tx.commit()?;
-        Ok(rows.into_iter().map(|(id, _)| id).collect())
+        Ok(rows.into_iter().map(|(id, _, _)| id).collect())
+    }
+
+    /// Every city's data as last stored. A row that no longer reads (written by another
+    /// version) is left out with a warning: the city then shows no data until it answers.
+    pub fn last_known(&self) -> Result<Vec<LastKnown>, rusqlite::Error> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT city, data, last_data, version FROM federation_last ORDER BY city",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<Millis>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (city, data, last_data, version) = row?;
+            match serde_json::from_str::<CityData>(&data) {
+                Ok(data) => out.push(LastKnown {
+                    city,
+                    data,
+                    last_data,
+                    version,
+                }),
+                Err(e) => tracing::warn!(
+                    city = %city,
+                    error = %e,
+                    "the stored last known data of this city does not read; it shows none until it answers"
+                ),
+            }
+        }
+        Ok(out)
     }
 
     /// The stored days of `city` (every city when None), newest first, at most `limit`.

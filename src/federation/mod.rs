@@ -65,6 +65,10 @@ pub async fn run(
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", db.display()))?
     };
+    let kept = {
+        let h = history.clone();
+        tokio::task::spawn_blocking(move || h.last_known()).await?
+    };
     let limits = connection_limits(&config);
     let http = reqwest::Client::builder()
         .timeout(config.follow.connect_timeout)
@@ -72,6 +76,18 @@ pub async fn run(
         .user_agent(concat!("pantau-federation/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let fed = Federation::new(config);
+    match kept {
+        Ok(kept) => {
+            let n = fed.restore(kept);
+            if n > 0 {
+                tracing::info!(
+                    cities = n,
+                    "showing the cities' last known data until each answers"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the cities' last known data"),
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..fed.config.cities.len() {

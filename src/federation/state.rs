@@ -144,6 +144,26 @@ impl Federation {
         Some(out)
     }
 
+    /// Shows each city's last known data (stored before a restart) until the city answers:
+    /// unconnected, stale, with the age of the data. Cities no longer configured are ignored.
+    pub fn restore(&self, kept: Vec<super::history::LastKnown>) -> usize {
+        let mut cities = lock(&self.cities);
+        let mut restored = 0;
+        for k in kept {
+            let Some(c) = cities.iter_mut().find(|c| c.spec.id == k.city) else {
+                continue;
+            };
+            if c.data.masterplan.is_some() || c.health.last_data.is_some() {
+                continue;
+            }
+            c.data = k.data;
+            c.health.last_data = k.last_data;
+            c.health.version = k.version;
+            restored += 1;
+        }
+        restored
+    }
+
     /// Reads city `index`.
     pub fn read<R>(&self, index: usize, f: impl FnOnce(&City) -> R) -> Option<R> {
         lock(&self.cities).get(index).map(f)
