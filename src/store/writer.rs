@@ -6,6 +6,10 @@
 //! `CommitListener` (progress state and hub) what changed, and only then answers each sender.
 //! A value is acknowledged only after it is durable.
 //!
+//! A group made only of feed polls, which no client awaits, waits up to `FEED_LINGER` for more
+//! before its commit (`Alarm` wakes the writer at the deadline); any other command ends the
+//! wait at once, so posts are never held back.
+//!
 //! Each commit also records what it changed in the change log (`super::changes`). Between
 //! groups, and when woken by `WriterHandle::wake`, the writer checks SQLite's `data_version`:
 //! when another process committed (`pantau import`, `pantau token`), it reads the change log
@@ -76,6 +80,15 @@ pub enum WriteCommand {
 }
 
 impl WriteCommand {
+    /// Whether no client awaits this command's acknowledgement (a feed's poll), so that its
+    /// group may wait for more before the commit.
+    fn may_wait(&self) -> bool {
+        matches!(
+            self,
+            WriteCommand::FeedPoll { .. } | WriteCommand::FeedRun(_)
+        )
+    }
+
     /// The department token the command was authorized with.
     fn token_id(&self) -> Option<i64> {
         match self {
@@ -236,6 +249,58 @@ impl WriterHandle {
     pub fn wake(&self) {
         let _ = self.tx.try_send(Request::Wake);
     }
+
+    /// A sender that does not keep the writer alive (for its `Alarm`).
+    pub(crate) fn weak(&self) -> mpsc::WeakSender<Request> {
+        self.tx.downgrade()
+    }
+}
+
+/// How long a group of feed polls alone waits for more before its commit. Polls on a shared
+/// schedule end a few milliseconds apart and no client awaits them: one commit for all that end
+/// within the window costs a fraction of one commit each (the fsync, the pages of the run and
+/// change logs, the listener's roll-up and delta). A value read by a feed reaches the screens
+/// at most this much later.
+pub const FEED_LINGER: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Wakes a writer that waits for more feed polls at its deadline: a thread that sleeps until
+/// the instant it is given and then sends `Request::Wake` through a weak sender (so it never
+/// keeps the channel open). It ends with its writer.
+pub(crate) struct Alarm {
+    tx: std::sync::mpsc::Sender<std::time::Instant>,
+    linger: std::time::Duration,
+}
+
+impl Alarm {
+    /// None when the thread cannot be started (the writer then never waits).
+    pub(crate) fn new(
+        weak: mpsc::WeakSender<Request>,
+        linger: std::time::Duration,
+    ) -> Option<Alarm> {
+        let (tx, rx) = std::sync::mpsc::channel::<std::time::Instant>();
+        std::thread::Builder::new()
+            .name("pantau-writer-alarm".into())
+            .spawn(move || {
+                while let Ok(at) = rx.recv() {
+                    let now = std::time::Instant::now();
+                    if at > now {
+                        std::thread::sleep(at - now);
+                    }
+                    let Some(tx) = weak.upgrade() else { return };
+                    // A full channel wakes the writer anyway.
+                    let _ = tx.try_send(Request::Wake);
+                }
+            })
+            .ok()?;
+        Some(Alarm { tx, linger })
+    }
+
+    /// Arms the alarm; returns the deadline.
+    fn set(&self) -> std::time::Instant {
+        let at = std::time::Instant::now() + self.linger;
+        let _ = self.tx.send(at);
+        at
+    }
 }
 
 /// How the writer notices other processes' commits.
@@ -324,26 +389,44 @@ pub(crate) fn channel(
 }
 
 /// Everything waiting after `first`, up to one group's size (group commit), and whether a wake
-/// was among it.
+/// was among it. With an `alarm`, a group of feed polls alone waits for more until the alarm's
+/// deadline, and any other command ends the wait.
 pub(crate) fn take_group(
     first: Request,
     rx: &mut mpsc::Receiver<Request>,
     m: &WriterMetrics,
+    alarm: Option<&Alarm>,
 ) -> (Vec<WriteRequest>, bool) {
     let mut group = Vec::new();
     let mut rows = 0;
     let mut woken = false;
+    let mut deadline = None;
     let mut next = Some(first);
-    while let Some(request) = next.take() {
-        match request {
-            Request::Write(req) => {
-                rows += req.rows();
-                group.push(req);
+    loop {
+        while let Some(request) = next.take() {
+            match request {
+                Request::Write(req) => {
+                    rows += req.rows();
+                    group.push(req);
+                }
+                Request::Wake => woken = true,
             }
-            Request::Wake => woken = true,
+            if group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
+                next = rx.try_recv().ok();
+            }
         }
-        if group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS {
-            next = rx.try_recv().ok();
+        let room = group.len() < MAX_GROUP_COMMANDS && rows < MAX_GROUP_ROWS;
+        let Some(alarm) = alarm else { break };
+        if !room || group.is_empty() || !group.iter().all(|r| r.command.may_wait()) {
+            break;
+        }
+        let at = *deadline.get_or_insert_with(|| alarm.set());
+        if std::time::Instant::now() >= at {
+            break;
+        }
+        match rx.blocking_recv() {
+            Some(request) => next = Some(request),
+            None => break,
         }
     }
     m.queue_depth
@@ -355,17 +438,29 @@ pub(crate) fn take_group(
 /// it already took.
 pub fn spawn_writer(
     conn: Connection,
-    mut listener: Box<dyn CommitListener>,
+    listener: Box<dyn CommitListener>,
     capacity: usize,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
+    spawn_writer_lingering(conn, listener, capacity, FEED_LINGER)
+}
+
+/// `spawn_writer` with another wait for feed polls than `FEED_LINGER`.
+pub fn spawn_writer_lingering(
+    conn: Connection,
+    mut listener: Box<dyn CommitListener>,
+    capacity: usize,
+    linger: std::time::Duration,
+) -> (WriterHandle, std::thread::JoinHandle<()>) {
     let (handle, mut rx, m) = channel(capacity);
+    let weak = handle.weak();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
             let mut conn = conn;
             let mut watch = Watch::new(&conn);
+            let alarm = Alarm::new(weak, linger);
             while let Some(first) = rx.blocking_recv() {
-                let (group, woken) = take_group(first, &mut rx, &m);
+                let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());
                 // Others' commits first: they happened before this group's.
                 watch.look(&conn, listener.as_mut(), &m);
                 if !group.is_empty() {
@@ -780,6 +875,78 @@ mod tests {
             },
             rows,
         })
+    }
+
+    fn feed_run(feed: &str) -> WriteCommand {
+        WriteCommand::FeedRun(FeedRunRecord {
+            feed: FeedId::parse(feed).unwrap(),
+            started: 1,
+            duration_ms: 1,
+            http_status: Some(200),
+            points: 0,
+            new: 0,
+            corrected: 0,
+            error: None,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn feed_polls_share_a_commit_and_a_post_never_waits_for_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::open_writer(&dir.path().join("w.db")).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        // A long wait, so that only the post can have ended it.
+        let linger = std::time::Duration::from_secs(120);
+        let (w, thread) = spawn_writer_lingering(conn, Box::new(Recorder(seen)), 16, linger);
+        let first = tokio::spawn({
+            let w = w.clone();
+            async move { w.submit(feed_run("a")).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let second = tokio::spawn({
+            let w = w.clone();
+            async move { w.submit(feed_run("b")).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!first.is_finished() && !second.is_finished());
+        assert_eq!(w.metrics().commits.load(Ordering::Relaxed), 0);
+        // A post is committed at once, with the polls that waited.
+        let posted = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            w.submit(batch(vec![obs("a", 1, 1.0)])),
+        )
+        .await
+        .expect("a post does not wait for feed polls")
+        .unwrap();
+        assert!(matches!(posted, WriteOutcome::Observations { new: 1, .. }));
+        assert!(matches!(
+            first.await.unwrap(),
+            Ok(WriteOutcome::FeedRun { .. })
+        ));
+        assert!(matches!(
+            second.await.unwrap(),
+            Ok(WriteOutcome::FeedRun { .. })
+        ));
+        assert_eq!(w.metrics().commits.load(Ordering::Relaxed), 1);
+        drop(w);
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_lone_feed_poll_is_committed_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::open_writer(&dir.path().join("w.db")).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let linger = std::time::Duration::from_millis(300);
+        let (w, thread) = spawn_writer_lingering(conn, Box::new(Recorder(seen)), 16, linger);
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            w.submit_blocking(feed_run("a")),
+            Ok(WriteOutcome::FeedRun { .. })
+        ));
+        assert!(start.elapsed() >= linger, "{:?}", start.elapsed());
+        drop(w);
+        thread.join().unwrap();
     }
 
     #[test]

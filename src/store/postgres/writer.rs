@@ -13,9 +13,9 @@ use crate::domain::Millis;
 use crate::store::StoreError;
 use crate::store::changes::{ExternalChanges, KEEP_MS, new_writer_id};
 use crate::store::writer::{
-    AppliedObservation, CommitListener, FeedRunRecord, GroupResults, ObservationBatch,
-    WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics, changed_subjects,
-    channel, fail_group, finish_group, take_group,
+    Alarm, AppliedObservation, CommitListener, FEED_LINGER, FeedRunRecord, GroupResults,
+    ObservationBatch, WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics,
+    changed_subjects, channel, fail_group, finish_group, take_group,
 };
 use deadpool_postgres::Transaction;
 use std::sync::atomic::Ordering;
@@ -31,9 +31,11 @@ pub fn spawn_writer(
     since: i64,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
     let (handle, mut rx, m) = channel(capacity);
+    let weak = handle.weak();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
+            let alarm = Alarm::new(weak, FEED_LINGER);
             let mut watch = Watch {
                 writer: new_writer_id(),
                 last_change: since,
@@ -41,7 +43,7 @@ pub fn spawn_writer(
                 failing: false,
             };
             while let Some(first) = rx.blocking_recv() {
-                let (group, woken) = take_group(first, &mut rx, &m);
+                let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());
                 watch.look(&pools, listener.as_mut(), &m);
                 if !group.is_empty() {
                     commit_group(&pools, group, listener.as_mut(), &m, &watch.writer);
