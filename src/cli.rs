@@ -224,6 +224,23 @@ fn db_path(config: &Config, db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| config.settings.database.clone()))
 }
 
+/// Where `pantau import` writes.
+enum ImportInto<'a> {
+    Sqlite(PathBuf),
+    Postgres(&'a crate::store::url::PostgresSettings),
+}
+
+/// Says on standard error which PostgreSQL server a command works on (password hidden).
+fn announce_postgres(p: &crate::store::url::PostgresSettings) {
+    crate::telemetry::notice(
+        &format!(
+            "pantau: database {} (serving daemons show what this command writes at its commit)",
+            p.shown
+        ),
+        &[("database", &p.shown)],
+    );
+}
+
 /// Says on standard error which database a command works on, and whether a daemon serves it.
 fn announce_db(db: &Path) {
     match store::lock::holder(db) {
@@ -351,9 +368,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Import { file, db, create } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db)?;
-            existing_or_create(&db, create)?;
-            match import_file(&config, &db, &file, true)? {
+            let into = match (&db, &config.settings.postgres) {
+                (None, Some(p)) => {
+                    announce_postgres(p);
+                    ImportInto::Postgres(p)
+                }
+                _ => {
+                    let db = db_path(&config, &db)?;
+                    existing_or_create(&db, create)?;
+                    ImportInto::Sqlite(db)
+                }
+            };
+            match import_file(&config, &into, &file, true)? {
                 Ok(summary) => {
                     println!("{summary}");
                     Ok(ExitCode::SUCCESS)
@@ -366,9 +392,32 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { out, db } => {
             let config = load(&cli.config)?;
-            let db = db_path(&config, &db)?;
-            existing(&db)?;
-            export(&config, &db, &out)?;
+            let mut csv = ExportCsv::create(&out, config.settings.city.time_zone)?;
+            let n = match (&db, &config.settings.postgres) {
+                (None, Some(p)) => {
+                    announce_postgres(p);
+                    let shared = std::sync::Arc::new(std::sync::Mutex::new(csv));
+                    let writer = shared.clone();
+                    let n = store::postgres::export_blocking(p, move |row| {
+                        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+                        w.row(&row)
+                    })?;
+                    csv = match std::sync::Arc::try_unwrap(shared) {
+                        Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+                        Err(_) => bail!("the export's writer is still in use"),
+                    };
+                    n
+                }
+                _ => {
+                    let db = db_path(&config, &db)?;
+                    existing(&db)?;
+                    export_sqlite(&db, &mut csv)?
+                }
+            };
+            csv.finish()?;
+            if out != Path::new("-") {
+                eprintln!("exported {n} observations to {}", out.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file, db } => {
@@ -527,9 +576,9 @@ fn serve_federation(file: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Imports a CSV file through a writer of its own. Ok(Err(report)) lists every bad row.
-pub fn import_file(
+fn import_file(
     config: &Config,
-    db: &Path,
+    into: &ImportInto<'_>,
     file: &Path,
     progress_bar: bool,
 ) -> anyhow::Result<Result<String, String>> {
@@ -603,7 +652,10 @@ pub fn import_file(
     };
     let total = observations.len();
     stage(format!("writing {total} rows in one transaction"));
-    let outcome = store::backfill(db, observations, Source::Import);
+    let outcome = match into {
+        ImportInto::Sqlite(db) => store::backfill(db, observations, Source::Import),
+        ImportInto::Postgres(p) => store::postgres::import_blocking(p, observations),
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -617,58 +669,78 @@ pub fn import_file(
     )))
 }
 
-fn export(config: &Config, db: &Path, out: &Path) -> anyhow::Result<()> {
-    use crate::values::neutralise;
-    if !db.exists() {
-        bail!(
-            "no database at {}; check --db or [storage] database",
-            db.display()
-        );
+/// The CSV of `pantau export`, written row by row (to a file, or standard output for `-`).
+struct ExportCsv {
+    csv: csv::Writer<Box<dyn std::io::Write + Send>>,
+    tz: chrono_tz::Tz,
+}
+
+impl ExportCsv {
+    fn create(out: &Path, tz: chrono_tz::Tz) -> anyhow::Result<ExportCsv> {
+        let writer: Box<dyn std::io::Write + Send> = if out == Path::new("-") {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::File::create(out)
+                    .with_context(|| format!("cannot create {}", out.display()))?,
+            )
+        };
+        let mut csv = csv::Writer::from_writer(writer);
+        csv.write_record([
+            "indicator",
+            "time",
+            "value",
+            "source",
+            "department",
+            "note",
+            "received",
+        ])?;
+        Ok(ExportCsv { csv, tz })
     }
+
+    /// Text cells go through the one neutraliser so that a note such as `=HYPERLINK(...)` opens
+    /// as text in a spreadsheet program; the value stays a plain number.
+    fn row(&mut self, r: &store::read::ExportRow) -> std::io::Result<()> {
+        use crate::values::neutralise;
+        let text = |s: &str| neutralise(s).into_owned();
+        self.csv
+            .write_record([
+                text(&r.indicator),
+                crate::domain::format_instant(r.time, self.tz),
+                r.value.to_string(),
+                text(&r.source),
+                text(r.department.as_deref().unwrap_or_default()),
+                text(r.note.as_deref().unwrap_or_default()),
+                crate::domain::format_instant(r.received, self.tz),
+            ])
+            .map_err(std::io::Error::other)
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.csv.flush()?;
+        Ok(())
+    }
+}
+
+/// Every observation of a SQLite database into `csv`; returns the count.
+fn export_sqlite(db: &Path, csv: &mut ExportCsv) -> anyhow::Result<u64> {
     let conn = store::open_reader(db)?;
-    let tz = config.settings.city.time_zone;
-    let writer: Box<dyn std::io::Write> = if out == Path::new("-") {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::File::create(out)
-                .with_context(|| format!("cannot create {}", out.display()))?,
-        )
-    };
-    let mut csv = csv::Writer::from_writer(writer);
-    csv.write_record([
-        "indicator",
-        "time",
-        "value",
-        "source",
-        "department",
-        "note",
-        "received",
-    ])?;
     let mut stmt = conn.prepare("SELECT indicator, t, value, source, department, note, received FROM observation ORDER BY indicator, t")?;
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
-    // Text cells go through the one neutraliser so that a note such as `=HYPERLINK(...)` opens
-    // as text in a spreadsheet program; the value stays a plain number.
-    let text = |s: String| neutralise(&s).into_owned();
     while let Some(r) = rows.next()? {
-        let value: f64 = r.get(2)?;
-        csv.write_record([
-            text(r.get::<_, String>(0)?),
-            crate::domain::format_instant(r.get(1)?, tz),
-            value.to_string(),
-            text(r.get::<_, String>(3)?),
-            text(r.get::<_, Option<String>>(4)?.unwrap_or_default()),
-            text(r.get::<_, Option<String>>(5)?.unwrap_or_default()),
-            crate::domain::format_instant(r.get(6)?, tz),
-        ])?;
+        csv.row(&store::read::ExportRow {
+            indicator: r.get(0)?,
+            time: r.get(1)?,
+            value: r.get(2)?,
+            source: r.get(3)?,
+            department: r.get(4)?,
+            note: r.get(5)?,
+            received: r.get(6)?,
+        })?;
         n += 1;
     }
-    csv.flush()?;
-    if out != Path::new("-") {
-        eprintln!("exported {n} observations to {}", out.display());
-    }
-    Ok(())
+    Ok(n)
 }
 
 /// `pantau report`: exit 2 for a bad year, triwulan, department or output name.

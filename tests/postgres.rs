@@ -652,3 +652,93 @@ async fn migrate_copies_sqlite_into_postgres_and_back_verified() {
     }
     assert_eq!(after.len(), before.len() + 1, "{after:?}");
 }
+
+/// `pantau import` and `pantau export` work on the PostgreSQL of `[storage] url`: an import is
+/// all or nothing (a file with a bad row imports none of it and lists the row), reaches a
+/// serving daemon's screens, and the export gives back every stored row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(dir.path(), 0, &cluster, PLAN);
+    let daemon = Daemon::start(&cfg);
+    let mut ws = connect(&format!("ws://{}/api/v1/live", daemon.addr)).await;
+    assert_eq!(next_json(&mut ws, 5).await["type"], "snapshot");
+    let config = cfg.to_str().unwrap();
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "indicator,time,value\nliving.health.visits,{},10\nliving.health.visits,{},sepuluh\n",
+            jakarta_date(3),
+            jakarta_date(2)
+        ),
+    )
+    .unwrap();
+    let out = pantau_output(&["--config", config, "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        report.contains("line 3") && report.contains("nothing was imported"),
+        "{report}"
+    );
+    assert!(!report.contains(&cluster.password), "{report}");
+
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "indicator,time,value\nliving.health.visits,{},10\nliving.health.visits,{},1234.5\n",
+            jakarta_date(3),
+            jakarta_date(2)
+        ),
+    )
+    .unwrap();
+    let out = pantau_output(&["--config", config, "import", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("2 new"), "{summary}");
+    let imported = Instant::now();
+    let delta = loop {
+        let m = next_json(&mut ws, 5).await;
+        if m["type"] == "delta"
+            && m["indicators"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|i| i["id"] == "living.health.visits"))
+        {
+            break m;
+        }
+    };
+    let ind = delta["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "living.health.visits")
+        .unwrap();
+    assert_eq!(ind["current"], json!(1234.5), "{delta}");
+    assert!(
+        imported.elapsed() < Duration::from_secs(2),
+        "the serving daemon's screen saw the import after {:?}",
+        imported.elapsed()
+    );
+
+    let out = pantau_output(&["--config", config, "export", "-"]);
+    assert!(out.status.success(), "{out:?}");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "indicator,time,value,source,department,note,received"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    // By indicator and time: three days ago, then two.
+    assert!(
+        lines[1].starts_with("living.health.visits,") && lines[1].contains(",10,import,"),
+        "{csv}"
+    );
+    assert!(lines[2].contains(",1234.5,import,"), "{csv}");
+    daemon.kill();
+}

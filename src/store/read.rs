@@ -514,6 +514,18 @@ pub fn all_series(conn: &Connection) -> Result<HashMap<String, Vec<(Millis, f64)
     Ok(out)
 }
 
+/// One stored observation as `pantau export` writes it (from either backend).
+#[derive(Debug, Clone)]
+pub struct ExportRow {
+    pub indicator: String,
+    pub time: Millis,
+    pub value: f64,
+    pub source: String,
+    pub department: Option<String>,
+    pub note: Option<String>,
+    pub received: Millis,
+}
+
 /// One recorded poll of a feed.
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedRunRow {

@@ -658,6 +658,75 @@ impl Reader for PgReader<'_> {
     }
 }
 
+/// `pantau import` into PostgreSQL: every row in one transaction (all or nothing), recorded in
+/// the change log so that serving daemons show it; returns (new, corrected, unchanged).
+pub fn import_blocking(
+    settings: &PostgresSettings,
+    rows: Vec<crate::domain::Observation>,
+) -> Result<(u64, u64, u64), StoreError> {
+    use super::writer::{ObservationBatch, Origin, WriteCommand, WriteOutcome};
+    let settings = settings.clone();
+    run_sync(async move {
+        let pools = open(&settings).await?;
+        let command = WriteCommand::Observations(ObservationBatch {
+            origin: Origin {
+                source: crate::domain::Source::Import,
+                department: None,
+                token_id: None,
+            },
+            rows,
+        });
+        match writer::write_once(&pools, command).await? {
+            WriteOutcome::Observations {
+                new,
+                corrected,
+                unchanged,
+            } => Ok((new, corrected, unchanged)),
+            other => Err(StoreError::Unavailable(format!(
+                "unexpected outcome of an import: {other:?}"
+            ))),
+        }
+    })
+}
+
+/// `pantau export` from PostgreSQL: streams every observation, by indicator and time, to `each`
+/// (on the read pool, so a replica serves it where `read_url` names one); returns the count.
+pub fn export_blocking(
+    settings: &PostgresSettings,
+    mut each: impl FnMut(super::read::ExportRow) -> std::io::Result<()> + Send + 'static,
+) -> Result<u64, StoreError> {
+    use futures_util::StreamExt;
+    let settings = settings.clone();
+    run_sync(async move {
+        let pools = open(&settings).await?;
+        let client = pools.read.get().await.map_err(pool_error)?;
+        let rows = client
+            .query_raw(
+                "SELECT indicator, t, value, source, department, note, received FROM observation ORDER BY indicator, t",
+                std::iter::empty::<i64>(),
+            )
+            .await
+            .map_err(error)?;
+        let mut rows = std::pin::pin!(rows);
+        let mut n = 0u64;
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(error)?;
+            each(super::read::ExportRow {
+                indicator: row.get(0),
+                time: row.get(1),
+                value: row.get(2),
+                source: row.get(3),
+                department: row.get(4),
+                note: row.get(5),
+                received: row.get(6),
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot write the export: {e}")))?;
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
 /// `create_token` for the command line and tests: on a connection of its own.
 pub fn create_token_blocking(
     settings: &PostgresSettings,

@@ -62,6 +62,21 @@ fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Commits one command in a transaction of its own, as the writer thread would (the change log
+/// and the notification included, so that every serving daemon shows it): for commands such as
+/// `pantau import` that write without a daemon's writer.
+pub async fn write_once(pools: &Pools, command: WriteCommand) -> Result<WriteOutcome, StoreError> {
+    let (reply, _) = tokio::sync::oneshot::channel();
+    let group = [WriteRequest { command, reply }];
+    match transact(pools, &group, &new_writer_id(), now_millis()).await {
+        Ok(mut results) => match results.pop() {
+            Some(r) => r.map(|(outcome, _)| outcome),
+            None => Err(StoreError::Closed),
+        },
+        Err(Abort::Group(e)) => Err(e),
+    }
+}
+
 /// How the writer notices other daemons' commits: the change log entries after the last one
 /// seen. Looked at on every wake (a clock, and each notification on `CHANGE_CHANNEL`), so a
 /// notification missed while a connection was down is caught up on the next look.
