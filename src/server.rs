@@ -186,7 +186,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let tick_seconds = config.settings.progress.tick_seconds;
     let rate = config.settings.server.rate_limit_per_minute;
-    let app = App {
+    let app = App::new(crate::app::AppState {
         config: Arc::new(RwLock::new(Arc::new(config))),
         progress: progress.clone(),
         hub: hub.clone(),
@@ -206,7 +206,7 @@ pub async fn run(
         plan_version: Arc::new(RwLock::new(None)),
         backups: store::backup::BackupStatus::default(),
         storage: storage.clone(),
-    };
+    });
 
     // Feed health as recorded before a restart is there from the first request on.
     {

@@ -534,10 +534,13 @@ pub async fn serve<F, R>(
     shutdown: impl Future<Output = ()>,
 ) where
     F: Filter<Extract = (R,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
-    R: warp::Reply,
+    R: warp::Reply + Send + 'static,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let service = warp::service(filter);
+    // Boxed: hyper clones the service for every request, and a clone of the whole filter tree
+    // (each route holding its own handles) cost a third of the CPU of a small request; a boxed
+    // filter is one shared `Arc`.
+    let service = warp::service(filter.boxed());
     let max_connections = limits.max_connections.clamp(1, u32::MAX as usize);
     let permits = Arc::new(Semaphore::new(max_connections));
     let screens = ScreenSlots::new(limits.max_screens);
