@@ -129,6 +129,20 @@ async fn post(client: &reqwest::Client, base: &str, token: &str, rows: &[(String
     }
 }
 
+/// The next delta on `ws` that carries `living.health.visits`, and that indicator in it.
+async fn visits_delta(ws: &mut Ws) -> (Value, Value) {
+    loop {
+        let m = next_json(ws, 5).await;
+        let ind = m["indicators"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["id"] == "living.health.visits"))
+            .cloned();
+        if let (true, Some(ind)) = (m["type"] == "delta", ind) {
+            return (m, ind);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_daemons_share_one_database_and_one_of_them_polls() {
     let Some(cluster) = Cluster::start() else {
@@ -186,22 +200,7 @@ async fn several_daemons_share_one_database_and_one_of_them_polls() {
         200
     );
     let posted = Instant::now();
-    let delta = loop {
-        let m = next_json(&mut ws, 5).await;
-        if m["type"] == "delta"
-            && m["indicators"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|i| i["id"] == "living.health.visits"))
-        {
-            break m;
-        }
-    };
-    let ind = delta["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "living.health.visits")
-        .unwrap();
+    let (_, ind) = visits_delta(&mut ws).await;
     assert_eq!(ind["current"], json!(4321.0));
     assert!(
         posted.elapsed() < Duration::from_secs(2),
@@ -702,22 +701,7 @@ async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("2 new"), "{summary}");
     let imported = Instant::now();
-    let delta = loop {
-        let m = next_json(&mut ws, 5).await;
-        if m["type"] == "delta"
-            && m["indicators"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|i| i["id"] == "living.health.visits"))
-        {
-            break m;
-        }
-    };
-    let ind = delta["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "living.health.visits")
-        .unwrap();
+    let (delta, ind) = visits_delta(&mut ws).await;
     assert_eq!(ind["current"], json!(1234.5), "{delta}");
     assert!(
         imported.elapsed() < Duration::from_secs(2),
