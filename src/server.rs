@@ -99,6 +99,51 @@ enum Opened {
     Postgres(store::postgres::Pools),
 }
 
+/// Opens the PostgreSQL store, trying again while the server cannot be reached (connection
+/// refused, timed out, starting up) for up to its `startup_wait`, so that instances booted
+/// before their database come up by themselves. Any other error (authentication, a newer
+/// schema) ends at once; so does `shutdown` (then None).
+async fn open_postgres_patiently(
+    p: &store::url::PostgresSettings,
+    shutdown: &mut std::pin::Pin<Box<impl std::future::Future<Output = ()>>>,
+) -> anyhow::Result<Option<store::postgres::Pools>> {
+    let began = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match store::postgres::open(p).await {
+            Ok(pools) => return Ok(Some(pools)),
+            Err(store::StoreError::Unavailable(why)) if began.elapsed() < p.startup_wait => {
+                let left = p.startup_wait.saturating_sub(began.elapsed());
+                tracing::warn!(
+                    server = %p.shown,
+                    error = %why,
+                    retry_in_ms = pause.as_millis() as u64,
+                    gives_up_in_s = left.as_secs(),
+                    "PostgreSQL cannot be reached yet; trying again"
+                );
+                notify_systemd(&[sd_notify::NotifyState::Status(&format!(
+                    "waiting for PostgreSQL {} (gives up in {} s)",
+                    p.shown,
+                    left.as_secs()
+                ))]);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause.min(left)) => {}
+                    _ = shutdown.as_mut() => return Ok(None),
+                }
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(store::StoreError::Unavailable(why)) => {
+                anyhow::bail!(
+                    "PostgreSQL {} could not be reached for {} s ([storage] startup_wait): {why}",
+                    p.shown,
+                    p.startup_wait.as_secs()
+                )
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Runs the daemon on `listener` until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -124,10 +169,14 @@ pub async fn run(
             config.settings.city.time_zone,
         )?),
     };
+    let mut shutdown = Box::pin(shutdown);
     let opened = match &postgres {
         Some(p) => {
             tracing::info!(server = %p.shown, "storing in PostgreSQL");
-            Opened::Postgres(store::postgres::open(p).await?)
+            match open_postgres_patiently(p, &mut shutdown).await? {
+                Some(pools) => Opened::Postgres(pools),
+                None => return Ok(()),
+            }
         }
         None => {
             let db = db.clone();

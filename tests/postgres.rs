@@ -726,3 +726,72 @@ async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
     assert!(lines[2].contains(",1234.5,import,"), "{csv}");
     daemon.kill();
 }
+
+/// A daemon started while its PostgreSQL is down keeps trying (saying so, without the
+/// password) and serves once the server is up, without a restart; one whose `startup_wait`
+/// runs out exits naming that setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_before_postgres_waits_for_it_then_serves() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let cfg = daemon_config(root.path(), 0, &cluster, PLAN);
+    cluster.stop();
+    let d = Daemon::try_start(&cfg, &[], &[]).expect("the daemon starts and waits");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !d.log().contains("cannot be reached yet") {
+        assert!(
+            Instant::now() < deadline,
+            "no word of waiting:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.start_again();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(h) = health(&client, &d.base()).await {
+            if h["storage"]["connected"] == true {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not serving 20 s after PostgreSQL came up:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tok = token(&cfg, "dinkes");
+    assert_eq!(
+        post(&client, &d.base(), &tok, &[(jakarta_date(1), 5.0)]).await,
+        200
+    );
+    assert!(!d.log().contains(&cluster.password), "{}", d.log());
+    d.kill();
+
+    // Patience has a limit, and the message says which setting sets it.
+    cluster.stop();
+    let dir = root.path().join("impatient");
+    std::fs::create_dir_all(&dir).unwrap();
+    let impatient = write_config_on(
+        &dir,
+        PLAN,
+        "",
+        &format!(
+            "url = \"{}\"\nstartup_wait = \"2s\"",
+            cluster.url("postgres")
+        ),
+    );
+    let began = Instant::now();
+    let log = refused(&impatient);
+    assert!(
+        log.contains("could not be reached for 2 s") && log.contains("startup_wait"),
+        "{log}"
+    );
+    assert!(began.elapsed() < Duration::from_secs(15), "{log}");
+    assert!(!log.contains(&cluster.password), "{log}");
+}

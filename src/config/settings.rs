@@ -348,7 +348,8 @@ pub(super) fn parse_settings(
     let url = r.opt_string("url");
     let read_url = r.opt_string("read_url");
     let password = r.opt_string("password");
-    let mut postgres = None;
+    let startup_wait = r.opt_string("startup_wait");
+    let mut postgres: Option<Box<crate::store::url::PostgresSettings>> = None;
     let mut database = PathBuf::from(database_text.clone().unwrap_or_else(|| "pantau.db".into()));
     match url {
         Some(_) if database_text.is_some() => r.problem(
@@ -365,6 +366,17 @@ pub(super) fn parse_settings(
             "is missing, but `read_url` or `password` is set; add `url = \"postgres://user@host/db\"`, or remove them",
         ),
         None => {}
+    }
+    match (startup_wait, postgres.as_mut()) {
+        (None, _) => {}
+        (Some(_), None) => r.problem(
+            "startup_wait",
+            "is for a PostgreSQL server that may not be up yet; a SQLite file is opened at once: remove `startup_wait`",
+        ),
+        (Some(t), Some(p)) => match parse_interval(&t) {
+            Ok(d) => p.startup_wait = d,
+            Err(e) => r.problem("startup_wait", e),
+        },
     }
     let backup_t = r.opt_table("backup").cloned();
     r.finish();
@@ -596,7 +608,7 @@ fn read_backup(
             }
             None
         }
-        Some(t) => match parse_backup_interval(&t) {
+        Some(t) => match parse_interval(&t) {
             Ok(d) => Some(d),
             Err(e) => {
                 r.problem("every", e);
@@ -634,8 +646,9 @@ fn read_backup(
     })
 }
 
-/// A backup interval: a whole number and a unit, `s`, `m`, `h`, `d` or `w`; from 1 s to 366 d.
-pub(crate) fn parse_backup_interval(text: &str) -> Result<std::time::Duration, String> {
+/// An interval (`[storage.backup] every`, `[storage] startup_wait`): a whole number and a unit,
+/// `s`, `m`, `h`, `d` or `w`; from 1 s to 366 d.
+pub(crate) fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let fix = "write e.g. `1d`, `12h`, `30m` or `30s`";
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -993,10 +1006,10 @@ mod tests {
         assert!(p[0].message.contains("no backups are made"), "{p:?}");
 
         for (text, secs) in [("30s", 30), ("15m", 900), ("12h", 43_200), ("1w", 604_800)] {
-            assert_eq!(parse_backup_interval(text).unwrap().as_secs(), secs);
+            assert_eq!(parse_interval(text).unwrap().as_secs(), secs);
         }
         for bad in ["0s", "1y", "400d", "d", "5 days", "-1d"] {
-            assert!(parse_backup_interval(bad).is_err(), "{bad}");
+            assert!(parse_interval(bad).is_err(), "{bad}");
         }
     }
 

@@ -21,13 +21,20 @@ pub struct PostgresSettings {
     pub shown: String,
     /// A replica for read queries (`read_url`).
     pub read: Option<(tokio_postgres::Config, String)>,
+    /// How long `pantau run` keeps trying to reach the server at start-up before it gives up
+    /// (`[storage] startup_wait`), so that the order in which machines boot does not matter.
+    pub startup_wait: Duration,
 }
+
+/// `[storage] startup_wait` when it is not set.
+pub const DEFAULT_STARTUP_WAIT: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for PostgresSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSettings")
             .field("url", &self.shown)
             .field("read_url", &self.read.as_ref().map(|(_, s)| s))
+            .field("startup_wait", &self.startup_wait)
             .finish()
     }
 }
@@ -154,6 +161,7 @@ pub fn parse(
             config,
             shown: redact(url),
             read,
+            startup_wait: DEFAULT_STARTUP_WAIT,
         })));
     }
     if read_url.is_some() {
