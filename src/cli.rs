@@ -224,6 +224,18 @@ fn db_path(config: &Config, db: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| config.settings.database.clone()))
 }
 
+/// `pantau backup` and `restore` copy SQLite files; a PostgreSQL store is backed up, restored
+/// and replicated by PostgreSQL's own tools, which do it online and point-in-time.
+fn sqlite_only_backups(config: &Config, db: &Option<PathBuf>, verb: &str) -> anyhow::Result<()> {
+    if let (None, Some(p)) = (db, &config.settings.postgres) {
+        bail!(
+            "pantau {verb} copies a SQLite file, but [storage] url names the PostgreSQL server {}; back it up with PostgreSQL's own tools: `pg_dump -Fc` for a copy (`pg_restore` to bring it back), or `pg_basebackup` with WAL archiving for point-in-time recovery; `pantau migrate` copies it into a SQLite file",
+            p.shown
+        );
+    }
+    Ok(())
+}
+
 /// Where `pantau import` writes.
 enum ImportInto<'a> {
     Sqlite(PathBuf),
@@ -422,6 +434,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup { file, db } => {
             let config = load(&cli.config)?;
+            sqlite_only_backups(&config, &db, "backup")?;
             let src = db_path(&config, &db)?;
             existing(&src)?;
             if file.exists() {
@@ -445,6 +458,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Restore { file, db } => {
             let config = load(&cli.config)?;
+            sqlite_only_backups(&config, &db, "restore")?;
             let db = db_path(&config, &db)?;
             let tz = config.settings.city.time_zone;
             let restored =
@@ -787,10 +801,21 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Err(ReportError::BadParameter { name, message }) => return usage(name, &message),
         Err(e) => return Err(e.into()),
     };
-    let db = db_path(config, &args.db)?;
-    existing(&db)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let made = report::source::from_database(config, &db, &request, now)?;
+    let made = match (&args.db, &config.settings.postgres) {
+        (None, Some(p)) => {
+            announce_postgres(p);
+            let (config, request) = (config.clone(), request.clone());
+            store::postgres::read_once(p, move |conn| {
+                report::source::from_reader(&config, conn, &request, now)
+            })?
+        }
+        _ => {
+            let db = db_path(config, &args.db)?;
+            existing(&db)?;
+            report::source::from_database(config, &db, &request, now)?
+        }
+    };
     let body = report::render(&made, format)?;
     if to_stdout {
         use std::io::Write;

@@ -660,8 +660,19 @@ async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
+    // A target in the year of the imported rows, so that the year's report has a realisasi.
+    let year: i32 = jakarta_date(2)[..4].parse().unwrap();
+    let plan = PLAN
+        .replace("due = 2027-12-31", &format!("due = {}-12-31", year + 1))
+        .replace(
+            "targets = [{ date = 2027-12-31, value = 100000.0 }]",
+            &format!(
+                "targets = [{{ date = {year}-12-31, value = 50000.0 }}, {{ date = {}-12-31, value = 100000.0 }}]",
+                year + 1
+            ),
+        );
     let dir = tempfile::tempdir().unwrap();
-    let cfg = daemon_config(dir.path(), 0, &cluster, PLAN);
+    let cfg = daemon_config(dir.path(), 0, &cluster, &plan);
     let daemon = Daemon::start(&cfg);
     let mut ws = connect(&format!("ws://{}/api/v1/live", daemon.addr)).await;
     assert_eq!(next_json(&mut ws, 5).await["type"], "snapshot");
@@ -724,6 +735,48 @@ async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
         "{csv}"
     );
     assert!(lines[2].contains(",1234.5,import,"), "{csv}");
+
+    // The evaluation report from the command line reads PostgreSQL too, and says what the
+    // serving daemon's API says.
+    let year = year.to_string();
+    let url = format!("{}/api/v1/reports/evaluation?year={year}", daemon.base());
+    let from_api: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let out = pantau_output(&["--config", config, "report", "--year", &year, "--out", "-"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains(&cluster.password), "{said}");
+    let mut from_cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let visits = from_cli["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["programs"].as_array().unwrap())
+        .flat_map(|p| p["indicators"].as_array().unwrap())
+        .find(|i| i["id"] == "living.health.visits")
+        .cloned()
+        .unwrap_or_else(|| panic!("no visits row in {from_cli}"));
+    assert_eq!(visits["realisasi"], json!(1234.5), "{visits}");
+    let mut from_api = from_api;
+    // Made, and statuses taken, at now: a few milliseconds apart.
+    for key in ["made_at", "status_as_of"] {
+        from_cli[key] = Value::Null;
+        from_api[key] = Value::Null;
+    }
+    assert_eq!(from_cli, from_api);
+
+    // Backups of PostgreSQL are PostgreSQL's own: pantau says which tools, and copies nothing.
+    let copy = dir.path().join("copy.db");
+    for verb in ["backup", "restore"] {
+        let out = pantau_output(&["--config", config, verb, copy.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains("pg_dump") && said.contains("pg_basebackup"),
+            "{said}"
+        );
+        assert!(!said.contains(&cluster.password), "{said}");
+    }
+    assert!(!copy.exists());
     daemon.kill();
 }
 

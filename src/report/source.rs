@@ -32,13 +32,25 @@ pub fn from_database(
     now: Millis,
 ) -> Result<EvaluationReport, ReportError> {
     let tz = config.settings.city.time_zone;
+    Period::resolve(request, &config.masterplan, tz)?;
+    let conn = store::open_reader(db)?;
+    from_reader(config, &conn, request, now)
+}
+
+/// The report computed from what `conn` reads (a SQLite file or PostgreSQL) with `config`, at
+/// `now`.
+pub fn from_reader(
+    config: &Config,
+    conn: &dyn store::Reader,
+    request: &Request,
+    now: Millis,
+) -> Result<EvaluationReport, ReportError> {
+    let tz = config.settings.city.time_zone;
     let plan = Arc::new(config.masterplan.clone());
     let period = Period::resolve(request, &plan, tz)?;
-    let conn = store::open_reader(db)?;
-    let series = store::read::all_series(&conn)?;
-    let notes = store::read::latest_notes(&conn)?;
-    let receipts = read_receipts(&conn, &plan, &period)?;
-    drop(conn);
+    let series = conn.all_series()?;
+    let notes = conn.latest_notes()?;
+    let receipts = read_receipts(conn, &plan, &period)?;
     let state = ProgressState::new(
         plan,
         tz,

@@ -326,6 +326,38 @@ pub fn run_sync<T: Send + 'static>(f: impl std::future::Future<Output = T> + Sen
     .expect("the PostgreSQL thread panicked")
 }
 
+/// Runs `f` over a reader on the read pool (the replica where `read_url` names one) from
+/// synchronous code outside any runtime, such as `pantau report` on the command line.
+pub fn read_once<R: Send + 'static, E: From<StoreError> + Send + 'static>(
+    settings: &PostgresSettings,
+    f: impl FnOnce(&dyn Reader) -> Result<R, E> + Send + 'static,
+) -> Result<R, E> {
+    let settings = settings.clone();
+    std::thread::spawn(move || {
+        // A runtime that drives itself: the reader's blocking calls go through its handle.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the PostgreSQL client: {e}"))
+            })?;
+        let pools = rt.block_on(open(&settings))?;
+        let client = pools
+            .handle
+            .block_on(pools.read.get())
+            .map_err(pool_error)?;
+        f(&PgReader {
+            client: &client,
+            handle: &pools.handle,
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| {
+        Err(StoreError::Unavailable("the PostgreSQL thread panicked".into()).into())
+    })
+}
+
 /// Creates a department token in PostgreSQL (as `pantau token create` does in SQLite): returns
 /// (id, the full token to show once).
 pub async fn create_token(
