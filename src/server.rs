@@ -224,8 +224,11 @@ pub async fn run(
     });
     let (writer, writer_thread) = match opened {
         Opened::Sqlite(conn) => store::writer::spawn_writer(conn, on_commit, 1024),
-        Opened::Postgres(pools) => {
-            store::postgres::writer::spawn_writer(pools, on_commit, 1024, since)
+        Opened::Postgres(_) => {
+            let Some(p) = postgres.as_ref() else {
+                anyhow::bail!("PostgreSQL pools were opened without their settings");
+            };
+            store::postgres::writer::spawn_writer(p, on_commit, 1024, since)?
         }
     };
     let storage = match &postgres {

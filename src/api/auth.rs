@@ -113,12 +113,10 @@ pub async fn authenticate(
     // empties the cache, so a revocation takes effect as soon as the writer has seen it.
     let changes = &app.writer.metrics().token_changes;
     let generation = changes.load(std::sync::atomic::Ordering::SeqCst);
-    // With PostgreSQL another daemon's writer may commit a post the moment after a revocation,
-    // so every request there asks the database (the writers do not re-check the token).
-    let cached = match app.storage.backend {
-        "sqlite" => app.tokens.get(token, generation),
-        _ => None,
-    };
+    // Both writers check the token again inside the transaction, after the lock a revocation
+    // takes, so a revocation committed by any daemon refuses writes exactly, whatever this cache
+    // holds; the cache spares the lookup and the hash.
+    let cached = app.tokens.get(token, generation);
     let (check, department) = match cached {
         Some((id, department)) => (TokenCheck::Valid { id }, Some(department)),
         None => {

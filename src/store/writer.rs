@@ -90,7 +90,7 @@ impl WriteCommand {
     }
 
     /// The department token the command was authorized with.
-    fn token_id(&self) -> Option<i64> {
+    pub(crate) fn token_id(&self) -> Option<i64> {
         match self {
             WriteCommand::Observations(b) => b.origin.token_id,
             WriteCommand::Note(n) => n.token_id,

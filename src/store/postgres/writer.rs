@@ -2,9 +2,10 @@
 //! applied by a thread of its own that blocks on the daemon's runtime for each group.
 //!
 //! A group is one transaction: it first takes the write advisory lock (groups of every daemon
-//! on the database commit one after another, as with SQLite's one writer), applies each
-//! command inside its own savepoint, records the change log, notifies the other daemons, and
-//! commits. Senders are answered only after COMMIT returned; a group that cannot commit is
+//! on the database commit one after another, as with SQLite's one writer), inserts every row of
+//! a group of new observations with one statement (or, when any row exists already or a command
+//! is not observations, applies each command inside its own savepoint), records the change log
+//! in one statement, notifies the other daemons, and commits. Senders are answered only after COMMIT returned; a group that cannot commit is
 //! answered `Unavailable` whole (nothing of it stored), and the client may retry: storing the
 //! same values again changes nothing.
 
@@ -12,6 +13,7 @@ use super::{Pools, WRITE_LOCK, error, pool_error};
 use crate::domain::Millis;
 use crate::store::StoreError;
 use crate::store::changes::{ExternalChanges, KEEP_MS, new_writer_id};
+use crate::store::url::PostgresSettings;
 use crate::store::writer::{
     Alarm, AppliedObservation, CommitListener, FEED_LINGER, FeedRunRecord, GroupResults,
     ObservationBatch, WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics,
@@ -24,17 +26,33 @@ use std::sync::atomic::Ordering;
 /// what it already took.
 /// `since` is the newest change-log entry when the daemon read its state (`Pools::last_change`,
 /// before the read), so that other daemons' commits after it are picked up.
+///
+/// The writer has connections of its own, driven by a runtime of its own (one worker thread):
+/// a group's ten or so round trips then never wait behind the daemon's HTTP and websocket work
+/// for a turn on its workers (under load that wait, once per round trip, made a one-row commit
+/// take tens of milliseconds).
 pub fn spawn_writer(
-    pools: Pools,
+    settings: &PostgresSettings,
     mut listener: Box<dyn CommitListener>,
     capacity: usize,
     since: i64,
-) -> (WriterHandle, std::thread::JoinHandle<()>) {
+) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("pantau-writer-io")
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the writer's runtime: {e}")))?;
+    let pools = {
+        let _inside = rt.enter();
+        Pools::new(settings)?
+    };
     let (handle, mut rx, m) = channel(capacity);
     let weak = handle.weak();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
+            let _rt = rt;
             let alarm = Alarm::new(weak, FEED_LINGER);
             let mut watch = Watch {
                 writer: new_writer_id(),
@@ -54,8 +72,8 @@ pub fn spawn_writer(
             }
             tracing::debug!("writer stopped: every sender is gone");
         })
-        .expect("spawn writer thread");
-    (handle, thread)
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+    Ok((handle, thread))
 }
 
 fn now_millis() -> Millis {
@@ -198,7 +216,16 @@ fn commit_group(
         .handle()
         .block_on(transact(pools, &group, writer, received));
     match done {
-        Ok(results) => finish_group(group, results, listener, m, received),
+        Ok(results) => {
+            // A revoked token was used: the caches of verified tokens forget everything.
+            if results
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::TokenRevoked)))
+            {
+                m.token_changes.fetch_add(1, Ordering::SeqCst);
+            }
+            finish_group(group, results, listener, m, received)
+        }
         Err(Abort::Group(e)) => {
             tracing::error!(error = %e, "cannot commit to PostgreSQL; nothing of this group was stored");
             let detail = match e {
@@ -226,10 +253,188 @@ async fn transact(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
         .await
         .map_err(g)?;
+    // Tokens are checked again inside the transaction, after the lock a revocation also takes:
+    // requests are authorized from a cache of verified tokens, and a revocation committed by
+    // any daemon before this group must refuse them, whatever the caches still hold.
+    let ids: Vec<i64> = group.iter().filter_map(|r| r.command.token_id()).collect();
+    let revoked: std::collections::HashSet<i64> = if ids.is_empty() {
+        Default::default()
+    } else {
+        let stmt = tx
+            .prepare_cached("SELECT id FROM token WHERE id = ANY($1) AND revoked IS NOT NULL")
+            .await
+            .map_err(g)?;
+        tx.query(&stmt, &[&ids])
+            .await
+            .map_err(g)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let fast = if revoked.is_empty() {
+        insert_all_new(&tx, group, received).await.map_err(g)?
+    } else {
+        None
+    };
+    let results = match fast {
+        Some(results) => results,
+        None => apply_each(&tx, group, &revoked, received).await?,
+    };
+    let (observed, noted) = changed_subjects(group, &results);
+    if !observed.is_empty() || !noted.is_empty() {
+        let (mut kinds, mut subjects) = (Vec::new(), Vec::new());
+        for (kind, set) in [("observations", &observed), ("note", &noted)] {
+            for id in set.iter() {
+                kinds.push(kind);
+                subjects.push(*id);
+            }
+        }
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO change (committed, writer, kind, subject)
+                 SELECT $1, $2, k, s FROM unnest($3::text[], $4::text[]) AS u(k, s)",
+            )
+            .await
+            .map_err(g)?;
+        tx.execute(&insert, &[&received, &writer, &kinds, &subjects])
+            .await
+            .map_err(g)?;
+        // Delivered to the listening daemons at COMMIT, not before.
+        tx.execute("SELECT pg_notify($1, '')", &[&super::CHANGE_CHANNEL])
+            .await
+            .map_err(g)?;
+    }
+    tx.commit().await.map_err(g)?;
+    Ok(results)
+}
+
+/// The common case in one statement: a group of observation batches whose rows are all new.
+/// Inserts every row of the group with one `INSERT … SELECT FROM unnest(…)` inside a
+/// savepoint; when any row already exists (a correction, or the same value again), or a
+/// command is not observations, nothing of it is kept (None) and each command is applied on
+/// its own, as `apply_each` does.
+async fn insert_all_new(
+    tx: &Transaction<'_>,
+    group: &[WriteRequest],
+    received: Millis,
+) -> Result<Option<GroupResults>, tokio_postgres::Error> {
+    let mut batches = Vec::with_capacity(group.len());
+    for req in group {
+        match &req.command {
+            WriteCommand::Observations(b) if !b.rows.is_empty() => batches.push(b),
+            _ => return Ok(None),
+        }
+    }
+    let rows: usize = batches.iter().map(|b| b.rows.len()).sum();
+    let mut indicator = Vec::with_capacity(rows);
+    let mut t = Vec::with_capacity(rows);
+    let mut value = Vec::with_capacity(rows);
+    let mut source = Vec::with_capacity(rows);
+    let mut department = Vec::with_capacity(rows);
+    let mut token = Vec::with_capacity(rows);
+    let mut note = Vec::with_capacity(rows);
+    for b in &batches {
+        for o in &b.rows {
+            indicator.push(o.indicator.as_str());
+            t.push(o.time);
+            value.push(o.value);
+            source.push(b.origin.source.as_string());
+            department.push(b.origin.department.as_ref().map(|d| d.as_str()));
+            token.push(b.origin.token_id);
+            note.push(o.note.as_deref());
+        }
+    }
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO observation (indicator, t, value, source, department, token_id, note, received)
+             SELECT i, t, v, s, d, k, n, $8
+             FROM unnest($1::text[], $2::int8[], $3::float8[], $4::text[], $5::text[], $6::int8[], $7::text[])
+                  AS u(i, t, v, s, d, k, n)
+             ON CONFLICT (indicator, t) DO NOTHING",
+        )
+        .await?;
+    tx.batch_execute("SAVEPOINT all_new").await?;
+    let inserted = tx
+        .execute(
+            &insert,
+            &[
+                &indicator,
+                &t,
+                &value,
+                &source,
+                &department,
+                &token,
+                &note,
+                &received,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(n) if n as usize == rows => {
+            tx.batch_execute("RELEASE all_new").await?;
+        }
+        // A row that exists already (or the same row twice): the slow path decides, per row,
+        // between unchanged and a correction kept as a revision.
+        Ok(_) => {
+            tx.batch_execute("ROLLBACK TO all_new; RELEASE all_new")
+                .await?;
+            return Ok(None);
+        }
+        Err(e) if e.as_db_error().is_some() => {
+            tx.batch_execute("ROLLBACK TO all_new; RELEASE all_new")
+                .await?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(Some(
+        batches
+            .iter()
+            .map(|b| {
+                let applied = b
+                    .rows
+                    .iter()
+                    .map(|o| AppliedObservation {
+                        indicator: o.indicator.clone(),
+                        time: o.time,
+                        value: o.value,
+                        previous: None,
+                    })
+                    .collect();
+                Ok((
+                    WriteOutcome::Observations {
+                        new: b.rows.len() as u64,
+                        corrected: 0,
+                        unchanged: 0,
+                    },
+                    applied,
+                ))
+            })
+            .collect(),
+    ))
+}
+
+/// Each command in its own savepoint: one that fails is rolled back alone (its sender gets
+/// the error), unless the connection failed, which aborts the group.
+async fn apply_each(
+    tx: &Transaction<'_>,
+    group: &[WriteRequest],
+    revoked: &std::collections::HashSet<i64>,
+    received: Millis,
+) -> Result<GroupResults, Abort> {
+    let g = |e: tokio_postgres::Error| Abort::Group(error(e));
     let mut results: GroupResults = Vec::with_capacity(group.len());
     for req in group {
+        if req
+            .command
+            .token_id()
+            .is_some_and(|id| revoked.contains(&id))
+        {
+            results.push(Err(StoreError::TokenRevoked));
+            continue;
+        }
         tx.batch_execute("SAVEPOINT command").await.map_err(g)?;
-        match apply(&tx, &req.command, received).await {
+        match apply(tx, &req.command, received).await {
             Ok(done) => {
                 tx.batch_execute("RELEASE command").await.map_err(g)?;
                 results.push(Ok(done));
@@ -246,27 +451,6 @@ async fn transact(
             }
         }
     }
-    let (observed, noted) = changed_subjects(group, &results);
-    if !observed.is_empty() || !noted.is_empty() {
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO change (committed, writer, kind, subject) VALUES ($1, $2, $3, $4)",
-            )
-            .await
-            .map_err(g)?;
-        for (kind, set) in [("observations", &observed), ("note", &noted)] {
-            for id in set.iter() {
-                tx.execute(&insert, &[&received, &writer, &kind, id])
-                    .await
-                    .map_err(g)?;
-            }
-        }
-        // Delivered to the listening daemons at COMMIT, not before.
-        tx.execute("SELECT pg_notify($1, '')", &[&super::CHANGE_CHANNEL])
-            .await
-            .map_err(g)?;
-    }
-    tx.commit().await.map_err(g)?;
     Ok(results)
 }
 
