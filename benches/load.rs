@@ -10,8 +10,9 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,polling,uploads,report,federation`: run only those phases (e.g. to
-//!   profile one of them).
+//! - `--only writes,reads,postgres,polling,uploads,report,federation`: run only those phases
+//!   (e.g. to profile one of them). `postgres` starts a throwaway PostgreSQL cluster (Debian's
+//!   `postgresql`); without it that phase is reported as skipped.
 //!
 //! Run by `cargo test` (no `--bench` argument), it only checks that the synthetic city is valid.
 
@@ -29,8 +30,12 @@ mod http;
 mod ingest;
 #[path = "load/live.rs"]
 mod live;
+#[path = "../tests/common/postgres.rs"]
+mod pg_cluster;
 #[path = "load/plan.rs"]
 mod plan;
+#[path = "load/postgres.rs"]
+mod postgres;
 #[path = "load/report.rs"]
 mod report;
 #[path = "load/uploads.rs"]
@@ -313,6 +318,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
             verdict: Verdict::from_bool(rss * 1.048_576 <= 100.0),
             data: json!({ "peak_rss_mib": rss, "daemon_cpu_s": cpu }),
         });
+    }
+
+    // ---- PostgreSQL: the write and live figures again on a throwaway cluster, three instances.
+    if options.wants("postgres") {
+        step("postgres: batch, single-row posts and fan-out on PostgreSQL; three instances");
+        let dir = scratch.path().join("postgres");
+        std::fs::create_dir_all(&dir)?;
+        figures.extend(postgres::figures(&plan, &scale, &dir).await?);
     }
 
     // ---- The evaluation report and progress as of a past day, on the same database.

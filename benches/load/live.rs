@@ -179,10 +179,42 @@ pub async fn pantau_fanout(
     let s = Screens::connect(&format!("ws://{addr}/api/v1/live"), screens).await?;
     let connect_seconds = began.elapsed().as_secs_f64();
     let mut conn = Conn::connect(addr).await?;
+    let base_seq = hub_seq(&mut conn).await?;
+    let (sent, ack_ms) = post_updates(&mut conn, plan, updates, every).await?;
+    let end_seq = hub_seq(&mut conn).await?;
+    anyhow::ensure!(
+        end_seq == base_seq + updates as u64,
+        "expected one delta per post (seq {base_seq} -> {}), the hub is at {end_seq}",
+        base_seq + updates as u64
+    );
+    let seen = s.finish(end_seq, Duration::from_millis(1500)).await?;
+    let (latencies_ms, missing) = latencies(&seen, base_seq + 1, &sent);
+    Ok(FanOut {
+        latencies_ms,
+        missing,
+        message_bytes: median_size(&seen),
+        opening_bytes: seen.first().map_or(0, |s| s.opening_bytes),
+        connect_seconds,
+        ack_ms,
+    })
+}
+
+/// The seq of the daemon's last delta (`GET /healthz`).
+async fn hub_seq(conn: &mut Conn) -> anyhow::Result<u64> {
     let health: serde_json::Value = serde_json::from_slice(&conn.get("/healthz").await?.body)?;
-    let base_seq = health["seq"]
+    health["seq"]
         .as_u64()
-        .ok_or_else(|| anyhow::anyhow!("no seq in /healthz: {health}"))?;
+        .ok_or_else(|| anyhow::anyhow!("no seq in /healthz: {health}"))
+}
+
+/// Posts `updates` single-row observations on `conn`, one every `every`: when each was sent,
+/// and how long each took to be answered (ms).
+async fn post_updates(
+    conn: &mut Conn,
+    plan: &Plan,
+    updates: usize,
+    every: Duration,
+) -> anyhow::Result<(Vec<Instant>, Vec<f64>)> {
     let n = plan.indicators.len();
     let mut sent = Vec::with_capacity(updates);
     let mut ack_ms = Vec::with_capacity(updates);
@@ -207,23 +239,124 @@ pub async fn pantau_fanout(
         sent.push(t0);
         tokio::time::sleep_until((start + every * (k as u32 + 1)).into()).await;
     }
-    let health: serde_json::Value = serde_json::from_slice(&conn.get("/healthz").await?.body)?;
-    let end_seq = health["seq"].as_u64().unwrap_or(0);
+    Ok((sent, ack_ms))
+}
+
+/// A POST on the instance at `post` reaching screens connected to other instances of the same
+/// PostgreSQL database (`screens`: each instance's address and how many screens it serves):
+/// the change log's notification, each instance's reload and its fan-out. An instance may fold
+/// posts that arrive together into one delta, so each post is matched to the delta of that
+/// instance that carries its indicator (every post writes another one), read back from the
+/// instance's replay history (`?since=`).
+pub async fn cross_fanout(
+    post: SocketAddr,
+    screens: &[(SocketAddr, usize)],
+    plan: &Plan,
+    updates: usize,
+    every: Duration,
+) -> anyhow::Result<FanOut> {
     anyhow::ensure!(
-        end_seq == base_seq + updates as u64,
-        "expected one delta per post (seq {base_seq} -> {}), the hub is at {end_seq}",
-        base_seq + updates as u64
+        updates <= plan.indicators.len(),
+        "more posts than indicators"
     );
-    let seen = s.finish(end_seq, Duration::from_millis(1500)).await?;
-    let (latencies_ms, missing) = latencies(&seen, base_seq + 1, &sent);
+    let began = Instant::now();
+    let mut groups = Vec::new();
+    for &(addr, count) in screens {
+        let s = Screens::connect(&format!("ws://{addr}/api/v1/live"), count).await?;
+        let mut conn = Conn::connect(addr).await?;
+        let (base, epoch) = hub_position(&mut conn).await?;
+        groups.push((addr, s, conn, base, epoch));
+    }
+    let connect_seconds = began.elapsed().as_secs_f64();
+    let mut conn = Conn::connect(post).await?;
+    let (sent, ack_ms) = post_updates(&mut conn, plan, updates, every).await?;
+    let n = plan.indicators.len();
+    let (mut latencies_ms, mut missing, mut message_bytes) = (Vec::new(), 0, 0);
+    for (addr, s, mut conn, base, epoch) in groups {
+        let seen = s.finish(0, Duration::from_millis(1500)).await?;
+        let (end, _) = hub_position(&mut conn).await?;
+        let carried = seqs_by_indicator(addr, base, end, &epoch).await?;
+        // Post k's delta on this instance, and when k was sent.
+        let mut by_seq: std::collections::HashMap<u64, Vec<Instant>> = Default::default();
+        for (k, t0) in sent.iter().enumerate() {
+            let id = plan.indicators[(k * 37) % n].id.as_str();
+            match carried.get(id) {
+                Some(seq) => by_seq.entry(*seq).or_default().push(*t0),
+                None => missing += seen.len(),
+            }
+        }
+        for screen in &seen {
+            let mut got = 0;
+            for (seq, at) in &screen.arrivals {
+                for t0 in by_seq.get(seq).into_iter().flatten() {
+                    latencies_ms.push(at.saturating_duration_since(*t0).as_secs_f64() * 1e3);
+                    got += 1;
+                }
+            }
+            missing += by_seq.values().map(Vec::len).sum::<usize>() - got;
+        }
+        message_bytes = median_size(&seen);
+    }
     Ok(FanOut {
         latencies_ms,
         missing,
-        message_bytes: median_size(&seen),
-        opening_bytes: seen.first().map_or(0, |s| s.opening_bytes),
+        message_bytes,
+        opening_bytes: 0,
         connect_seconds,
         ack_ms,
     })
+}
+
+/// The seq of the daemon's last delta and its hub's epoch (`GET /healthz`).
+async fn hub_position(conn: &mut Conn) -> anyhow::Result<(u64, String)> {
+    let health: serde_json::Value = serde_json::from_slice(&conn.get("/healthz").await?.body)?;
+    let seq = health["seq"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("no seq in /healthz: {health}"))?;
+    let epoch = health["epoch"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no epoch in /healthz: {health}"))?;
+    Ok((seq, epoch.to_string()))
+}
+
+/// For each indicator in the deltas after `base` (up to `end`) of the daemon at `addr`, the
+/// seq of the first delta that carried it, replayed by a screen that resumes from `base`.
+async fn seqs_by_indicator(
+    addr: SocketAddr,
+    base: u64,
+    end: u64,
+    epoch: &str,
+) -> anyhow::Result<std::collections::HashMap<String, u64>> {
+    let url = format!("ws://{addr}/api/v1/live?since={base}&epoch={epoch}");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, None, true).await?;
+    let mut out = std::collections::HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = base;
+    while last < end {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, ws.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("the replay from {addr} stopped at seq {last} of {end}"))?
+            .ok_or_else(|| anyhow::anyhow!("the replay from {addr} closed at seq {last}"))??;
+        let Message::Text(t) = msg else { continue };
+        let v: serde_json::Value = serde_json::from_str(&t)?;
+        anyhow::ensure!(
+            v["type"] != "snapshot",
+            "{addr} could not replay from seq {base}: {}",
+            &t[..t.len().min(200)]
+        );
+        let Some(seq) = v["seq"].as_u64() else {
+            continue;
+        };
+        last = last.max(seq);
+        for i in v["indicators"].as_array().into_iter().flatten() {
+            if let Some(id) = i["id"].as_str() {
+                out.entry(id.to_string()).or_insert(seq);
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(out)
 }
 
 fn median_size(seen: &[Seen]) -> usize {

@@ -11,6 +11,8 @@ pub enum Verdict {
     Missed,
     /// Not measured in this run (the reason is in the figure's note).
     Skipped,
+    /// No goal of its own: shown beside another figure (PostgreSQL beside SQLite).
+    Beside,
 }
 
 impl Verdict {
@@ -23,6 +25,7 @@ impl Verdict {
             Verdict::Met => "met",
             Verdict::Missed => "MISSED",
             Verdict::Skipped => "skipped",
+            Verdict::Beside => "-",
         }
     }
 }

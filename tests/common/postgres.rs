@@ -17,6 +17,13 @@ pub struct Cluster {
     bin: PathBuf,
     pub port: u16,
     pub password: String,
+    /// `fsync` on (the load harness: commits as durable as SQLite's); off for the tests.
+    durable: bool,
+}
+
+/// Whether PostgreSQL's server binaries are here.
+pub fn available() -> bool {
+    find_bin().is_some()
 }
 
 /// The folder with `initdb`, `pg_ctl` and `postgres`: `PANTAU_TEST_POSTGRES_BIN`, else the
@@ -62,6 +69,15 @@ fn free_port() -> u16 {
 impl Cluster {
     /// A new running cluster, or None when PostgreSQL is missing and `PANTAU_TEST_POSTGRES=skip`.
     pub fn start() -> Option<Cluster> {
+        Self::start_as(false)
+    }
+
+    /// A new running cluster whose commits reach the disk (`fsync = on`), for measurements.
+    pub fn start_durable() -> Option<Cluster> {
+        Self::start_as(true)
+    }
+
+    fn start_as(durable: bool) -> Option<Cluster> {
         // The test's own HTTP clients and the daemon's TLS share the process's provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let Some(bin) = find_bin() else {
@@ -84,6 +100,7 @@ impl Cluster {
             bin,
             port: free_port(),
             password: hex::encode(password),
+            durable,
         };
         // The server's user must be able to enter the folder.
         std::fs::set_permissions(
@@ -143,9 +160,10 @@ impl Cluster {
 
     fn pg_ctl_start(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync={} -c max_connections=200",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.durable { "on" } else { "off" }
         );
         let data = self.data();
         let log = self.dir.path().join("log");
