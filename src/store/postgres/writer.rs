@@ -1,11 +1,12 @@
 //! The PostgreSQL writer: the same `WriteCommand`s and `WriteOutcome`s as the SQLite writer,
-//! applied by a thread of its own that blocks on the daemon's runtime for each group.
+//! applied by a thread of its own over connections of its own, driven by a runtime of its own.
 //!
 //! A group is one transaction: it first takes the write advisory lock (groups of every daemon
-//! on the database commit one after another, as with SQLite's one writer), inserts every row of
-//! a group of new observations with one statement (or, when any row exists already or a command
-//! is not observations, applies each command inside its own savepoint), records the change log
-//! in one statement, notifies the other daemons, and commits. Senders are answered only after COMMIT returned; a group that cannot commit is
+//! on the database commit one after another, as with SQLite's one writer), checks the tokens
+//! again, inserts every row of a group of new observations with one statement (or, when any row
+//! exists already or a command is not observations, applies each command inside its own
+//! savepoint), records the change log in one statement, notifies the other daemons, and
+//! commits. Senders are answered only after COMMIT returned; a group that cannot commit is
 //! answered `Unavailable` whole (nothing of it stored), and the client may retry: storing the
 //! same values again changes nothing.
 
