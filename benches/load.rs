@@ -10,7 +10,7 @@
 //! - `--quick`: a small city and short phases, so CI can run every path without timing it.
 //! - `--with-prometheus`: install Debian's `prometheus` (apt-get) if missing, for the polling
 //!   reference; without it the reference runs only when `prometheus` is already installed.
-//! - `--only writes,reads,postgres,polling,uploads,report,federation`: run only those phases
+//! - `--only writes,reads,scale,postgres,polling,uploads,report,federation`: run only those phases
 //!   (e.g. to profile one of them). `postgres` starts a throwaway PostgreSQL cluster (Debian's
 //!   `postgresql`); without it that phase is reported as skipped.
 //!
@@ -38,6 +38,8 @@ mod plan;
 mod postgres;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/scale.rs"]
+mod scale;
 #[path = "load/uploads.rs"]
 mod uploads;
 
@@ -79,6 +81,9 @@ struct Scale {
     federation_cities: usize,
     federation_rounds: u64,
     federation_every_ms: u64,
+    /// The big-city start-up: indicators x days of daily history.
+    big_indicators: usize,
+    big_days: u64,
 }
 
 impl Scale {
@@ -106,6 +111,8 @@ impl Scale {
             federation_cities: 500,
             federation_rounds: 20,
             federation_every_ms: 500,
+            big_indicators: 5000,
+            big_days: 5 * 365 + 1,
         }
     }
 
@@ -133,6 +140,8 @@ impl Scale {
             federation_cities: 5,
             federation_rounds: 10,
             federation_every_ms: 100,
+            big_indicators: 300,
+            big_days: 100,
         }
     }
 }
@@ -318,6 +327,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
             verdict: Verdict::from_bool(rss * 1.048_576 <= 100.0),
             data: json!({ "peak_rss_mib": rss, "daemon_cpu_s": cpu }),
         });
+    }
+
+    // ---- A big city: start-up on 5,000 indicators x 5 years, SQLite and PostgreSQL.
+    if options.wants("scale") {
+        figures.extend(scale::figures(&scale, scratch.path()).await?);
     }
 
     // ---- PostgreSQL: the write and live figures again on a throwaway cluster, three instances.

@@ -451,10 +451,13 @@ async fn compliance_of_a_crafted_month_counts_on_time_late_and_missing() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn progress_as_of_a_past_day_uses_the_values_known_then() {
+on_both_backends!(progress_as_of_a_past_day_uses_the_values_known_then);
+
+async fn progress_as_of_a_past_day_uses_the_values_known_then(backend: Backend) {
     let (a, b) = years();
-    let app = spawn_app_with(&plan(), "").await;
+    let Some(app) = spawn_app_on(backend, &plan(), "").await else {
+        return;
+    };
     // Posted "on 10 March of last year" (the arrival is crafted), then corrected today.
     let posted = [
         ("economy.x.level", format!("{b}-03-01"), 50.0),
@@ -464,14 +467,10 @@ async fn progress_as_of_a_past_day_uses_the_values_known_then() {
         .post_json("/api/v1/observations", Some(ADMIN), &obs(&posted))
         .await;
     assert_eq!(s, 200, "{r}");
-    {
-        let conn = rusqlite::Connection::open(&app.db).unwrap();
-        conn.execute(
-            "UPDATE observation SET received = ?1",
-            rusqlite::params![wib(&format!("{b}-03-10"), 9)],
-        )
-        .unwrap();
-    }
+    app.execute(&format!(
+        "UPDATE observation SET received = {}",
+        wib(&format!("{b}-03-10"), 9)
+    ));
     let (s, _) = app
         .post_json(
             "/api/v1/observations",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings for an instance on `url` (the same as the SQLite runs', but for the storage).
-fn write_config(dir: &Path, masterplan: &str, url: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_config(dir: &Path, masterplan: &str, url: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = plan::write_config(dir, masterplan)?;
     let settings = std::fs::read_to_string(&path)?;

@@ -8,6 +8,7 @@
 use crate::domain::{Direction, Indicator, Kind, Millis, date_start_millis, local_date};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One day in milliseconds; forecast lines are fitted with x in days.
 const DAY_MS: f64 = 86_400_000.0;
@@ -727,17 +728,25 @@ fn clamp01(x: f64) -> f64 {
 /// itself (`level`), the baseline value plus the running sum (`cumulative`), or the running sum
 /// within the frame's year (`cumulative_yearly`: the frame starts on 1 January and its
 /// observations end with the year).
-pub fn current_value_series(
+///
+/// Borrowed for a `level` indicator whose values are all finite (as stored values are): the
+/// start-up evaluates every indicator at 26 past weeks, and copying 5 years of daily values for
+/// each was most of that time.
+pub fn current_value_series<'a>(
     indicator: &Indicator,
-    series: &[(Millis, f64)],
+    series: &'a [(Millis, f64)],
     frame: &Frame,
-) -> Vec<(Millis, f64)> {
+) -> Cow<'a, [(Millis, f64)]> {
     let from = series.partition_point(|(t, _)| *t < frame.start);
-    let observed = series[from..]
+    let counted = &series[from..];
+    let observed = counted
         .iter()
         .copied()
         .filter(|&(_, value)| value.is_finite());
-    match indicator.kind {
+    Cow::Owned(match indicator.kind {
+        Kind::Level if counted.iter().all(|(_, v)| v.is_finite()) => {
+            return Cow::Borrowed(counted);
+        }
         Kind::Level => observed.collect(),
         Kind::Cumulative => {
             let mut sum = frame.baseline;
@@ -759,7 +768,7 @@ pub fn current_value_series(
                 })
                 .collect()
         }
-    }
+    })
 }
 
 /// The newest observation is strictly older than `update_every × (1 + grace)` at `now`.
@@ -839,11 +848,10 @@ fn forecast(
     th: &Thresholds,
 ) -> Option<Forecast> {
     let window_start = now as f64 - th.forecast_window_days * DAY_MS;
-    let recent: Vec<(Millis, f64)> = values
-        .iter()
-        .copied()
-        .filter(|&(time, _)| time <= now && time as f64 >= window_start)
-        .collect();
+    // `values` is in time order: the window is the run of it from `window_start` to `now`.
+    let from = values.partition_point(|&(time, _)| (time as f64) < window_start);
+    let to = values.partition_point(|&(time, _)| time <= now);
+    let recent = &values[from..to.max(from)];
     let &(origin, _) = recent.first()?;
     if recent.len() < 3 {
         return None;
@@ -854,7 +862,7 @@ fn forecast(
     let mean_x = recent.iter().map(|&(time, _)| days(time)).sum::<f64>() / n;
     let mean_y = recent.iter().map(|&(_, v)| v).sum::<f64>() / n;
     let (mut sxx, mut sxy) = (0.0, 0.0);
-    for &(time, v) in &recent {
+    for &(time, v) in recent {
         let dx = days(time) - mean_x;
         sxx += dx * dx;
         sxy += dx * (v - mean_y);
@@ -967,6 +975,48 @@ mod tests {
     #[track_caller]
     fn assert_close(a: f64, b: f64) {
         assert!(close(a, b), "{a} is not close to {b}");
+    }
+
+    #[test]
+    fn a_level_series_is_borrowed_unless_a_value_is_not_finite() {
+        let ind = ten_day_increase();
+        let trajectory = Trajectory::new(&ind, chrono_tz::UTC);
+        let frame = Frame::at(&ind, &trajectory, day(5));
+        let clean = [(day(1), 10.0), (day(2), 20.0)];
+        assert!(matches!(
+            current_value_series(&ind, &clean, &frame),
+            Cow::Borrowed(_)
+        ));
+        let dirty = [(day(1), 10.0), (day(2), f64::NAN), (day(3), 30.0)];
+        let values = current_value_series(&ind, &dirty, &frame);
+        assert_eq!(&values[..], &[(day(1), 10.0), (day(3), 30.0)]);
+        // The evaluation and its forecast see the finite values only.
+        let e = eval_at(&ind, &dirty, day(5));
+        assert_eq!(e.current, Some(30.0));
+        assert_eq!(e.last_update, Some(day(3)));
+    }
+
+    #[test]
+    fn the_forecast_window_is_the_values_from_its_start_to_now() {
+        // 10 a day for 30 days, then a window of 7 days (the last 8 values): the line's slope
+        // is 10 a day whatever came before it, and a value after `now` is not in it.
+        let th = Thresholds {
+            forecast_window_days: 7.0,
+            ..Thresholds::default()
+        };
+        let mut series: Vec<(Millis, f64)> = (0..30).map(|d| (day(d), 10.0 * d as f64)).collect();
+        series[0].1 = 5_000.0; // far outside the window: it must not bend the line
+        series.push((day(40), -1e9)); // after `now`
+        let f = forecast(
+            Direction::Increase,
+            &series,
+            day(29),
+            day(364),
+            10_000.0,
+            &th,
+        )
+        .expect("a forecast from 8 values");
+        assert_close(f.projected_value, 3_640.0);
     }
 
     // --- trajectory -------------------------------------------------------------------------

@@ -312,6 +312,13 @@ pub struct ProgressState {
     snapshot: Arc<ProgressSnapshot>,
 }
 
+/// The roll-ups of one past week, for the history.
+struct WeekRollUps {
+    programs: Vec<RollUp>,
+    dimensions: Vec<RollUp>,
+    masterplan: RollUp,
+}
+
 /// Roll-up progress at past weekly instants (without the current one), recomputed hourly.
 #[derive(Debug, Clone, Default)]
 struct RollUpHistory {
@@ -574,38 +581,69 @@ impl ProgressState {
             dimensions: vec![Vec::new(); self.plan.dimensions.len()],
             masterplan: Vec::new(),
         };
-        for k in (1..ROLLUP_HISTORY_POINTS as i64).rev() {
-            let t = now - k * WEEK_MS;
-            let evaluations: Vec<IndicatorEvaluation> = (0..self.plan.indicators.len())
-                .map(|i| {
-                    let series = &self.series[i];
-                    let upto = series.partition_point(|(at, _)| *at <= t);
-                    math::evaluate(
-                        &self.plan.indicators[i],
-                        &self.trajectories[i],
-                        &series[..upto],
-                        t,
-                        &self.th,
-                    )
-                })
+        // Every indicator evaluated at each past week: on a city of 5,000 indicators x 5 years
+        // the largest part of the start-up, so the weeks are shared out over the cores.
+        let weeks: Vec<Millis> = (1..ROLLUP_HISTORY_POINTS as i64)
+            .rev()
+            .map(|k| now - k * WEEK_MS)
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_thread = weeks.len().div_ceil(threads.clamp(1, weeks.len().max(1)));
+        let rolled: Vec<WeekRollUps> = std::thread::scope(|scope| {
+            let parts: Vec<_> = weeks
+                .chunks(per_thread.max(1))
+                .map(|part| scope.spawn(move || part.iter().map(|&t| self.roll_week(t)).collect()))
                 .collect();
-            let programs: Vec<RollUp> = (0..self.plan.programs.len())
-                .map(|p| self.roll_program_with(p, &evaluations, t))
-                .collect();
-            let dimensions: Vec<RollUp> = (0..self.plan.dimensions.len())
-                .map(|d| self.roll_dimension_with(d, &programs))
-                .collect();
-            for (p, r) in programs.iter().enumerate() {
+            parts
+                .into_iter()
+                .flat_map(
+                    |part: std::thread::ScopedJoinHandle<'_, Vec<WeekRollUps>>| {
+                        part.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    },
+                )
+                .collect()
+        });
+        for week in rolled {
+            for (p, r) in week.programs.iter().enumerate() {
                 history.programs[p].push(r.progress);
             }
-            for (d, r) in dimensions.iter().enumerate() {
+            for (d, r) in week.dimensions.iter().enumerate() {
                 history.dimensions[d].push(r.progress);
             }
-            history
-                .masterplan
-                .push(self.roll_masterplan_with(&dimensions).progress);
+            history.masterplan.push(week.masterplan.progress);
         }
         history
+    }
+
+    /// Every program, dimension and the masterplan rolled up from the indicators as they stood
+    /// at `t` (each indicator's series cut at `t`).
+    fn roll_week(&self, t: Millis) -> WeekRollUps {
+        let evaluations: Vec<IndicatorEvaluation> = (0..self.plan.indicators.len())
+            .map(|i| {
+                let series = &self.series[i];
+                let upto = series.partition_point(|(at, _)| *at <= t);
+                math::evaluate(
+                    &self.plan.indicators[i],
+                    &self.trajectories[i],
+                    &series[..upto],
+                    t,
+                    &self.th,
+                )
+            })
+            .collect();
+        let programs: Vec<RollUp> = (0..self.plan.programs.len())
+            .map(|p| self.roll_program_with(p, &evaluations, t))
+            .collect();
+        let dimensions: Vec<RollUp> = (0..self.plan.dimensions.len())
+            .map(|d| self.roll_dimension_with(d, &programs))
+            .collect();
+        let masterplan = self.roll_masterplan_with(&dimensions);
+        WeekRollUps {
+            programs,
+            dimensions,
+            masterplan,
+        }
     }
 
     /// Applies committed observations: updates the series, recomputes what they touch.

@@ -328,6 +328,19 @@ impl TestApp {
             .collect()
     }
 
+    /// Runs a statement that yields nothing (an `UPDATE` crafting the data), on whichever store
+    /// the daemon uses.
+    pub fn execute(&self, sql: &str) {
+        if let Some(cluster) = &self.cluster {
+            cluster.query("postgres", sql);
+            return;
+        }
+        rusqlite::Connection::open(&self.db)
+            .unwrap()
+            .execute(sql, [])
+            .unwrap();
+    }
+
     /// Revokes token `token` the way `pantau token revoke` does.
     pub fn revoke(&self, token: &str) {
         let id: i64 = token.split('_').nth(1).unwrap().parse().unwrap();

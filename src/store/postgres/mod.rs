@@ -420,15 +420,47 @@ fn note_row(r: &Row) -> NoteRow {
     }
 }
 
-fn grouped(rows: Vec<Row>) -> HashMap<String, Series> {
-    let mut out: HashMap<String, Series> = HashMap::new();
-    for r in rows {
-        let Some(value) = r.get::<_, Option<f64>>(2) else {
-            continue;
-        };
-        out.entry(r.get(0)).or_default().push((r.get(1), value));
+impl PgReader<'_> {
+    /// Rows of (indicator, t, value) in indicator then time order, grouped into series as they
+    /// arrive: never all the rows at once (9 M of them are 1.8 GB as protocol rows). A row
+    /// without a value is left out.
+    fn grouped(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<HashMap<String, Series>, StoreError> {
+        use futures_util::TryStreamExt;
+        self.handle.block_on(async {
+            let stmt = self.client.prepare_cached(sql).await.map_err(error)?;
+            let rows = self
+                .client
+                .query_raw(&stmt, params.iter().copied())
+                .await
+                .map_err(error)?;
+            futures_util::pin_mut!(rows);
+            let mut out: HashMap<String, Series> = HashMap::new();
+            let mut current: Option<(String, Series)> = None;
+            while let Some(r) = rows.try_next().await.map_err(error)? {
+                let Some(value) = r.get::<_, Option<f64>>(2) else {
+                    continue;
+                };
+                let indicator: &str = r.get(0);
+                match &mut current {
+                    Some((id, series)) if id == indicator => series.push((r.get(1), value)),
+                    _ => {
+                        if let Some((id, series)) = current.take() {
+                            out.entry(id).or_default().extend(series);
+                        }
+                        current = Some((indicator.to_string(), vec![(r.get(1), value)]));
+                    }
+                }
+            }
+            if let Some((id, series)) = current {
+                out.entry(id).or_default().extend(series);
+            }
+            Ok(out)
+        })
     }
-    out
 }
 
 impl Reader for PgReader<'_> {
@@ -533,7 +565,7 @@ impl Reader for PgReader<'_> {
     }
 
     fn all_series_as_of(&self, at: Millis) -> Result<HashMap<String, Series>, StoreError> {
-        Ok(grouped(self.query(
+        self.grouped(
             "SELECT o.indicator, o.t,
                 CASE WHEN o.received <= $1 THEN o.value ELSE coalesce(
                     (SELECT r.value FROM revision r
@@ -545,7 +577,7 @@ impl Reader for PgReader<'_> {
                 END
              FROM observation o WHERE o.t <= $1 ORDER BY o.indicator, o.t",
             &[&at],
-        )?))
+        )
     }
 
     fn latest_notes_as_of(&self, at: Millis) -> Result<HashMap<String, NoteRow>, StoreError> {
@@ -622,10 +654,41 @@ impl Reader for PgReader<'_> {
     }
 
     fn all_series(&self) -> Result<HashMap<String, Series>, StoreError> {
-        Ok(grouped(self.query(
-            "SELECT indicator, t, value FROM observation ORDER BY indicator, t",
-            &[],
-        )?))
+        // One row per indicator, its series as two arrays, streamed: a city of 5,000 indicators
+        // x 5 years is 9 M observations, which as 9 M protocol rows held at once took 1.8 GB and
+        // 10 s to read; as 5,000 rows of arrays it is the series' own size and a fifth the time.
+        // The arrays are aggregated from the primary key's order (`array_agg(t ORDER BY t)`
+        // would sort each group again, 3.0 s instead of 1.7 s on 9 M rows); PostgreSQL does not
+        // promise to keep a subquery's order, so each series is checked, and sorted if it must.
+        use futures_util::TryStreamExt;
+        self.handle.block_on(async {
+            let stmt = self
+                .client
+                .prepare_cached(
+                    "SELECT indicator, array_agg(t), array_agg(value)
+                     FROM (SELECT indicator, t, value FROM observation ORDER BY indicator, t) o
+                     GROUP BY indicator",
+                )
+                .await
+                .map_err(error)?;
+            let rows = self
+                .client
+                .query_raw(&stmt, std::iter::empty::<i64>())
+                .await
+                .map_err(error)?;
+            futures_util::pin_mut!(rows);
+            let mut out = HashMap::new();
+            while let Some(row) = rows.try_next().await.map_err(error)? {
+                let t: Vec<Millis> = row.get(1);
+                let values: Vec<f64> = row.get(2);
+                let mut series: Series = t.into_iter().zip(values).collect();
+                if !series.is_sorted_by_key(|(t, _)| *t) {
+                    series.sort_unstable_by_key(|(t, _)| *t);
+                }
+                out.insert(row.get::<_, String>(0), series);
+            }
+            Ok(out)
+        })
     }
 
     fn feed_runs(&self, feed: &str, limit: usize) -> Result<Vec<FeedRunRow>, StoreError> {
