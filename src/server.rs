@@ -75,12 +75,23 @@ impl CommitListener for ProgressListener {
     }
 
     fn external(&mut self, changes: &store::changes::ExternalChanges, conn: &dyn store::Reader) {
+        let ids: Vec<&str> = changes.indicators.iter().map(String::as_str).collect();
         let mut updates = Vec::new();
-        for id in &changes.indicators {
-            match conn.indicator_state(id) {
-                Ok((series, note)) => updates.push((id.clone(), series, note)),
-                Err(e) => {
-                    tracing::warn!(indicator = %id, error = %e, "cannot reload an indicator changed by another process")
+        match conn.indicators_state(&ids) {
+            Ok(states) => {
+                for (id, (series, note)) in ids.iter().zip(states) {
+                    updates.push((id.to_string(), series, note));
+                }
+            }
+            // One at a time, so that one that fails does not hold back the others.
+            Err(_) => {
+                for id in &ids {
+                    match conn.indicator_state(id) {
+                        Ok((series, note)) => updates.push((id.to_string(), series, note)),
+                        Err(e) => {
+                            tracing::warn!(indicator = %id, error = %e, "cannot reload an indicator changed by another process")
+                        }
+                    }
                 }
             }
         }

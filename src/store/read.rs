@@ -44,6 +44,18 @@ pub trait Reader {
     /// A token's (department, salt, hash, revoked), by id.
     fn token(&self, id: i64) -> Result<Option<super::tokens::TokenRow>, StoreError>;
 
+    /// Several indicators' series and latest notes, in the order asked (what another process
+    /// changed).
+    fn indicators_state(
+        &self,
+        indicators: &[&str],
+    ) -> Result<Vec<(Series, Option<NoteRow>)>, StoreError> {
+        indicators
+            .iter()
+            .map(|id| self.indicator_state(id))
+            .collect()
+    }
+
     /// The newest corrections across several indicators (a department's page), with each one's id.
     fn revisions_of(
         &self,

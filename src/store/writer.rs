@@ -206,9 +206,17 @@ pub(crate) enum Request {
 pub struct WriterHandle {
     tx: mpsc::Sender<Request>,
     metrics: Arc<WriterMetrics>,
+    /// The writer's id in the change log (`changes::new_writer_id`), so that it can tell its
+    /// own entries and notifications from others'.
+    id: Arc<str>,
 }
 
 impl WriterHandle {
+    /// The writer's id in the change log.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Sends a command and waits until it is committed (or failed).
     pub async fn submit(&self, command: WriteCommand) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -315,9 +323,9 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(conn: &Connection) -> Self {
+    fn new(conn: &Connection, writer: &str) -> Self {
         Watch {
-            writer: super::changes::new_writer_id(),
+            writer: writer.to_string(),
             last_change: super::changes::last_id(conn).unwrap_or(0),
             data_version: data_version(conn),
             last_prune: 0,
@@ -382,6 +390,7 @@ pub(crate) fn channel(
         WriterHandle {
             tx,
             metrics: metrics.clone(),
+            id: Arc::from(super::changes::new_writer_id()),
         },
         rx,
         metrics,
@@ -453,11 +462,12 @@ pub fn spawn_writer_lingering(
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
     let (handle, mut rx, m) = channel(capacity);
     let weak = handle.weak();
+    let id = handle.id().to_string();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
             let mut conn = conn;
-            let mut watch = Watch::new(&conn);
+            let mut watch = Watch::new(&conn, &id);
             let alarm = Alarm::new(weak, linger);
             while let Some(first) = rx.blocking_recv() {
                 let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());

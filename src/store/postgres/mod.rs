@@ -653,6 +653,61 @@ impl Reader for PgReader<'_> {
         Ok((series, note))
     }
 
+    fn indicators_state(
+        &self,
+        indicators: &[&str],
+    ) -> Result<Vec<(Series, Option<NoteRow>)>, StoreError> {
+        // Both queries in one round trip (pipelined on the one client), for every indicator
+        // at once: this is on the way from another daemon's commit to this daemon's screens.
+        let found = self.handle.block_on(async {
+            let series = self
+                .client
+                .prepare_cached(
+                    "SELECT indicator, array_agg(t), array_agg(value)
+                     FROM (SELECT indicator, t, value FROM observation
+                           WHERE indicator = ANY($1) ORDER BY indicator, t) o
+                     GROUP BY indicator",
+                )
+                .await?;
+            let notes = self
+                .client
+                .prepare_cached(
+                    "SELECT DISTINCT ON (indicator)
+                            id, indicator, kendala, rencana_tindak_lanjut, department, created
+                     FROM note WHERE indicator = ANY($1) ORDER BY indicator, id DESC",
+                )
+                .await?;
+            let (series, notes) = futures_util::future::join(
+                self.client.query(&series, &[&indicators]),
+                self.client.query(&notes, &[&indicators]),
+            )
+            .await;
+            Ok::<_, tokio_postgres::Error>((series?, notes?))
+        });
+        let (series_rows, note_rows) = found.map_err(error)?;
+        let mut series: HashMap<&str, Series> = HashMap::new();
+        for row in &series_rows {
+            let t: Vec<Millis> = row.get(1);
+            let values: Vec<f64> = row.get(2);
+            let mut s: Series = t.into_iter().zip(values).collect();
+            if !s.is_sorted_by_key(|(t, _)| *t) {
+                s.sort_unstable_by_key(|(t, _)| *t);
+            }
+            series.insert(row.get(0), s);
+        }
+        let mut notes: HashMap<String, NoteRow> = note_rows
+            .iter()
+            .map(|r| {
+                let n = note_row(r);
+                (n.indicator.clone(), n)
+            })
+            .collect();
+        Ok(indicators
+            .iter()
+            .map(|id| (series.remove(id).unwrap_or_default(), notes.remove(*id)))
+            .collect())
+    }
+
     fn all_series(&self) -> Result<HashMap<String, Series>, StoreError> {
         // One row per indicator, its series as two arrays, streamed: a city of 5,000 indicators
         // x 5 years is 9 M observations, which as 9 M protocol rows held at once took 1.8 GB and

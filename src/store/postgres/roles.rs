@@ -110,7 +110,13 @@ async fn session(
     tokio::spawn(async move {
         let why = loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => waker.wake(),
+                // A notification names the writer that committed; this daemon's own commits
+                // are in its state already.
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                    if n.payload() != waker.id() {
+                        waker.wake();
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => break e.to_string(),
                 None => break "closed".to_string(),

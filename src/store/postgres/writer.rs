@@ -6,7 +6,8 @@
 //! again, inserts every row of a group of new observations with one statement (or, when any row
 //! exists already or a command is not observations, applies each command inside its own
 //! savepoint), records the change log in one statement, notifies the other daemons, and
-//! commits. Senders are answered only after COMMIT returned; a group that cannot commit is
+//! commits. For a group of new observations all of that but BEGIN and COMMIT is one pipelined
+//! round trip. Senders are answered only after COMMIT returned; a group that cannot commit is
 //! answered `Unavailable` whole (nothing of it stored), and the client may retry: storing the
 //! same values again changes nothing.
 
@@ -29,7 +30,7 @@ use std::sync::atomic::Ordering;
 /// before the read), so that other daemons' commits after it are picked up.
 ///
 /// The writer has connections of its own, driven by a runtime of its own (one worker thread):
-/// a group's ten or so round trips then never wait behind the daemon's HTTP and websocket work
+/// a group's round trips then never wait behind the daemon's HTTP and websocket work
 /// for a turn on its workers (under load that wait, once per round trip, made a one-row commit
 /// take tens of milliseconds).
 pub fn spawn_writer(
@@ -50,20 +51,27 @@ pub fn spawn_writer(
     };
     let (handle, mut rx, m) = channel(capacity);
     let weak = handle.weak();
+    let id = handle.id().to_string();
     let thread = std::thread::Builder::new()
         .name("pantau-writer".into())
         .spawn(move || {
             let _rt = rt;
             let alarm = Alarm::new(weak, FEED_LINGER);
             let mut watch = Watch {
-                writer: new_writer_id(),
+                writer: id,
                 last_change: since,
                 last_prune: 0,
                 failing: false,
             };
+            let mut looked = std::time::Instant::now();
             while let Some(first) = rx.blocking_recv() {
                 let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());
-                watch.look(&pools, listener.as_mut(), &m);
+                // On each notification and on the clock; and, should a full queue have turned
+                // wakes away, at least every `LOOK_EVERY` while posts keep it busy.
+                if woken || looked.elapsed() >= LOOK_EVERY {
+                    watch.look(&pools, listener.as_mut(), &m);
+                    looked = std::time::Instant::now();
+                }
                 if !group.is_empty() {
                     commit_group(&pools, group, listener.as_mut(), &m, &watch.writer);
                 }
@@ -76,6 +84,9 @@ pub fn spawn_writer(
         .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
     Ok((handle, thread))
 }
+
+/// The longest the writer goes without reading the change log while it is busy.
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
@@ -251,36 +262,79 @@ async fn transact(
         .await
         .map_err(|e| Abort::Group(pool_error(e)))?;
     let tx = client.transaction().await.map_err(g)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+    // Prepared once per connection (`prepare_cached`), so no round trip after the first group.
+    let lock = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
         .await
         .map_err(g)?;
-    // Tokens are checked again inside the transaction, after the lock a revocation also takes:
-    // requests are authorized from a cache of verified tokens, and a revocation committed by
-    // any daemon before this group must refuse them, whatever the caches still hold.
+    let check = tx
+        .prepare_cached("SELECT id FROM token WHERE id = ANY($1) AND revoked IS NOT NULL")
+        .await
+        .map_err(g)?;
+    let log = tx
+        .prepare_cached(
+            "INSERT INTO change (committed, writer, kind, subject)
+             SELECT $1, $2, k, s FROM unnest($3::text[], $4::text[]) AS u(k, s)",
+        )
+        .await
+        .map_err(g)?;
+    // The payload is the writer's id: its own notifications do not wake it.
+    let notify = tx
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(g)?;
+    let fast = match NewRows::of(group) {
+        Some(rows) => Some((rows, prepare_insert_all(&tx).await.map_err(g)?)),
+        None => None,
+    };
     let ids: Vec<i64> = group.iter().filter_map(|r| r.command.token_id()).collect();
-    let revoked: std::collections::HashSet<i64> = if ids.is_empty() {
-        Default::default()
-    } else {
-        let stmt = tx
-            .prepare_cached("SELECT id FROM token WHERE id = ANY($1) AND revoked IS NOT NULL")
+    // One round trip for the lock, the token check and, for a group of new observations, the
+    // rows with their change log and notification in a savepoint: the statements are sent
+    // together and PostgreSQL runs them in order, each after the one before returned. So the
+    // token check sees every revocation committed before the lock was granted (a revocation
+    // takes the same lock): requests are authorized from a cache of verified tokens, and a
+    // revocation committed by any daemon before this group must refuse them, whatever the
+    // caches still hold.
+    let (locked, revoked, inserted) = futures_util::future::join3(
+        tx.execute(&lock, &[&WRITE_LOCK]),
+        async {
+            if ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&check, &[&ids]).await
+            }
+        },
+        async {
+            match &fast {
+                Some((rows, insert)) => Some(
+                    rows.send(&tx, insert, &log, &notify, writer, received)
+                        .await,
+                ),
+                None => None,
+            }
+        },
+    )
+    .await;
+    locked.map_err(g)?;
+    let revoked: std::collections::HashSet<i64> =
+        revoked.map_err(g)?.iter().map(|r| r.get(0)).collect();
+    if let (Some((rows, _)), Some(done)) = (&fast, inserted) {
+        match done {
+            Ok(n) if n == rows.len() && revoked.is_empty() => {
+                tx.commit().await.map_err(g)?;
+                return Ok(rows.results());
+            }
+            // A row that exists already (or the same row twice), or a revoked token: nothing
+            // of the savepoint is kept, and each command is applied on its own below.
+            Ok(_) => {}
+            Err(e) if e.as_db_error().is_none() => return Err(g(e)),
+            Err(_) => {}
+        }
+        tx.batch_execute("ROLLBACK TO all_new; RELEASE all_new")
             .await
             .map_err(g)?;
-        tx.query(&stmt, &[&ids])
-            .await
-            .map_err(g)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    };
-    let fast = if revoked.is_empty() {
-        insert_all_new(&tx, group, received).await.map_err(g)?
-    } else {
-        None
-    };
-    let results = match fast {
-        Some(results) => results,
-        None => apply_each(&tx, group, &revoked, received).await?,
-    };
+    }
+    let results = apply_each(&tx, group, &revoked, received).await?;
     let (observed, noted) = changed_subjects(group, &results);
     if !observed.is_empty() || !noted.is_empty() {
         let (mut kinds, mut subjects) = (Vec::new(), Vec::new());
@@ -290,106 +344,136 @@ async fn transact(
                 subjects.push(*id);
             }
         }
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO change (committed, writer, kind, subject)
-                 SELECT $1, $2, k, s FROM unnest($3::text[], $4::text[]) AS u(k, s)",
-            )
-            .await
-            .map_err(g)?;
-        tx.execute(&insert, &[&received, &writer, &kinds, &subjects])
-            .await
-            .map_err(g)?;
-        // Delivered to the listening daemons at COMMIT, not before.
-        tx.execute("SELECT pg_notify($1, '')", &[&super::CHANGE_CHANNEL])
-            .await
-            .map_err(g)?;
+        let (logged, notified) = futures_util::future::join(
+            tx.execute(&log, &[&received, &writer, &kinds, &subjects]),
+            // Delivered to the listening daemons at COMMIT, not before.
+            tx.execute(&notify, &[&super::CHANGE_CHANNEL, &writer]),
+        )
+        .await;
+        logged.map_err(g)?;
+        notified.map_err(g)?;
     }
     tx.commit().await.map_err(g)?;
     Ok(results)
 }
 
-/// The common case in one statement: a group of observation batches whose rows are all new.
-/// Inserts every row of the group with one `INSERT … SELECT FROM unnest(…)` inside a
-/// savepoint; when any row already exists (a correction, or the same value again), or a
-/// command is not observations, nothing of it is kept (None) and each command is applied on
-/// its own, as `apply_each` does.
-async fn insert_all_new(
+async fn prepare_insert_all(
     tx: &Transaction<'_>,
-    group: &[WriteRequest],
-    received: Millis,
-) -> Result<Option<GroupResults>, tokio_postgres::Error> {
-    let mut batches = Vec::with_capacity(group.len());
-    for req in group {
-        match &req.command {
-            WriteCommand::Observations(b) if !b.rows.is_empty() => batches.push(b),
-            _ => return Ok(None),
+) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    tx.prepare_cached(
+        "INSERT INTO observation (indicator, t, value, source, department, token_id, note, received)
+         SELECT i, t, v, s, d, k, n, $8
+         FROM unnest($1::text[], $2::int8[], $3::float8[], $4::text[], $5::text[], $6::int8[], $7::text[])
+              AS u(i, t, v, s, d, k, n)
+         ON CONFLICT (indicator, t) DO NOTHING",
+    )
+    .await
+}
+
+/// The common case: a group of observation batches whose rows are all new, stored with one
+/// `INSERT … SELECT FROM unnest(…)`. When any row already exists (a correction, or the same
+/// value again) fewer rows are inserted than sent, and the caller rolls the savepoint back and
+/// applies each command on its own, as `apply_each` does.
+struct NewRows<'a> {
+    batches: Vec<&'a ObservationBatch>,
+    indicator: Vec<&'a str>,
+    t: Vec<Millis>,
+    value: Vec<f64>,
+    source: Vec<String>,
+    department: Vec<Option<&'a str>>,
+    token: Vec<Option<i64>>,
+    note: Vec<Option<&'a str>>,
+    /// The change log's entries: each indicator once, in order.
+    subjects: Vec<&'a str>,
+}
+
+impl<'a> NewRows<'a> {
+    /// None when a command is not a batch of observations (or an empty one).
+    fn of(group: &'a [WriteRequest]) -> Option<NewRows<'a>> {
+        let mut batches = Vec::with_capacity(group.len());
+        for req in group {
+            match &req.command {
+                WriteCommand::Observations(b) if !b.rows.is_empty() => batches.push(b),
+                _ => return None,
+            }
         }
-    }
-    let rows: usize = batches.iter().map(|b| b.rows.len()).sum();
-    let mut indicator = Vec::with_capacity(rows);
-    let mut t = Vec::with_capacity(rows);
-    let mut value = Vec::with_capacity(rows);
-    let mut source = Vec::with_capacity(rows);
-    let mut department = Vec::with_capacity(rows);
-    let mut token = Vec::with_capacity(rows);
-    let mut note = Vec::with_capacity(rows);
-    for b in &batches {
-        for o in &b.rows {
-            indicator.push(o.indicator.as_str());
-            t.push(o.time);
-            value.push(o.value);
-            source.push(b.origin.source.as_string());
-            department.push(b.origin.department.as_ref().map(|d| d.as_str()));
-            token.push(b.origin.token_id);
-            note.push(o.note.as_deref());
+        let n: usize = batches.iter().map(|b| b.rows.len()).sum();
+        let mut rows = NewRows {
+            batches: Vec::new(),
+            indicator: Vec::with_capacity(n),
+            t: Vec::with_capacity(n),
+            value: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            department: Vec::with_capacity(n),
+            token: Vec::with_capacity(n),
+            note: Vec::with_capacity(n),
+            subjects: Vec::new(),
+        };
+        for b in &batches {
+            for o in &b.rows {
+                rows.indicator.push(o.indicator.as_str());
+                rows.t.push(o.time);
+                rows.value.push(o.value);
+                rows.source.push(b.origin.source.as_string());
+                rows.department
+                    .push(b.origin.department.as_ref().map(|d| d.as_str()));
+                rows.token.push(b.origin.token_id);
+                rows.note.push(o.note.as_deref());
+            }
         }
+        let subjects: std::collections::BTreeSet<&str> = rows.indicator.iter().copied().collect();
+        rows.subjects = subjects.into_iter().collect();
+        rows.batches = batches;
+        Some(rows)
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO observation (indicator, t, value, source, department, token_id, note, received)
-             SELECT i, t, v, s, d, k, n, $8
-             FROM unnest($1::text[], $2::int8[], $3::float8[], $4::text[], $5::text[], $6::int8[], $7::text[])
-                  AS u(i, t, v, s, d, k, n)
-             ON CONFLICT (indicator, t) DO NOTHING",
-        )
-        .await?;
-    tx.batch_execute("SAVEPOINT all_new").await?;
-    let inserted = tx
-        .execute(
-            &insert,
-            &[
-                &indicator,
-                &t,
-                &value,
-                &source,
-                &department,
-                &token,
-                &note,
-                &received,
-            ],
+
+    fn len(&self) -> u64 {
+        self.indicator.len() as u64
+    }
+
+    /// The savepoint, the rows, the change log and the notification, sent at once; the number of
+    /// rows inserted.
+    async fn send(
+        &self,
+        tx: &Transaction<'_>,
+        insert: &tokio_postgres::Statement,
+        log: &tokio_postgres::Statement,
+        notify: &tokio_postgres::Statement,
+        writer: &str,
+        received: Millis,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let kinds = vec!["observations"; self.subjects.len()];
+        let (savepoint, inserted, logged, notified) = futures_util::future::join4(
+            tx.batch_execute("SAVEPOINT all_new"),
+            tx.execute(
+                insert,
+                &[
+                    &self.indicator,
+                    &self.t,
+                    &self.value,
+                    &self.source,
+                    &self.department,
+                    &self.token,
+                    &self.note,
+                    &received,
+                ],
+            ),
+            tx.execute(log, &[&received, &writer, &kinds, &self.subjects]),
+            // Delivered to the listening daemons at COMMIT, not before (and not at all when the
+            // savepoint is rolled back).
+            tx.execute(notify, &[&super::CHANGE_CHANNEL, &writer]),
         )
         .await;
-    match inserted {
-        Ok(n) if n as usize == rows => {
-            tx.batch_execute("RELEASE all_new").await?;
-        }
-        // A row that exists already (or the same row twice): the slow path decides, per row,
-        // between unchanged and a correction kept as a revision.
-        Ok(_) => {
-            tx.batch_execute("ROLLBACK TO all_new; RELEASE all_new")
-                .await?;
-            return Ok(None);
-        }
-        Err(e) if e.as_db_error().is_some() => {
-            tx.batch_execute("ROLLBACK TO all_new; RELEASE all_new")
-                .await?;
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+        savepoint?;
+        let n = inserted?;
+        logged?;
+        notified?;
+        Ok(n)
     }
-    Ok(Some(
-        batches
+
+    /// Every row stored as new.
+    fn results(&self) -> GroupResults {
+        self.batches
             .iter()
             .map(|b| {
                 let applied = b
@@ -411,8 +495,8 @@ async fn insert_all_new(
                     applied,
                 ))
             })
-            .collect(),
-    ))
+            .collect()
+    }
 }
 
 /// Each command in its own savepoint: one that fails is rolled back alone (its sender gets
