@@ -212,6 +212,79 @@ async fn a_stalled_screen_never_delays_the_others() {
     app.stop().await;
 }
 
+/// Screens that connect while posts keep coming: each sees its snapshot's seq, then every
+/// later delta once, in order, the last one with the last value posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screens_joining_during_posts_see_every_later_delta_once_in_order() {
+    let app = spawn_app().await;
+    let t = app.token("dinkes");
+    let posts = 60;
+    let mut screens = Vec::new();
+    for k in 0..posts {
+        let (s, _) = app
+            .post_json(
+                "/api/v1/observations",
+                Some(&t),
+                &obs("living.health.stunting", 1, 20.0 - k as f64 * 0.1),
+            )
+            .await;
+        assert_eq!(s, 200);
+        if k % 6 == 0 {
+            let mut ws = connect(&app.ws_url("")).await;
+            let snap = next_json(&mut ws, 5).await;
+            assert_eq!(snap["type"], "snapshot");
+            screens.push((ws, snap["seq"].as_u64().unwrap()));
+        }
+    }
+    let last_value = 20.0 - (posts - 1) as f64 * 0.1;
+    let (_, now) = app.get("/api/v1/progress").await;
+    let current = now["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "living.health.stunting")
+        .unwrap()["current"]
+        .clone();
+    assert_eq!(current, json!(last_value));
+    // Every screen catches up, one delta after another.
+    for (mut ws, mut seq) in screens {
+        let mut shown = None;
+        loop {
+            let m = match tokio::time::timeout(Duration::from_millis(700), ws_next(&mut ws)).await {
+                Ok(Some(m)) => m,
+                _ => break,
+            };
+            if m["type"] != "delta" {
+                continue;
+            }
+            let got = m["seq"].as_u64().unwrap();
+            assert_eq!(got, seq + 1, "each later delta once, in order");
+            seq = got;
+            if let Some(i) = m["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == "living.health.stunting")
+            {
+                shown = Some(i["current"].clone());
+            }
+        }
+        if let Some(v) = shown {
+            assert_eq!(v, json!(last_value), "the last delta holds the last value");
+        }
+    }
+    app.stop().await;
+}
+
+async fn ws_next(ws: &mut Ws) -> Option<Value> {
+    while let Some(m) = ws.next().await {
+        if let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = m {
+            return serde_json::from_str(&t).ok();
+        }
+    }
+    None
+}
+
 #[tokio::test]
 async fn hundreds_of_screens_at_once() {
     let app = spawn_app().await;

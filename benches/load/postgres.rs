@@ -173,6 +173,96 @@ pub async fn figures(plan: &Plan, scale: &Scale, scratch: &Path) -> anyhow::Resu
     c.stop().await?;
     b.stop().await?;
     a.stop().await?;
+
+    // The reads: the SQLite phase's history (indicators x days) in a database of its own, then
+    // start-up, progress, the evaluation report and as_of on an instance over it.
+    crate::step("postgres: start-up, progress, reports and as_of on the same history");
+    cluster.query("postgres", "CREATE DATABASE reads");
+    let url = cluster.url("reads");
+    let config = write_config(&scratch.join("pg-reads"), &masterplan, &url)?;
+    migrate(&config).await?;
+    let rows = copy_into_postgres(&url, plan).await?;
+    let d = Daemon::start(&config).await?;
+    figures.push(on_postgres(
+        crate::startup_figure(&d, rows, scale),
+        "start-up to serving on that database, on PostgreSQL",
+    ));
+    figures.push(on_postgres(
+        crate::progress_figure(&d, scale).await?,
+        "GET /api/v1/progress, same data, on PostgreSQL",
+    ));
+    for f in crate::evaluation::figures(&d, &config, plan, scale.report_runs).await? {
+        let name = match f.name {
+            n if n.starts_with("evaluation report as XLSX") => {
+                "evaluation report as XLSX, same data, on PostgreSQL"
+            }
+            n if n.starts_with("evaluation report as HTML") => {
+                "evaluation report as HTML, same data, on PostgreSQL"
+            }
+            n if n.starts_with("pantau report") => {
+                "pantau report --out FILE.xlsx beside the daemon, on PostgreSQL"
+            }
+            n if n.starts_with("GET /api/v1/progress?as_of") => {
+                "GET /api/v1/progress?as_of= (values known then), on PostgreSQL"
+            }
+            _ => "daemon peak RSS through the reports and as_of, on PostgreSQL",
+        };
+        figures.push(on_postgres(f, name));
+    }
+    d.stop().await?;
     drop(cluster);
     Ok(figures)
+}
+
+/// Makes the schema at `config`'s PostgreSQL, as `pantau run` does.
+pub(crate) async fn migrate(config: &Path) -> anyhow::Result<()> {
+    let c = pantau::config::Config::load(Some(config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p = c
+        .settings
+        .postgres
+        .ok_or_else(|| anyhow::anyhow!("not a PostgreSQL configuration"))?;
+    tokio::task::spawn_blocking(move || {
+        pantau::store::postgres::run_sync(async move {
+            pantau::store::postgres::open(&p).await.map(drop)
+        })
+    })
+    .await??;
+    Ok(())
+}
+
+/// The plan's daily history (as `plan::backfill` writes it to SQLite), in `COPY` binary format,
+/// into the observation table at `url`.
+pub(crate) async fn copy_into_postgres(url: &str, plan: &Plan) -> anyhow::Result<u64> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let sink = client
+        .copy_in(
+            "COPY observation (indicator, t, value, source, department, received) FROM STDIN BINARY",
+        )
+        .await?;
+    let types = [
+        Type::TEXT,
+        Type::INT8,
+        Type::FLOAT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    for ind in &plan.indicators {
+        for day in 0..plan.days {
+            let t = plan.history_start + day as i64 * 86_400_000;
+            let value = ind.value(day as f64 / (5.0 * 365.0), day);
+            writer
+                .as_mut()
+                .write(&[&ind.id, &t, &value, &"import", &ind.department, &t])
+                .await?;
+        }
+    }
+    let n = writer.as_mut().finish().await?;
+    client.batch_execute("ANALYZE observation").await?;
+    Ok(n)
 }

@@ -16,42 +16,6 @@ const GOAL_S: f64 = 5.0;
 /// Peak RSS goal, MB (10^6 bytes).
 const GOAL_MB: f64 = 300.0;
 
-/// Rows of `plan`, in `COPY` binary format, into the observation table at `url`.
-async fn copy_into_postgres(url: &str, plan: &Plan) -> anyhow::Result<u64> {
-    use tokio_postgres::binary_copy::BinaryCopyInWriter;
-    use tokio_postgres::types::Type;
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    let sink = client
-        .copy_in(
-            "COPY observation (indicator, t, value, source, department, received) FROM STDIN BINARY",
-        )
-        .await?;
-    let types = [
-        Type::TEXT,
-        Type::INT8,
-        Type::FLOAT8,
-        Type::TEXT,
-        Type::TEXT,
-        Type::INT8,
-    ];
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    futures_util::pin_mut!(writer);
-    for ind in &plan.indicators {
-        for day in 0..plan.days {
-            let t = plan.history_start + day as i64 * 86_400_000;
-            let value = ind.value(day as f64 / (5.0 * 365.0), day);
-            writer
-                .as_mut()
-                .write(&[&ind.id, &t, &value, &"import", &ind.department, &t])
-                .await?;
-        }
-    }
-    let n = writer.as_mut().finish().await?;
-    client.batch_execute("ANALYZE observation").await?;
-    Ok(n)
-}
-
 /// Starts an instance on the filled store, checks it serves every indicator, and reports.
 async fn measure(
     config: &Path,
@@ -142,22 +106,9 @@ pub async fn figures(scale: &Scale, scratch: &Path) -> anyhow::Result<Vec<Figure
     let url = cluster.url("postgres");
     let dir = scratch.join("scale-postgres");
     let config = crate::postgres::write_config(&dir, &plan.toml(None), &url)?;
-    // The schema, as `pantau run` makes it.
-    {
-        let c = pantau::config::Config::load(Some(&config)).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let p = c
-            .settings
-            .postgres
-            .ok_or_else(|| anyhow::anyhow!("not a PostgreSQL configuration"))?;
-        tokio::task::spawn_blocking(move || {
-            pantau::store::postgres::run_sync(async move {
-                pantau::store::postgres::open(&p).await.map(drop)
-            })
-        })
-        .await??;
-    }
+    crate::postgres::migrate(&config).await?;
     let began = Instant::now();
-    let rows = copy_into_postgres(&url, &plan).await?;
+    let rows = crate::postgres::copy_into_postgres(&url, &plan).await?;
     eprintln!(
         "    {} rows in {:.1} s",
         thousands(rows as f64),
