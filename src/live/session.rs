@@ -237,6 +237,10 @@ pub async fn run(
     let mut ping = tokio::time::interval(heartbeat.interval);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
+    // Made once: a `changed()` made afresh on every turn of the loop would enter and leave the
+    // waiters of the one shutdown signal every session shares, a lock twice per delta per screen.
+    let stopping = shutdown.changed();
+    tokio::pin!(stopping);
     loop {
         tokio::select! {
             msg = rx.recv() => {
@@ -296,7 +300,7 @@ pub async fn run(
                     break;
                 }
             }
-            _ = shutdown.changed() => {
+            _ = &mut stopping => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "pantau is restarting".into() })))).await;
                 break;
             }
@@ -354,6 +358,15 @@ async fn send_all(
         }
         tx.flush().await.map_err(|_| ())
     };
+    // The deadline is armed only when the socket cannot take it all at once: nearly every send
+    // to a reading screen completes on its first poll, and a timer made for each (a reference
+    // to the runtime's timer, counted up and down from both cores) cost every delta.
+    let mut work = std::pin::pin!(work);
+    if let std::task::Poll::Ready(done) =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await
+    {
+        return done;
+    }
     tokio::time::timeout(SEND_TIMEOUT, work)
         .await
         .map_err(|_| ())?
