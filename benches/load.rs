@@ -368,6 +368,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
                 periods: scale.poll_periods,
                 rounds: scale.rounds,
                 prometheus,
+                postgres: None,
             })
             .await?,
         );

@@ -225,6 +225,9 @@ pub struct PollSetup<'a> {
     /// Rounds of pantau and of Prometheus, alternating.
     pub rounds: usize,
     pub prometheus: Result<PathBuf, String>,
+    /// `[storage] url` of a PostgreSQL database with the plan's history, instead of the SQLite
+    /// database in `dir`.
+    pub postgres: Option<String>,
 }
 
 /// One measured round of one poller.
@@ -272,7 +275,11 @@ pub async fn polling(setup: PollSetup<'_>) -> anyhow::Result<Figure> {
         base: format!("http://{addr}"),
         schedule: schedule.clone(),
     };
-    let config = crate::plan::write_config(setup.dir, &setup.plan.toml(Some(&feeds)))?;
+    let masterplan = setup.plan.toml(Some(&feeds));
+    let config = match &setup.postgres {
+        Some(url) => crate::postgres::write_config(setup.dir, &masterplan, url)?,
+        None => crate::plan::write_config(setup.dir, &masterplan)?,
+    };
     let period_ms = setup.period_s as i64 * 1000;
     let window = (period_ms / 4).min(30_000) as u64;
     let (mut pantau_rounds, mut prom_rounds) = (Vec::new(), Vec::new());

@@ -210,6 +210,36 @@ pub async fn figures(plan: &Plan, scale: &Scale, scratch: &Path) -> anyhow::Resu
         figures.push(on_postgres(f, name));
     }
     d.stop().await?;
+
+    // Polling on the same history: pantau's CPU per 1,000 polls, one round (Prometheus's is
+    // in the SQLite row above; it does not depend on pantau's storage).
+    crate::step("postgres: polling on the same history");
+    let polled = crate::feeds::polling(crate::feeds::PollSetup {
+        plan,
+        dir: &scratch.join("pg-polling"),
+        feeds: scale.feeds,
+        period_s: scale.poll_period_s,
+        periods: scale.poll_periods,
+        rounds: 1,
+        prometheus: Err("beside the SQLite row above".into()),
+        postgres: Some(url.clone()),
+    })
+    .await?;
+    figures.push(on_postgres(
+        polled,
+        "polling feeds on a shared schedule: CPU per 1,000 polls, on PostgreSQL",
+    ));
+
+    // `pantau import` into a database of its own.
+    crate::step("postgres: pantau import");
+    cluster.query("postgres", "CREATE DATABASE import");
+    let import_plan = Plan::new(scale.import_indicators, scale.import_days);
+    let dir = scratch.join("pg-import");
+    let config = write_config(&dir, &import_plan.toml(None), &cluster.url("import"))?;
+    figures.push(on_postgres(
+        crate::uploads::import(&import_plan, &dir, &config).await?,
+        "pantau import of 1,000,000 rows (CSV), wall time, on PostgreSQL",
+    ));
     drop(cluster);
     Ok(figures)
 }
