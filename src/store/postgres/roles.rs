@@ -3,10 +3,10 @@
 //!
 //! One connection of its own does both. While it lives and holds `POLL_LOCK`, this daemon polls
 //! the feeds; when the daemon dies its session ends, PostgreSQL frees the lock, and another
-//! daemon, trying every second, takes it. Each notification on `CHANGE_CHANNEL` wakes the
-//! writer, which reads the change log after the last entry it saw, so a notification lost
-//! while the connection was down is caught up when it is back (the writer also looks on a
-//! clock).
+//! daemon, trying every second, takes it. Each notification on `CHANGE_CHANNEL` from another
+//! daemon's writer (the payload names the writer) wakes this daemon's writer, which reads the
+//! change log after the last entry it saw, so a notification lost while the connection was down
+//! is caught up when it is back (the writer also looks on a clock).
 
 use super::{CHANGE_CHANNEL, POLL_LOCK};
 use crate::store::writer::WriterHandle;
