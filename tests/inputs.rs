@@ -2,9 +2,10 @@
 //! against the real daemon: JSON posts (value as a string and as a number), `,` and `;` CSV
 //! uploads, XLSX uploads (text cells and number cells), `pantau import` (the real binary) of `;`
 //! and `,` CSV files, and feeds polled from a real local HTTP upstream: JSON (value as a string,
-//! as a number, and with `decimal_comma = true`), `;` CSV, `,` CSV and a CKAN datastore. What
-//! was stored is read back from `GET /api/v1/indicators/{id}/series`. Also: feeds list what
-//! they skipped, with where and why, in `/api/v1/feeds`.
+//! as a number, and with `decimal_comma = true`), `;` CSV, `,` CSV and a CKAN datastore (as it
+//! is, and with `decimal_comma = true`). What was stored is read back from
+//! `GET /api/v1/indicators/{id}/series`. Also: feeds list what they skipped, with where and why,
+//! in `/api/v1/feeds`.
 //!
 //! The rule every path follows (`src/values/number.rs`): in a decimal-comma context (a `;` CSV,
 //! `decimal_comma = true`) `.` groups thousands and `,` marks decimals; a text value without a
@@ -114,8 +115,12 @@ enum NumberPath {
     FeedCsvSemicolon,
     FeedCsvComma,
     FeedCkan,
+    FeedCkanDecimalComma,
 }
 
+/// Every feed format that reads numbers from text is here; `prometheus` is not: the exposition
+/// format spells a sample value one way only (Go's float syntax, `12.5`, `1e6`, `NaN`, `+Inf`),
+/// never in a locale, so it has no `decimal_comma` and no Indonesian spelling to read.
 const NUMBER_PATHS: &[NumberPath] = &[
     NumberPath::PostJsonString,
     NumberPath::PostJsonNumber,
@@ -131,6 +136,7 @@ const NUMBER_PATHS: &[NumberPath] = &[
     NumberPath::FeedCsvSemicolon,
     NumberPath::FeedCsvComma,
     NumberPath::FeedCkan,
+    NumberPath::FeedCkanDecimalComma,
 ];
 
 impl NumberPath {
@@ -139,9 +145,8 @@ impl NumberPath {
         use NumberPath::*;
         match self {
             PostJsonNumber | PostXlsxNumber | FeedJsonNumber => c.number,
-            PostCsvSemicolon | ImportSemicolon | FeedCsvSemicolon | FeedJsonDecimalComma => {
-                Some(c.comma)
-            }
+            PostCsvSemicolon | ImportSemicolon | FeedCsvSemicolon | FeedJsonDecimalComma
+            | FeedCkanDecimalComma => Some(c.comma),
             PostJsonString | PostCsvComma | PostXlsxText | ImportComma | FeedJsonString
             | FeedCsvComma | FeedCkan => Some(c.text_rule),
         }
@@ -157,6 +162,7 @@ impl NumberPath {
             FeedCsvSemicolon => "csv-semicolon",
             FeedCsvComma => "csv-comma",
             FeedCkan => "ckan",
+            FeedCkanDecimalComma => "ckan-decimal-comma",
             _ => return None,
         })
     }
@@ -356,10 +362,15 @@ fn feed_setup(kind: &str, key: &str, indicator: &str, time: &str, value: &str) -
             format!("t,v\n{},{}\n", field(time, ','), field(value, ',')),
             format!("/{id}"),
         ),
-        "ckan" => (
+        "ckan" | "ckan-decimal-comma" => (
             "ckan",
             format!(
-                "resource_id = \"r\"\ntime_field = \"t\"\nseries = [{{ indicator = \"{indicator}\", field = \"v\" }}]"
+                "{}resource_id = \"r\"\ntime_field = \"t\"\nseries = [{{ indicator = \"{indicator}\", field = \"v\" }}]",
+                if kind == "ckan" {
+                    ""
+                } else {
+                    "decimal_comma = true\n"
+                }
             ),
             "application/json",
             String::from_utf8(ckan_body(time, value)).unwrap(),
