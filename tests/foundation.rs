@@ -875,16 +875,24 @@ fn commands_take_a_config_folder_and_refuse_a_database_that_does_not_exist() {
     )
     .unwrap();
     let typo = dir.path().join("pantua.db");
+    let copy = dir.path().join("copy.db");
+    let report = dir.path().join("laporan.xlsx");
+    let (typo_s, copy_s, report_s) = (
+        typo.to_str().unwrap(),
+        copy.to_str().unwrap(),
+        report.to_str().unwrap(),
+    );
     for args in [
+        vec!["import", file.to_str().unwrap(), "--db", typo_s],
+        vec!["token", "create", "dinkes", "--db", typo_s],
+        vec!["token", "list", "--db", typo_s],
+        vec!["token", "revoke", "1", "--db", typo_s],
+        vec!["export", "--db", typo_s],
+        vec!["backup", copy_s, "--db", typo_s],
         vec![
-            "import",
-            file.to_str().unwrap(),
-            "--db",
-            typo.to_str().unwrap(),
+            "report", "--year", "2027", "--out", report_s, "--db", typo_s,
         ],
-        vec!["token", "create", "dinkes", "--db", typo.to_str().unwrap()],
-        vec!["token", "list", "--db", typo.to_str().unwrap()],
-        vec!["export", "--db", typo.to_str().unwrap()],
+        vec!["report", "--year", "2027", "--out", "-", "--db", typo_s],
     ] {
         let mut full = vec!["--config", folder];
         full.extend(args.iter().copied());
@@ -899,6 +907,8 @@ fn commands_take_a_config_folder_and_refuse_a_database_that_does_not_exist() {
             "{args:?}: {err}"
         );
         assert!(!typo.exists(), "{args:?} made a new empty database");
+        assert!(!copy.exists(), "{args:?} wrote a backup of nothing");
+        assert!(!report.exists(), "{args:?} wrote a report of nothing");
     }
     // With --create it is made, and the command says which database it used.
     let out = pantau_output(&[
@@ -911,14 +921,30 @@ fn commands_take_a_config_folder_and_refuse_a_database_that_does_not_exist() {
         "--create",
     ]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("database {}", typo.display())));
-    let out = pantau_output(&[
-        "--config",
-        folder,
-        "token",
-        "list",
-        "--db",
-        typo.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
+    let named = format!("pantau: database {}", typo.display());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&named));
+    // Once it exists, every command that touches it says which database it is.
+    for args in [
+        vec!["token", "create", "dinkes", "--db", typo_s],
+        vec!["token", "list", "--db", typo_s],
+        vec!["token", "revoke", "1", "--db", typo_s],
+        vec!["export", "--db", typo_s],
+        vec!["backup", copy_s, "--db", typo_s],
+        vec![
+            "report", "--year", "2027", "--out", report_s, "--db", typo_s,
+        ],
+    ] {
+        let mut full = vec!["--config", folder];
+        full.extend(args.iter().copied());
+        let out = pantau_output(&full);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&named),
+            "{args:?} does not say which database: {err}"
+        );
+    }
+    assert!(copy.exists() && report.exists());
+    let list = pantau_output(&["--config", folder, "token", "list", "--db", typo_s]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("revoked"));
 }
