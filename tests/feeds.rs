@@ -2409,6 +2409,28 @@ fn schedules_fire_when_vixie_cron_would() {
                 "2026-12-01 00:00:00",
             ],
         ),
+        // `0-7` and `1-7` name the whole week too (7 is Sunday again), and neither begins with
+        // `*`: restricted, so with the 1st and 15th (or the 13th) they fire every day.
+        (
+            "0 0 1,15 * 0-7",
+            "2026-11-28 12:00:00",
+            &[
+                "2026-11-29 00:00:00",
+                "2026-11-30 00:00:00",
+                "2026-12-01 00:00:00",
+                "2026-12-02 00:00:00",
+            ],
+        ),
+        (
+            "30 6 13 * 1-7",
+            "2026-04-10 07:00:00",
+            &[
+                "2026-04-11 06:30:00",
+                "2026-04-12 06:30:00",
+                "2026-04-13 06:30:00",
+                "2026-04-14 06:30:00",
+            ],
+        ),
         // The 13th OR a Friday (April 2026: Fridays 3, 10, 17, 24; the 13th is a Monday).
         (
             "0 0 13 * 5",
@@ -2666,6 +2688,14 @@ fn zlib(body: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Raw deflate (RFC 1951, no zlib header), which some servers send as `deflate`.
+fn raw_deflate(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body).unwrap();
+    e.finish().unwrap()
+}
+
 fn brotli_encode(body: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut out = Vec::new();
@@ -2706,6 +2736,7 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
     let (web, hits) = upstream(handler(move |path, _| match path {
         "/gzip.json" => encoded("gzip", gzip(&body(11.0, 1), flate2::Compression::default())),
         "/deflate.json" => encoded("deflate", zlib(&body(12.0, 2))),
+        "/raw-deflate.json" => encoded("deflate", raw_deflate(&body(14.0, 4))),
         "/br.json" => encoded("br", brotli_encode(&body(13.0, 3))),
         "/bomb.json" => encoded("gzip", b.to_vec()),
         "/compress.json" => encoded("compress", b"\x1f\x9d\x90{\"v\": 1}".to_vec()),
@@ -2743,6 +2774,14 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
                 point
             ),
             feed(
+                "raw-deflate",
+                "dlh",
+                &format!("http://{web}/raw-deflate.json"),
+                "json",
+                every,
+                point,
+            ),
+            feed(
                 "bomb",
                 "dlh",
                 &format!("http://{web}/bomb.json"),
@@ -2771,9 +2810,17 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
     );
     let app = spawn_app_with(&plan, "").await;
     let f = wait_feeds(&app, 20, "each feed polled twice", |f| {
-        ["gzip", "deflate", "br", "bomb", "compress", "corrupt"]
-            .iter()
-            .all(|id| polls(at(f, id)) >= 2)
+        [
+            "gzip",
+            "deflate",
+            "raw-deflate",
+            "br",
+            "bomb",
+            "compress",
+            "corrupt",
+        ]
+        .iter()
+        .all(|id| polls(at(f, id)) >= 2)
     })
     .await;
 
@@ -2815,6 +2862,16 @@ async fn compressed_bodies_are_decoded_and_limited_after_decoding() {
         ]
     );
 
+    // `deflate` is zlib-wrapped (RFC 9110 8.4.1.2); a raw deflate stream sent under that name is
+    // refused, naming the encoding, and nothing of it is stored (14.0 is not in the series).
+    let v = &f["raw-deflate"];
+    let err = v["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("the response body cannot be decoded") && err.contains("deflate"),
+        "raw deflate: {v}"
+    );
+    assert_eq!(v["last_run"]["http_status"], 200);
+    assert_eq!(v["up"], false);
     // The bomb is cut off at max_bytes of decoded body.
     let v = &f["bomb"];
     let err = v["last_run"]["error"].as_str().unwrap_or_default();
