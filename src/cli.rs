@@ -7,6 +7,7 @@
 use crate::app::RunOptions;
 use crate::config::Config;
 use crate::domain::{DepartmentId, Source};
+use crate::locale::count_en as n;
 use crate::store;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -362,14 +363,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check => match Config::load(cli.config.as_deref()) {
             Ok(c) => {
+                let m = &c.masterplan;
                 println!(
-                    "ok: {} departments, {} dimensions, {} programs ({} quick wins), {} indicators, {} feeds",
-                    c.masterplan.departments.len(),
-                    c.masterplan.dimensions.len(),
-                    c.masterplan.programs.len(),
-                    c.masterplan.programs.iter().filter(|p| p.quick_win).count(),
-                    c.masterplan.indicators.len(),
-                    c.feeds.len()
+                    "ok: {}, {}, {} ({}), {}, {}",
+                    n(m.departments.len(), "department", "departments"),
+                    n(m.dimensions.len(), "dimension", "dimensions"),
+                    n(m.programs.len(), "program", "programs"),
+                    n(
+                        m.programs.iter().filter(|p| p.quick_win).count(),
+                        "quick win",
+                        "quick wins"
+                    ),
+                    n(m.indicators.len(), "indicator", "indicators"),
+                    n(c.feeds.len(), "feed", "feeds")
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -428,7 +434,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             csv.finish()?;
             if out != Path::new("-") {
-                eprintln!("exported {n} observations to {}", out.display());
+                eprintln!(
+                    "exported {} to {}",
+                    self::n(n as usize, "observation", "observations"),
+                    out.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -631,7 +641,7 @@ fn import_file(
     };
     // The rows own their text now; the file's bytes are not needed any more.
     drop(body);
-    stage(format!("validating {} rows", rows.len()));
+    stage(format!("validating {}", n(rows.len(), "row", "rows")));
     let now = chrono::Utc::now().timestamp_millis();
     let validated = crate::ingest::validate(
         &config.masterplan,
@@ -650,10 +660,7 @@ fn import_file(
             let mut report = format!(
                 "{}: {}; nothing was imported:\n",
                 file.display(),
-                match errors.len() {
-                    1 => "1 problem".to_string(),
-                    n => format!("{n} problems"),
-                }
+                n(errors.len(), "problem", "problems")
             );
             for r in errors {
                 report.push_str(&format!(
@@ -665,7 +672,10 @@ fn import_file(
         }
     };
     let total = observations.len();
-    stage(format!("writing {total} rows in one transaction"));
+    stage(format!(
+        "writing {} in one transaction",
+        n(total, "row", "rows")
+    ));
     let outcome = match into {
         ImportInto::Sqlite(db) => store::backfill(db, observations, Source::Import),
         ImportInto::Postgres(p) => store::postgres::import_blocking(p, observations),
@@ -675,7 +685,8 @@ fn import_file(
     }
     let outcome = outcome?;
     Ok(Ok(format!(
-        "imported {total} rows from {}: {} new, {} corrected, {} unchanged",
+        "imported {} from {}: {} new, {} corrected, {} unchanged",
+        n(total, "row", "rows"),
         file.display(),
         outcome.0,
         outcome.1,
@@ -828,10 +839,10 @@ fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", args.out.display()))?;
     }
     eprintln!(
-        "pantau report: laporan evaluasi {} of {} ({} indicators, versi rencana {}){}",
+        "pantau report: laporan evaluasi {} of {} ({}, versi rencana {}){}",
         made.period.label,
         made.city,
-        made.rows().count(),
+        n(made.rows().count(), "indicator", "indicators"),
         made.plan_version,
         if to_stdout {
             String::new()

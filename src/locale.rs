@@ -1,6 +1,21 @@
 //! Numbers and dates as Indonesian readers expect them (`1.234,5`, "28 Nov 2026"), with English
 //! available.
 
+/// A count with its noun as people write it: "1 row" / "2 rows" in English, "1 baris" /
+/// "2 baris" in Bahasa Indonesia (which marks no plural, so `id` is the one noun).
+pub fn count(lang: Locale, n: usize, one: &str, many: &str, id: &str) -> String {
+    match lang {
+        Locale::En if n == 1 => format!("1 {one}"),
+        Locale::En => format!("{n} {many}"),
+        Locale::Id => format!("{n} {id}"),
+    }
+}
+
+/// `count` in English, the command line's language: "1 program", "3 programs".
+pub fn count_en(n: usize, one: &str, many: &str) -> String {
+    count(Locale::En, n, one, many, one)
+}
+
 /// The language of screens and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

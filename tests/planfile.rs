@@ -65,7 +65,7 @@ fn init_then_check_then_run_as_a_new_user_would() {
     }
     let o = pantau_output(&["check", "--config", city_s]);
     assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("6 dimensions, 1 programs"), "{}", out(&o));
+    assert!(out(&o).contains("6 dimensions, 1 program ("), "{}", out(&o));
 
     // A second init refuses and names the file; nothing changes.
     std::fs::write(city.join("masterplan.toml"), "# mine\n").unwrap();

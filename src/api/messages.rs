@@ -7,6 +7,7 @@
 //! `reason` and `fix` are.
 
 use crate::config::Locale;
+use crate::locale::count;
 
 /// The language to answer in: the one `Accept-Language` prefers (by q-value, then order) among
 /// Indonesian (`id`, also the old `in`) and English (`en`); when it names neither, the city's.
@@ -147,15 +148,6 @@ pub enum Msg {
     StoreClosed,
     InternalDatabase,
     WrongOutcome,
-}
-
-/// "1 row" / "2 rows", "1 baris" / "2 baris".
-fn count(lang: Locale, n: usize, one: &str, many: &str, id: &str) -> String {
-    match lang {
-        Locale::En if n == 1 => format!("1 {one}"),
-        Locale::En => format!("{n} {many}"),
-        Locale::Id => format!("{n} {id}"),
-    }
 }
 
 impl Msg {

@@ -17,6 +17,7 @@ pub mod template;
 pub use draft::Draft;
 pub use import::{ImportError, Imported, import};
 
+use crate::locale::count_en;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,12 +87,12 @@ pub fn run(command: PlanCommand, config: Option<&Path>) -> anyhow::Result<ExitCo
                     write_new(&out, imported.toml.as_bytes(), force)?;
                     let p = &imported.plan;
                     println!(
-                        "wrote {}: {} departments, {} dimensions, {} programs, {} indicators; check it with `pantau check`",
+                        "wrote {}: {}, {}, {}, {}; check it with `pantau check`",
                         out.display(),
-                        p.departments.len(),
-                        p.dimensions.len(),
-                        p.programs.len(),
-                        p.indicators.len()
+                        count_en(p.departments.len(), "department", "departments"),
+                        count_en(p.dimensions.len(), "dimension", "dimensions"),
+                        count_en(p.programs.len(), "program", "programs"),
+                        count_en(p.indicators.len(), "indicator", "indicators")
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -106,10 +107,10 @@ pub fn run(command: PlanCommand, config: Option<&Path>) -> anyhow::Result<ExitCo
             let bytes = template::plan_workbook(&plan)?;
             write_new(&file, &bytes, false)?;
             println!(
-                "wrote {}: {} programs, {} indicators",
+                "wrote {}: {}, {}",
                 file.display(),
-                plan.programs.len(),
-                plan.indicators.len()
+                count_en(plan.programs.len(), "program", "programs"),
+                count_en(plan.indicators.len(), "indicator", "indicators")
             );
             Ok(ExitCode::SUCCESS)
         }
