@@ -1,7 +1,8 @@
 //! Plan versions: the masterplan's canonical form (JSON with a stable order) and its hash, and the
 //! changes from one version to the next as planners read them — indicators and programs added
 //! or removed, baselines and targets changed from → to (perubahan RPJMD). Pure code: the daemon
-//! records a version in the database whenever the plan it loads differs from the last one.
+//! records a version in the database whenever the plan it loads differs from the last one; a
+//! revised `revision_note` alone is a new version too (planners record a revision by its note).
 
 use crate::config::Locale;
 use crate::domain::Masterplan;
@@ -17,14 +18,19 @@ pub struct Canonical {
 }
 
 /// The canonical form of a plan: departments, dimensions, programs and indicators in the order
-/// the plan lists them, every field included. Two loads of the same plan give the same hash.
+/// the plan lists them, every field included, and its revision note when it has one (so a plan
+/// without a note hashes as it did before notes counted). Two loads of the same plan give the
+/// same hash.
 pub fn canonical(plan: &Masterplan) -> Canonical {
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "departments": plan.departments,
         "dimensions": plan.dimensions,
         "programs": plan.programs,
         "indicators": plan.indicators,
     });
+    if let Some(note) = &plan.revision_note {
+        value["revision_note"] = Value::String(note.clone());
+    }
     let json = serde_json::to_string(&value).unwrap_or_default();
     let hash = hex::encode(Sha256::digest(json.as_bytes()));
     Canonical { json, hash }
@@ -343,6 +349,14 @@ update_every = "1mo"
         let c = canonical(&plan("[{ date = 2025-12-31, value = 85.0 }]", ""));
         assert_ne!(a.hash, c.hash);
         assert_eq!(a.hash.len(), 64);
+        // A revised note alone is another version; no note hashes as the plan's parts alone.
+        let mut noted = plan("[{ date = 2025-12-31, value = 90.0 }]", "");
+        noted.revision_note = Some("Perubahan RPJMD 2025".into());
+        let n = canonical(&noted);
+        assert_ne!(n.hash, a.hash);
+        noted.revision_note = Some("Perubahan kedua".into());
+        assert_ne!(canonical(&noted).hash, n.hash);
+        assert!(!a.json.contains("revision_note"), "{}", a.json);
     }
 
     #[test]
