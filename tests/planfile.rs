@@ -12,7 +12,6 @@ use pantau::domain::{Direction, Horizon, Kind, Masterplan, Tier};
 use pantau::planfile::{self, template};
 use proptest::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
-use std::path::Path;
 
 fn d(y: i32, m: u32, dd: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(y, m, dd).unwrap()
@@ -222,7 +221,59 @@ fn the_template_is_a_workbook_to_fill_in_and_reads_back() {
         "direction list"
     );
     assert!(xml.contains("OPD!$A$2"), "OPD list");
+    assert!(
+        xml.contains("\"level,kumulatif,kumulatif tahunan\""),
+        "kind list"
+    );
+    assert!(xml.contains("\"output,outcome,impact\""), "tier list");
+    assert!(xml.contains("Program!$A$2"), "program list");
     assert!(xml.contains("legacyDrawing"), "header notes");
+    // The Program sheet lists the dimensions' ids from the Dimensi sheet.
+    let mut program_xml = String::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        if f.name().unwrap() == "xl/worksheets/sheet4.xml" {
+            std::io::Read::read_to_string(&mut f, &mut program_xml).unwrap();
+        }
+    }
+    assert!(program_xml.contains("Dimensi!$A$2"), "dimension list");
+    assert!(program_xml.contains("\"Ya,Tidak\""), "quick win list");
+    // Petunjuk says how to fill each sheet, in Bahasa Indonesia, and holds the revision note.
+    let mut guide: Vec<(u32, u32, String)> = Vec::new();
+    book.cells(
+        "Petunjuk",
+        |r, c, v| -> Result<(), pantau::values::workbook::WorkbookError> {
+            if let calamine::DataRef::SharedString(t) = v {
+                guide.push((r, c, t.to_string()));
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    let lines: Vec<&str> = guide.iter().map(|(_, _, t)| t.as_str()).collect();
+    for needle in [
+        "Petunjuk pengisian rencana (masterplan) Smart City untuk pantau",
+        "1. Sheet OPD: satu baris per perangkat daerah.",
+        "2. Sheet Dimensi: enam dimensi Smart City",
+        "4. Sheet Indikator: satu baris per indikator",
+        "Tulis - pada sel target bila indikator tidak punya target",
+        "Angka ditulis seperti biasa: 1.234,5 atau 95%",
+        "Isi sel di kanan Catatan revisi (B3)",
+        "pantau plan import rencana.xlsx --out masterplan.toml",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(needle)),
+            "{needle:?} in {lines:?}"
+        );
+    }
+    assert!(
+        guide.contains(&(2, 0, "Catatan revisi".to_string())),
+        "{guide:?}"
+    );
+    assert!(
+        guide.contains(&(2, 1, "Rancangan awal".to_string())),
+        "{guide:?}"
+    );
     // The template imports as it is (its examples), and a second template is refused.
     let plan_out = dir.path().join("masterplan.toml");
     let o = pantau_output(&[
@@ -233,6 +284,17 @@ fn the_template_is_a_workbook_to_fill_in_and_reads_back() {
         plan_out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", out(&o));
+    let read = pantau::config::Config::load(Some(&{
+        let dir = dir.path().join("cfg");
+        std::fs::create_dir(&dir).unwrap();
+        common::write_config(&dir, &std::fs::read_to_string(&plan_out).unwrap(), "")
+    }))
+    .unwrap();
+    assert_eq!(
+        read.masterplan.revision_note.as_deref(),
+        Some("Rancangan awal")
+    );
+    assert_eq!(read.masterplan.dimensions.len(), 6);
     let o = pantau_output(&["plan", "template", file.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(out(&o).contains("already exists"), "{}", out(&o));
@@ -376,10 +438,26 @@ fn a_citys_own_matrix_with_merged_groups_is_read_field_by_field() {
     let ids: Vec<&str> = p.departments.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["dpmptsp", "diskominfo", "dinas-kesehatan"]);
     assert_eq!(p.departments[2].name, "Dinas Kesehatan");
+    // The two dimensions the rows name, and the other four of the guide as `pantau init`
+    // writes them.
     let dims: Vec<&str> = p.dimensions.iter().map(|d| d.id.as_str()).collect();
-    assert_eq!(dims, ["governance", "living"]);
+    assert_eq!(
+        dims,
+        [
+            "governance",
+            "branding",
+            "economy",
+            "living",
+            "society",
+            "environment"
+        ]
+    );
+    let init = planfile::init::example_plan("Kota Batu").unwrap();
+    for (made, written) in p.dimensions.iter().zip(&init.dimensions) {
+        assert_eq!(format!("{made:?}"), format!("{written:?}"));
+    }
     assert_eq!(p.dimensions[0].name, "Smart Governance");
-    assert!(p.dimensions[1].elements.iter().any(|e| e == "Kesehatan"));
+    assert!(p.dimensions[3].elements.iter().any(|e| e == "Kesehatan"));
     let programs: Vec<(&str, &str, &str, &str)> = p
         .programs
         .iter()
@@ -961,10 +1039,22 @@ fn missing_sheets_non_workbooks_and_hostile_workbooks_are_refused() {
     assert!(out(&o).contains("more than the 8388608"), "{}", out(&o));
 }
 
+/// The example plan with a revision note and a feed of Dinkes, its comment above it.
+fn plan_with_note_and_feed() -> String {
+    format!(
+        "revision_note = \"Perubahan RPJMD 2025\"\n{}\n# Dinkes' nutrition service, polled every 15 minutes.\n[[feed]]\nid = \"dinkes-gizi\"\ndepartment = \"dinkes\"\nurl = \"https://data.example.go.id/api/gizi\"\nformat = \"json\"\nschedule = \"*/15 * * * *\"\nrun_at_start = false\n[feed.json]\npoints = [{{ indicator = \"living.health.stunting\", value = \"/data/prevalensi\" }}]\n",
+        common::example_masterplan()
+    )
+}
+
 #[test]
 fn export_writes_the_configured_plan_and_import_reads_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = common::write_config(dir.path(), &common::example_masterplan(), "");
+    let settings = common::write_config(dir.path(), &plan_with_note_and_feed(), "");
+    let masterplan = dir.path().join("masterplan.toml");
+    let config = pantau::config::Config::load(Some(&settings)).unwrap();
+    assert_eq!(config.feeds.len(), 1);
+    // `plan export FILE.xlsx`: the plan `--config` names.
     let file = dir.path().join("mojokerto.xlsx");
     let o = pantau_output(&[
         "plan",
@@ -974,25 +1064,126 @@ fn export_writes_the_configured_plan_and_import_reads_it_back() {
         file.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", out(&o));
-    let plan: Masterplan = pantau::config::Config::load(Some(&settings))
-        .unwrap()
-        .masterplan;
+    assert!(
+        out(&o).contains("1 [[feed]] section is not in the workbook"),
+        "{}",
+        out(&o)
+    );
     let back = planfile::import(&std::fs::read(&file).unwrap(), "mojokerto.xlsx")
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_same(&plan, &back.plan);
+    assert_same(&config.masterplan, &back.plan);
+    assert_eq!(
+        back.plan.revision_note.as_deref(),
+        Some("Perubahan RPJMD 2025")
+    );
+    // `plan export masterplan.toml FILE.xlsx`, the form: the same plan.
+    let second = dir.path().join("kedua.xlsx");
+    let o = pantau_output(&[
+        "plan",
+        "export",
+        masterplan.to_str().unwrap(),
+        second.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    let again = planfile::import(&std::fs::read(&second).unwrap(), "kedua.xlsx")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_same(&config.masterplan, &again.plan);
+    // `--plan` still works; an existing workbook is not overwritten.
     let o = pantau_output(&[
         "plan",
         "export",
         "--plan",
-        dir.path().join("masterplan.toml").to_str().unwrap(),
+        masterplan.to_str().unwrap(),
         file.to_str().unwrap(),
     ]);
     assert!(!o.status.success(), "refuses to overwrite");
-    assert!(Path::new(&file).exists());
+    assert!(out(&o).contains("already exists"), "{}", out(&o));
+    let third = dir.path().join("ketiga.xlsx");
+    let o = pantau_output(&[
+        "plan",
+        "export",
+        "--plan",
+        masterplan.to_str().unwrap(),
+        third.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    // A plan named twice, or a .toml where the workbook goes, is refused before anything is
+    // written.
+    let fourth = dir.path().join("keempat.xlsx");
+    let o = pantau_output(&[
+        "plan",
+        "export",
+        masterplan.to_str().unwrap(),
+        fourth.to_str().unwrap(),
+        "--plan",
+        masterplan.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(out(&o).contains("the plan is named twice"), "{}", out(&o));
+    let o = pantau_output(&["plan", "export", masterplan.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        out(&o).contains("name the workbook after the plan"),
+        "{}",
+        out(&o)
+    );
+    assert!(!fourth.exists());
+
+    // The import over the masterplan.toml keeps its feed (and the comment above it): the same
+    // plan, note and feeds as before the round trip.
+    let o = pantau_output(&[
+        "plan",
+        "import",
+        file.to_str().unwrap(),
+        "--out",
+        masterplan.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("its 1 [[feed]] section is kept"),
+        "{}",
+        out(&o)
+    );
+    let text = std::fs::read_to_string(&masterplan).unwrap();
+    assert!(
+        text.contains("# Dinkes' nutrition service, polled every 15 minutes.\n[[feed]]"),
+        "{text}"
+    );
+    let reloaded = pantau::config::Config::load(Some(&settings)).unwrap();
+    assert_same(&config.masterplan, &reloaded.masterplan);
+    assert_eq!(
+        format!("{:?}", reloaded.feeds),
+        format!("{:?}", config.feeds)
+    );
+    let o = pantau_output(&["check", "--config", settings.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+
+    // A plan without the feed's department: the kept feed does not fit, so nothing is written.
+    let template = dir.path().join("template.xlsx");
+    let o = pantau_output(&["plan", "template", template.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = pantau_output(&[
+        "plan",
+        "import",
+        template.to_str().unwrap(),
+        "--out",
+        masterplan.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("feed dinkes-gizi"), "{}", out(&o));
+    assert!(
+        out(&o).contains("the feeds above are kept from"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&masterplan).unwrap(), text);
 }
 
-/// Every field of two plans, but the revision note (kept in the TOML, not the workbook).
+/// Every field of two plans, the revision note included.
 fn assert_same(a: &Masterplan, b: &Masterplan) {
+    assert_eq!(a.revision_note, b.revision_note);
     let deps = |p: &Masterplan| -> Vec<(String, String, Vec<String>)> {
         p.departments
             .iter()
@@ -1066,12 +1257,16 @@ fn plan_strategy() -> impl Strategy<Value = String> {
         proptest::collection::vec(department, 1..4),
         proptest::collection::vec(dimension, 6..7),
         proptest::collection::vec(program, 1..5),
+        proptest::option::of(name),
     )
-        .prop_map(|(departments, dimensions, programs)| {
+        .prop_map(|(departments, dimensions, programs, note)| {
             use std::fmt::Write;
             let q = |s: &str| toml::Value::String(s.to_string()).to_string();
             let ids = ["governance", "branding", "economy", "living", "society", "environment"];
             let mut t = String::new();
+            if let Some(note) = &note {
+                let _ = writeln!(t, "revision_note = {}\n", q(note));
+            }
             for (i, (n, emails)) in departments.iter().enumerate() {
                 let emails: Vec<String> = emails.iter().map(|e| q(e)).collect();
                 let _ = writeln!(t, "[[department]]\nid = \"d{i}\"\nname = {}\nemail = [{}]\n", q(n), emails.join(", "));
@@ -1240,4 +1435,367 @@ fn heading_rows_are_passed_over_and_a_blank_below_one_is_ambiguous() {
         "{e}"
     );
     assert!(e.contains("Indikator!A4"), "{e}");
+}
+
+#[test]
+fn init_in_english_writes_an_english_wall_and_refuses_other_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().join("kota-batu");
+    let o = pantau_output(&[
+        "init",
+        city.to_str().unwrap(),
+        "--city",
+        "Kota Batu",
+        "--locale",
+        "en",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    let settings = std::fs::read_to_string(city.join("pantau.toml")).unwrap();
+    assert!(settings.contains("locale = \"en\""), "{settings}");
+    let config = pantau::config::Config::load(Some(&city)).unwrap();
+    assert_eq!(config.settings.city.locale, pantau::config::Locale::En);
+    let o = pantau_output(&["check", "--config", city.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    let other = dir.path().join("kota-lain");
+    let o = pantau_output(&[
+        "init",
+        other.to_str().unwrap(),
+        "--city",
+        "Kota Lain",
+        "--locale",
+        "fr",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        out(&o).contains("--locale `fr` is not a language pantau speaks; use id or en"),
+        "{}",
+        out(&o)
+    );
+    assert!(!other.exists());
+}
+
+#[test]
+fn a_matrix_imported_into_an_init_folder_passes_check_and_is_served() {
+    // What `pantau init` tells a new user to do next, with a matrix that names two dimensions.
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().join("kota-batu");
+    let city_s = city.to_str().unwrap();
+    let o = pantau_output(&["init", city_s, "--city", "Kota Batu"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("--force"), "{}", out(&o));
+    let matrix = dir.path().join("matriks.xlsx");
+    std::fs::write(&matrix, matrix_workbook()).unwrap();
+    let plan = city.join("masterplan.toml");
+    let o = pantau_output(&[
+        "plan",
+        "import",
+        matrix.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("6 dimensions, 3 programs, 4 indicators"),
+        "{}",
+        out(&o)
+    );
+    let o = pantau_output(&["check", "--config", city_s]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("6 dimensions, 3 programs"), "{}", out(&o));
+
+    let db = dir.path().join("batu.db");
+    let daemon = Daemon::start_with(
+        &city,
+        &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(daemon.healthz(), Some(200), "{}", daemon.log());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = common::english_client();
+        let body: serde_json::Value = client
+            .get(format!("{}/api/v1/masterplan", daemon.base()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let dims: Vec<&str> = body["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dims,
+            [
+                "governance",
+                "branding",
+                "economy",
+                "living",
+                "society",
+                "environment"
+            ],
+            "{body}"
+        );
+        assert_eq!(body["indicators"].as_array().map(Vec::len), Some(4));
+        // Each dimension the wall's dimension screen shows has its progress, with or without
+        // indicators.
+        for dim in ["governance", "branding", "living", "environment"] {
+            let r = client
+                .get(format!("{}/api/v1/progress?dimension={dim}", daemon.base()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "dimension {dim}");
+        }
+        let wall = client
+            .get(format!("{}/wall?screen=wall-2", daemon.base()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wall.status(), 200);
+    });
+    daemon.kill();
+}
+
+/// An Indikator sheet with merges: allowed ones (a heading row across the sheet; Dimensi,
+/// Program and OPD merged down over their rows) and ambiguous ones (Satuan, Arah and a target
+/// merged down over several indicators; two targets and Kode with Nama Indikator merged across
+/// in one row).
+fn merged_workbook() -> Vec<u8> {
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    s.set_name("Indikator").unwrap();
+    let f = Format::new();
+    row(
+        s,
+        0,
+        &[
+            "Dimensi",
+            "Program",
+            "Kode",
+            "Nama Indikator",
+            "Satuan",
+            "OPD",
+            "Arah",
+            "Baseline",
+            "Target 2025",
+            "Target 2026",
+        ],
+    );
+    s.merge_range(1, 0, 1, 9, "1. SMART LIVING", &f).unwrap();
+    s.merge_range(2, 0, 5, 0, "Smart Living", &f).unwrap();
+    s.merge_range(2, 1, 5, 1, "Kesehatan", &f).unwrap();
+    s.merge_range(2, 5, 5, 5, "Dinkes", &f).unwrap();
+    s.merge_range(2, 4, 3, 4, "persen", &f).unwrap();
+    s.merge_range(2, 6, 5, 6, "naik", &f).unwrap();
+    row(
+        s,
+        2,
+        &["", "", "L-1", "Cakupan imunisasi", "", "", "", "#80"],
+    );
+    s.merge_range(2, 8, 2, 9, "", &f).unwrap();
+    s.write_number(2, 8, 90.0).unwrap();
+    row(
+        s,
+        3,
+        &[
+            "",
+            "",
+            "L-2",
+            "Cakupan ASI eksklusif",
+            "",
+            "",
+            "",
+            "#60",
+            "#70",
+            "#80",
+        ],
+    );
+    row(
+        s,
+        4,
+        &[
+            "",
+            "",
+            "L-3",
+            "Posyandu aktif",
+            "unit",
+            "",
+            "",
+            "#10",
+            "",
+            "#30",
+        ],
+    );
+    s.merge_range(4, 8, 5, 8, "", &f).unwrap();
+    s.write_number(4, 8, 20.0).unwrap();
+    s.merge_range(5, 2, 5, 3, "Puskesmas terakreditasi", &f)
+        .unwrap();
+    row(s, 5, &["", "", "", "", "unit", "", "", "#5", "", "#9"]);
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn merged_cells_that_make_a_row_ambiguous_are_each_a_problem_and_nothing_is_written() {
+    let bytes = merged_workbook();
+    let text = planfile::import(&bytes, "gabung.xlsx")
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "Indikator!E3:E4: the cells are merged over rows 3 to 4, but Satuan holds one value per row, so it is unclear which row the value belongs to; unmerge the cells and write the value in every row",
+        "Indikator!G3:G6: the cells are merged over rows 3 to 6, but Arah holds one value per row",
+        "Indikator!I5:I6: the cells are merged over rows 5 to 6, but Target 2025 holds one value per row",
+        "Indikator!I3:J3: the cells are merged across the columns Target 2025, Target 2026 in a data row",
+        "Indikator!C6:D6: the cells are merged across the columns Kode, Nama Indikator in a data row",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    // Group columns merged down and a heading row across the sheet are not problems.
+    for allowed in ["A3:A6", "B3:B6", "F3:F6", "A2:J2"] {
+        assert!(!text.contains(allowed), "{allowed} in\n{text}");
+    }
+    assert!(text.contains("5 problems; nothing was written"), "{text}");
+
+    // Through the command: exit 2, and the masterplan is not written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gabung.xlsx");
+    std::fs::write(&file, &bytes).unwrap();
+    let plan = dir.path().join("masterplan.toml");
+    let o = pantau_output(&[
+        "plan",
+        "import",
+        file.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("Indikator!E3:E4"), "{}", out(&o));
+    assert!(!plan.exists());
+
+    // Unmerged, with each value in its row, the same sheet imports.
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    s.set_name("Indikator").unwrap();
+    let f = Format::new();
+    row(
+        s,
+        0,
+        &[
+            "Dimensi",
+            "Program",
+            "Kode",
+            "Nama Indikator",
+            "Satuan",
+            "OPD",
+            "Arah",
+            "Baseline",
+            "Target 2025",
+            "Target 2026",
+        ],
+    );
+    s.merge_range(1, 0, 1, 9, "1. SMART LIVING", &f).unwrap();
+    s.merge_range(2, 0, 5, 0, "Smart Living", &f).unwrap();
+    s.merge_range(2, 1, 5, 1, "Kesehatan", &f).unwrap();
+    s.merge_range(2, 5, 5, 5, "Dinkes", &f).unwrap();
+    row(
+        s,
+        2,
+        &[
+            "",
+            "",
+            "L-1",
+            "Cakupan imunisasi",
+            "persen",
+            "",
+            "naik",
+            "#80",
+            "#90",
+            "#95",
+        ],
+    );
+    row(
+        s,
+        3,
+        &[
+            "",
+            "",
+            "L-2",
+            "Cakupan ASI eksklusif",
+            "persen",
+            "",
+            "naik",
+            "#60",
+            "#70",
+            "#80",
+        ],
+    );
+    row(
+        s,
+        4,
+        &[
+            "",
+            "",
+            "L-3",
+            "Posyandu aktif",
+            "unit",
+            "",
+            "naik",
+            "#10",
+            "#20",
+            "#30",
+        ],
+    );
+    row(
+        s,
+        5,
+        &[
+            "",
+            "",
+            "L-4",
+            "Puskesmas terakreditasi",
+            "unit",
+            "",
+            "naik",
+            "#5",
+            "#7",
+            "#9",
+        ],
+    );
+    // With a revision note on Petunjuk: read from the cell right of its label, and a note too
+    // long is a problem at that cell.
+    let guide = book.add_worksheet();
+    guide.set_name("Petunjuk").unwrap();
+    guide.write_string(2, 0, "Catatan revisi:").unwrap();
+    guide.write_string(2, 1, &"panjang ".repeat(30)).unwrap();
+    let text = planfile::import(&book.save_to_buffer().unwrap(), "lepas.xlsx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("Petunjuk!B3: Catatan revisi must be a short text (at most 200 characters)"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem;"), "{text}");
+    book.worksheet_from_name("Petunjuk")
+        .unwrap()
+        .write_string(2, 1, "Perubahan RPJMD 2025")
+        .unwrap();
+    let plan = planfile::import(&book.save_to_buffer().unwrap(), "lepas.xlsx")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    assert_eq!(plan.revision_note.as_deref(), Some("Perubahan RPJMD 2025"));
+    assert_eq!(plan.indicators.len(), 4);
+    assert!(
+        plan.indicators
+            .iter()
+            .all(|i| i.department.as_str() == "dinkes")
+    );
+    assert_eq!(plan.programs.len(), 1);
 }

@@ -107,6 +107,8 @@ pub struct DraftIndicator {
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
     pub revision_note: Option<String>,
+    /// The cell the revision note was read from (`Petunjuk!B3`).
+    pub revision_note_cell: Option<String>,
     pub departments: Vec<DraftDepartment>,
     pub dimensions: Vec<DraftDimension>,
     pub programs: Vec<DraftProgram>,

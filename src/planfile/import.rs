@@ -4,12 +4,16 @@
 //!
 //! What it reads: headers in any order and case under many Indonesian names ("Nama Indikator",
 //! "Indikator", "Perangkat Daerah", "Kondisi Awal", ...), below title rows and over two header
-//! rows ("Target" merged above "2025", "2026"); merged cells (a merged group cell applies to
-//! every row it spans; a blank group cell below a filled one without a merge is ambiguous and a
-//! problem); targets as columns `Target 2025`, `2025`, `TW III 2025`, `Target 2025-06-30`;
-//! numbers through `values::number` (`1.234,5`, `95%`) and dates through `values::time`. Only
-//! the `Indikator` sheet is needed: without `OPD`, `Dimensi` or `Program` sheets, departments,
-//! dimensions and programs are made from the indicator rows.
+//! rows ("Target" merged above "2025", "2026"); merged cells (a merged group cell, Dimensi,
+//! Program or OPD, applies to every row it spans; a blank group cell below a filled one without a
+//! merge is ambiguous, and so is a merge over several rows of a column that holds one value per
+//! row, or across columns in a data row: each a problem naming its range); targets as columns
+//! `Target 2025`, `2025`, `TW III 2025`, `Target 2025-06-30`; numbers through `values::number`
+//! (`1.234,5`, `95%`) and dates through `values::time`; the revision note from the `Petunjuk`
+//! sheet (the cell right of `Catatan revisi`). Only the `Indikator` sheet is needed: without
+//! `OPD`, `Dimensi` or `Program` sheets, departments, dimensions and programs are made from the
+//! indicator rows. The six dimensions of the guide are always in the plan read: those the
+//! workbook does not name are added as `pantau init` writes them.
 //!
 //! Limits: the workbook is opened only through `values::workbook::open` (the caps uploads
 //! have); the text kept from cells is capped in all; a plan has at most `MAX_ROWS` rows a sheet.
@@ -164,13 +168,17 @@ impl Sheet {
 struct Problems {
     list: Vec<(String, String)>,
     cells: HashSet<String>,
+    /// Problems beyond the `MAX_PROBLEMS` listed (a hostile workbook may have millions).
+    more: usize,
 }
 
 impl Problems {
     fn at(&mut self, place: String, message: impl Into<String>) {
-        if self.list.len() <= MAX_PROBLEMS {
-            self.cells.insert(place.clone());
+        if self.list.len() >= MAX_PROBLEMS {
+            self.more += 1;
+            return;
         }
+        self.cells.insert(place.clone());
         self.list.push((place, message.into()));
     }
     fn is_empty(&self) -> bool {
@@ -1335,6 +1343,121 @@ fn group(
     None
 }
 
+/// A heading row of the Indikator sheet ("1. SMART GOVERNANCE", a program's name above its
+/// indicators): only group cells are filled.
+fn is_heading(sheet: &Sheet, layout: &Layout, row: u32) -> bool {
+    layout.kind == SheetKind::Indicator
+        && layout
+            .col(Field::Name)
+            .is_none_or(|c| sheet.own(row, c).is_none())
+        && layout
+            .fields
+            .iter()
+            .filter(|(_, c)| sheet.own(row, **c).is_some())
+            .all(|(f, _)| matches!(f, Field::Dimension | Field::Program | Field::Code))
+        && !layout
+            .targets
+            .iter()
+            .any(|(_, c)| sheet.own(row, *c).is_some())
+}
+
+/// The columns that group rows and may be merged down over them: an Indikator row's dimension,
+/// program, OPD and quick win (its program's), a Program row's dimension and OPD. Every other
+/// column holds one value per row.
+fn is_group(kind: SheetKind, field: Field) -> bool {
+    match kind {
+        SheetKind::Indicator => matches!(
+            field,
+            Field::Dimension | Field::Program | Field::Department | Field::QuickWin
+        ),
+        SheetKind::Program => matches!(field, Field::Dimension | Field::Department),
+        SheetKind::Opd | SheetKind::Dimension => false,
+    }
+}
+
+/// Merged regions that make a row ambiguous, each a problem naming its range: one over several
+/// rows in a column that holds one value per row (an indicator's name, satuan, baseline, a
+/// target, ...), and one across columns in a data row (a heading row aside).
+fn ambiguous_merges(sheet: &Sheet, layout: &Layout, rows: &[u32], problems: &mut Problems) {
+    // Known columns: (column, its header, whether it groups rows).
+    let mut known: Vec<(u32, String, bool)> = layout
+        .fields
+        .iter()
+        .map(|(f, c)| {
+            let header = layout
+                .kind
+                .columns()
+                .iter()
+                .find(|k| k.field == *f)
+                .map_or("Dimensi", |k| k.header);
+            (*c, header.to_string(), is_group(layout.kind, *f))
+        })
+        .collect();
+    known.extend(
+        layout
+            .targets
+            .iter()
+            .map(|(d, c)| (*c, template::target_header(*d), false)),
+    );
+    known.sort();
+    // The data rows other than headings, in order.
+    let plain: Vec<u32> = rows
+        .iter()
+        .copied()
+        .filter(|r| !is_heading(sheet, layout, *r))
+        .collect();
+    for ((r0, c0), (r1, c1)) in &sheet.merges {
+        let lo = plain.partition_point(|r| r < r0);
+        let hi = plain.partition_point(|r| r <= r1);
+        if hi <= lo {
+            continue;
+        }
+        let (first, last, spanned) = (plain[lo], plain[hi - 1], hi - lo);
+        let columns: Vec<&(u32, String, bool)> = known
+            .iter()
+            .filter(|(c, _, _)| (*c0..=*c1).contains(c))
+            .collect();
+        if columns.is_empty() {
+            continue;
+        }
+        let range = format!(
+            "{}!{}{}:{}{}",
+            sheet.name,
+            column_letters(*c0),
+            r0 + 1,
+            column_letters(*c1),
+            r1 + 1
+        );
+        let names = |list: &[&(u32, String, bool)]| {
+            list.iter()
+                .map(|(_, h, _)| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let single: Vec<&(u32, String, bool)> =
+            columns.iter().copied().filter(|(_, _, g)| !g).collect();
+        if spanned > 1 && !single.is_empty() {
+            problems.at(
+                range,
+                format!(
+                    "the cells are merged over rows {} to {}, but {} holds one value per row, so it is unclear which row the value belongs to; unmerge the cells and write the value in every row (only group columns such as Dimensi, Program and OPD may be merged down)",
+                    first + 1,
+                    last + 1,
+                    names(&single)
+                ),
+            );
+        } else if columns.len() > 1 {
+            problems.at(
+                range,
+                format!(
+                    "the cells are merged across the columns {} in a data row, so only the first has a value and it is unclear what the others hold; unmerge the cells and fill in each column",
+                    names(&columns)
+                ),
+            );
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_indicators(
     sheet: &Sheet,
@@ -1354,21 +1477,8 @@ fn read_indicators(
     for row in data_rows(sheet, layout, problems) {
         let mut r = RowReader::new(sheet, layout, row);
         let name = r.text(Field::Name);
-        // A heading row ("1. SMART GOVERNANCE", a program's name above its indicators): only
-        // group cells are filled. It names the group for the message about a blank below it.
-        let heading = layout
-            .col(Field::Name)
-            .is_none_or(|c| sheet.own(row, c).is_none())
-            && layout
-                .fields
-                .iter()
-                .filter(|(_, c)| sheet.own(row, **c).is_some())
-                .all(|(f, _)| matches!(f, Field::Dimension | Field::Program | Field::Code))
-            && !layout
-                .targets
-                .iter()
-                .any(|(_, c)| sheet.own(row, *c).is_some());
-        if heading {
+        // A heading row names the group for the message about a blank below it.
+        if is_heading(sheet, layout, row) {
             for (field, last) in [
                 (Field::Dimension, &mut last_dimension),
                 (Field::Program, &mut last_program),
@@ -1738,6 +1848,24 @@ fn read_indicators(
     }
 }
 
+/// The plan's revision note on the Petunjuk sheet: the cell right of the `Catatan revisi` label,
+/// with that cell's name.
+fn revision_note(sheet: &Sheet) -> Option<(String, String)> {
+    let ((row, col), _) = sheet
+        .cells
+        .iter()
+        .take_while(|((r, _), _)| *r <= HEADER_ROWS * 3)
+        .find(|(_, v)| match v {
+            Value::Text(t) => matches!(
+                words(t.trim_end_matches(':')).as_str(),
+                "catatan revisi" | "catatan revisi rencana" | "revision note"
+            ),
+            _ => false,
+        })?;
+    let ((r, c), v) = sheet.cells.range((*row, col + 1)..(row + 1, 0)).next()?;
+    Some((v.text(), cell_name(&sheet.name, *r, *c)))
+}
+
 /// Reads a sheet's cells (and merged regions) through the capped opener.
 fn read_sheet(
     book: &mut workbook::Workbook<'_>,
@@ -1857,6 +1985,15 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
             )],
         });
     }
+    let note = match names
+        .iter()
+        .find(|n| words(n) == words(template::GUIDE_SHEET))
+    {
+        Some(name) => revision_note(
+            &read_sheet(&mut book, name, &mut budget).map_err(|e| workbook_problem(file, e))?,
+        ),
+        None => None,
+    };
     let present = Present {
         program: sheets.contains_key(template::PROGRAM_SHEET),
     };
@@ -1869,7 +2006,17 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
             layouts.insert(key, l);
         }
     }
+    for (key, (_, sheet)) in &sheets {
+        if let Some(l) = layouts.get(key) {
+            let rows = data_rows(sheet, l, &mut Problems::default());
+            ambiguous_merges(sheet, l, &rows, &mut problems);
+        }
+    }
     let mut draft = Draft::default();
+    if let Some((text, cell)) = note {
+        draft.revision_note = Some(text);
+        draft.revision_note_cell = Some(cell);
+    }
     let mut departments = Lookup::default();
     let mut dimensions = Lookup::default();
     let mut programs = Lookup::default();
@@ -1899,6 +2046,24 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
             &mut programs,
             !present.program,
         );
+    }
+    // The six dimensions of the guide are always in the plan (the screens `pantau init` writes
+    // show all six): those the workbook does not name are added as `pantau init` writes them.
+    for (i, (id, name, _)) in DIMENSIONS.iter().enumerate() {
+        let named = draft.dimensions.iter().any(|d| {
+            d.id == *id
+                || builtin_dimension(&d.id) == Some(i)
+                || builtin_dimension(&d.name) == Some(i)
+        });
+        if !named {
+            draft.dimensions.push(DraftDimension {
+                id: (*id).into(),
+                name: (*name).into(),
+                elements: builtin_elements(id),
+                weight: None,
+                origin: Origin::default(),
+            });
+        }
     }
     // Dimensions made from the rows, in the guide's order.
     if !sheets.contains_key(template::DIMENSION_SHEET) {
@@ -1932,11 +2097,10 @@ pub fn import(bytes: &[u8], file: &str) -> Result<Imported, ImportError> {
     match parsed {
         Some((plan, _)) if problems.is_empty() => Ok(Imported { toml, plan }),
         _ => {
-            let total = problems.list.len();
+            let total = problems.list.len() + problems.more;
             let mut list: Vec<String> = problems
                 .list
                 .into_iter()
-                .take(MAX_PROBLEMS)
                 .map(|(place, m)| format!("{place}: {m}"))
                 .collect();
             if total > MAX_PROBLEMS {
@@ -1980,6 +2144,12 @@ fn place_of(draft: &Draft, p: &Problem) -> (String, String) {
         _ => None,
     }
     .filter(|o| !o.sheet.is_empty());
+    if let (true, Some(cell)) = (p.field == "revision_note", &draft.revision_note_cell) {
+        return (
+            cell.clone(),
+            format!("{} {}", template::NOTE_LABEL, p.message),
+        );
+    }
     let field = if p.field.is_empty() {
         String::new()
     } else {

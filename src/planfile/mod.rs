@@ -6,12 +6,15 @@
 //! What must stay true: an imported plan is validated by `config::parse_masterplan`, the same
 //! rules `pantau check` applies, and every problem is reported at once with its cell; nothing is
 //! written while any remain; no command overwrites a file unless told to (`--force`); import
-//! after export gives the same plan. Workbooks are opened only through `values::workbook::open`.
+//! after export gives the same plan, its revision note included, and an import over an existing
+//! masterplan.toml keeps that file's `[[feed]]` sections (feeds are not in the workbook; `keep`).
+//! Workbooks are opened only through `values::workbook::open`.
 
 pub mod draft;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod keep;
 pub mod template;
 
 pub use draft::Draft;
@@ -53,18 +56,54 @@ pub enum PlanCommand {
         /// Where to write the masterplan.
         #[arg(long, default_value = "masterplan.toml")]
         out: PathBuf,
-        /// Replace `--out` when it exists.
+        /// Replace `--out` when it exists (its `[[feed]]` sections are kept).
         #[arg(long)]
         force: bool,
     },
-    /// Write the current plan into the template workbook.
+    /// Write the current plan into the template workbook: `plan export FILE.xlsx` (the plan
+    /// `--config` names) or `plan export masterplan.toml FILE.xlsx`.
+    #[command(override_usage = "pantau plan export [masterplan.toml] FILE.xlsx")]
     Export {
-        /// The .xlsx file to write (refused when it exists).
-        file: PathBuf,
-        /// The masterplan.toml to export (default: the one `--config` names).
+        /// The .xlsx file to write (refused when it exists); or, when two files are given, the
+        /// masterplan.toml to export.
+        #[arg(value_name = "[masterplan.toml] FILE.xlsx")]
+        first: PathBuf,
+        /// The .xlsx file to write, after the masterplan.toml.
+        #[arg(value_name = "FILE.xlsx")]
+        second: Option<PathBuf>,
+        /// The masterplan.toml to export (default: the one `--config` names); the same as
+        /// naming it before FILE.xlsx.
         #[arg(long)]
         plan: Option<PathBuf>,
     },
+}
+
+/// The plan to export (None: the configuration's) and the workbook to write, from `plan export
+/// [masterplan.toml] FILE.xlsx [--plan masterplan.toml]`.
+pub fn export_paths(
+    first: PathBuf,
+    second: Option<PathBuf>,
+    plan: Option<PathBuf>,
+) -> anyhow::Result<(Option<PathBuf>, PathBuf)> {
+    let is_toml = |p: &Path| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    };
+    let (plan, file) = match (second, plan) {
+        (Some(_), Some(_)) => bail!(
+            "the plan is named twice; write either `pantau plan export masterplan.toml FILE.xlsx` or `pantau plan export FILE.xlsx --plan masterplan.toml`"
+        ),
+        (Some(file), None) => (Some(first), file),
+        (None, plan) => (plan, first),
+    };
+    if is_toml(&file) {
+        bail!(
+            "{} is where the workbook would be written, but it is a .toml file; name the workbook after the plan: `pantau plan export {} FILE.xlsx`",
+            file.display(),
+            file.display()
+        );
+    }
+    Ok((plan, file))
 }
 
 /// Runs a `pantau plan` command; `config` is the global `--config`.
@@ -82,28 +121,54 @@ pub fn run(command: PlanCommand, config: Option<&Path>) -> anyhow::Result<ExitCo
         }
         PlanCommand::Import { file, out, force } => {
             let bytes = read_capped(&file)?;
-            match import(&bytes, &file.display().to_string()) {
-                Ok(imported) => {
-                    write_new(&out, imported.toml.as_bytes(), force)?;
-                    let p = &imported.plan;
-                    println!(
-                        "wrote {}: {}, {}, {}, {}; check it with `pantau check`",
-                        out.display(),
-                        count_en(p.departments.len(), "department", "departments"),
-                        count_en(p.dimensions.len(), "dimension", "dimensions"),
-                        count_en(p.programs.len(), "program", "programs"),
-                        count_en(p.indicators.len(), "indicator", "indicators")
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
+            let imported = match import(&bytes, &file.display().to_string()) {
+                Ok(imported) => imported,
                 Err(e) => {
                     eprint!("{e}");
-                    Ok(ExitCode::from(2))
+                    return Ok(ExitCode::from(2));
                 }
-            }
+            };
+            // The file replaced keeps its feeds (they are not part of the workbook).
+            let (text, feeds) = if force && out.is_file() {
+                let old = std::fs::read_to_string(&out)
+                    .with_context(|| format!("cannot read {}", out.display()))?;
+                match keep::with_feeds(&imported.toml, &old, &out.display().to_string()) {
+                    Ok(kept) => kept,
+                    Err(e) => {
+                        eprint!("{e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            } else {
+                (imported.toml.clone(), 0)
+            };
+            write_new(&out, text.as_bytes(), force)?;
+            let p = &imported.plan;
+            let kept = if feeds > 0 {
+                format!(
+                    "; its {feeds} [[feed]] section{} kept",
+                    if feeds == 1 { " is" } else { "s are" }
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "wrote {}: {}, {}, {}, {}{kept}; check it with `pantau check`",
+                out.display(),
+                count_en(p.departments.len(), "department", "departments"),
+                count_en(p.dimensions.len(), "dimension", "dimensions"),
+                count_en(p.programs.len(), "program", "programs"),
+                count_en(p.indicators.len(), "indicator", "indicators")
+            );
+            Ok(ExitCode::SUCCESS)
         }
-        PlanCommand::Export { file, plan } => {
-            let plan = export::load_plan(plan.as_deref(), config)?;
+        PlanCommand::Export {
+            first,
+            second,
+            plan,
+        } => {
+            let (plan, file) = export_paths(first, second, plan)?;
+            let (plan, feeds) = export::load_plan(plan.as_deref(), config)?;
             let bytes = template::plan_workbook(&plan)?;
             write_new(&file, &bytes, false)?;
             println!(
@@ -112,6 +177,13 @@ pub fn run(command: PlanCommand, config: Option<&Path>) -> anyhow::Result<ExitCo
                 count_en(plan.programs.len(), "program", "programs"),
                 count_en(plan.indicators.len(), "indicator", "indicators")
             );
+            if feeds > 0 {
+                println!(
+                    "the plan's {feeds} [[feed]] section{} not in the workbook: `pantau plan import {} --out <that masterplan.toml> --force` keeps them",
+                    if feeds == 1 { " is" } else { "s are" },
+                    file.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -66,6 +66,13 @@ pub const PROGRAM_SHEET: &str = "Program";
 pub const INDICATOR_SHEET: &str = "Indikator";
 pub const GUIDE_SHEET: &str = "Petunjuk";
 
+/// The label of the plan's revision note (`revision_note`) on the Petunjuk sheet; the note is
+/// the cell to its right (`NOTE_CELL`).
+pub const NOTE_LABEL: &str = "Catatan revisi";
+/// Where the export writes the revision note: row and column (0-based) on the Petunjuk sheet.
+pub const NOTE_CELL: (u32, u16) = (2, 1);
+const NOTE_HELP: &str = "Opsional. Apa versi rencana ini, mis. Perubahan RPJMD 2025 (paling banyak 200 huruf). pantau mencatatnya bersama setiap versi rencana yang dimuat.";
+
 pub const OPD_COLUMNS: &[Column] = &[
     col(
         Field::Id,
@@ -497,6 +504,9 @@ fn date(d: NaiveDate) -> Result<ExcelDateTime, XlsxError> {
 const GUIDE: &[&str] = &[
     "Petunjuk pengisian rencana (masterplan) Smart City untuk pantau",
     "",
+    NOTE_LABEL,
+    "   Isi sel di kanan Catatan revisi (B3) dengan apa versi rencana ini, mis. Perubahan RPJMD 2025; boleh kosong. pantau mencatatnya bersama setiap versi rencana.",
+    "",
     "1. Sheet OPD: satu baris per perangkat daerah. ID OPD adalah singkatan huruf kecil tanpa spasi (mis. dinkes).",
     "2. Sheet Dimensi: enam dimensi Smart City (governance, branding, economy, living, society, environment) dan elemennya, dipisah titik koma.",
     "3. Sheet Program: satu baris per program, dengan dimensi, OPD pengampu, quick win (Ya/Tidak), horizon, tanggal mulai dan selesai.",
@@ -525,12 +535,21 @@ fn write_workbook(plan: &Masterplan, more: &[NaiveDate]) -> Result<Vec<u8>, Xlsx
     let guide = book.add_worksheet();
     guide.set_name(GUIDE_SHEET)?;
     guide.set_column_width(0, 130.0)?;
+    guide.set_column_width(NOTE_CELL.1, 40.0)?;
     for (r, line) in GUIDE.iter().enumerate() {
-        if r == 0 {
-            guide.write_string_with_format(0, 0, *line, &bold)?;
-        } else {
+        if r == 0 || *line == NOTE_LABEL {
+            guide.write_string_with_format(r as u32, 0, *line, &bold)?;
+        } else if !line.is_empty() {
             guide.write_string(r as u32, 0, *line)?;
         }
+    }
+    guide.insert_note(
+        NOTE_CELL.0,
+        NOTE_CELL.1,
+        &Note::new(NOTE_HELP).set_author("pantau"),
+    )?;
+    if let Some(note) = &plan.revision_note {
+        text(guide, NOTE_CELL.0, NOTE_CELL.1, note)?;
     }
 
     let opd = book.add_worksheet();
