@@ -1,26 +1,10 @@
-//! Text as the report's documents need it: spreadsheet text neutralised against formula
-//! injection, HTML and CSS escaping, Indonesian dates and times with the zone's label (WIB,
-//! WITA, WIT), and the city's name as a file-name part.
+//! Text as the report's documents need it: HTML and CSS escaping, Indonesian dates and times
+//! with the zone's label (WIB, WITA, WIT), and the city's name as a file-name part (spreadsheet
+//! text goes through `values::neutralise`, as in every CSV and XLSX pantau writes).
 
 use crate::domain::Millis;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
-
-/// Spreadsheet text that no spreadsheet will run (OWASP "CSV injection"): control characters
-/// other than tab, line feed and carriage return are removed, and text that then starts with
-/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` so that it stays text when
-/// a reader copies it into a cell or saves the sheet as CSV. The report writes every text cell
-/// as a string cell as well; this is the second guard.
-pub fn neutralise_spreadsheet_text(text: &str) -> String {
-    let kept: String = text
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        .collect();
-    match kept.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{kept}"),
-        _ => kept,
-    }
-}
 
 /// Text for HTML element content and quoted attribute values: `& < > " '` escaped, control
 /// characters other than tab and line feed removed.
@@ -140,29 +124,6 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spreadsheet_text_cannot_start_a_formula() {
-        for (raw, safe) in [
-            (
-                "=HYPERLINK(\"http://evil\",\"klik\")",
-                "'=HYPERLINK(\"http://evil\",\"klik\")",
-            ),
-            ("+1", "'+1"),
-            ("-2+3", "'-2+3"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "'\r=1"),
-            // A control character in front does not hide the formula.
-            ("\u{1}=1+1", "'=1+1"),
-            ("Data\u{7}  terlambat\u{85}", "Data  terlambat"),
-            ("baris satu\nbaris dua", "baris satu\nbaris dua"),
-            ("Rapat 12 Mei", "Rapat 12 Mei"),
-            ("", ""),
-        ] {
-            assert_eq!(neutralise_spreadsheet_text(raw), safe, "{raw:?}");
-        }
-    }
 
     #[test]
     fn html_and_css_are_escaped() {

@@ -2,17 +2,19 @@
 //! roll-ups per dimension and tier, the quick wins, OPD compliance and the signatures, then one
 //! sheet per dimension with its programs and indicators.
 //!
-//! Every text goes into a string cell (never a formula) and through
-//! `text::neutralise_spreadsheet_text`; numbers are number cells with `#,##0.00` style formats
-//! (Excel shows them with the reader's separators, `1.234,50` in Indonesian), capaian is a
-//! percent cell (95 % is stored as 0.95), dates are date cells. Header rows are frozen and
-//! repeat on every printed page; pages print A4 landscape, one page wide, numbered.
+//! Every text goes into a string cell (never a formula) and through `values::neutralise` (the
+//! one neutraliser of every CSV and XLSX pantau writes); numbers are number cells with
+//! `#,##0.00` style formats (Excel shows them with the reader's separators, `1.234,50` in
+//! Indonesian), capaian is a percent cell (95 % is stored as 0.95), dates are date cells. Header
+//! rows are frozen and repeat on every printed page; pages print A4 landscape, one page wide,
+//! numbered.
 
 use super::ReportError;
 use super::model::{
     CapaianBasis, EvaluationReport, GroupSummary, IndicatorRow, status_label, tier_label,
 };
-use super::text::{self, neutralise_spreadsheet_text};
+use super::text;
+use crate::values::neutralise;
 use chrono::Datelike;
 use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, FormatUnderline, Workbook, Worksheet,
@@ -102,7 +104,7 @@ struct Sheet<'a> {
 impl Sheet<'_> {
     /// Text in a string cell, neutralised.
     fn text(&mut self, row: u32, col: u16, value: &str, f: &Format) -> Result<(), ReportError> {
-        let mut safe = neutralise_spreadsheet_text(value);
+        let mut safe = neutralise(value).into_owned();
         if safe.chars().count() > MAX_CELL_CHARS {
             safe = safe.chars().take(MAX_CELL_CHARS - 1).collect::<String>() + "…";
         }
@@ -172,10 +174,7 @@ impl Sheet<'_> {
         if first == last {
             return self.text(row, first, value, f);
         }
-        let safe: String = neutralise_spreadsheet_text(value)
-            .chars()
-            .take(MAX_CELL_CHARS)
-            .collect();
+        let safe: String = neutralise(value).chars().take(MAX_CELL_CHARS).collect();
         self.ws
             .merge_range(row, first, row, last, &safe, f)
             .map_err(render_error)?;
@@ -194,7 +193,7 @@ impl Sheet<'_> {
 
 /// Text for an Excel header or footer, where `&` starts a control code.
 fn header_footer_text(s: &str) -> String {
-    neutralise_spreadsheet_text(s)
+    neutralise(s)
         .replace('&', "&&")
         .chars()
         .filter(|c| !c.is_control())
