@@ -62,11 +62,11 @@ pub enum PlanCommand {
     },
     /// Write the current plan into the template workbook: `plan export FILE.xlsx` (the plan
     /// `--config` names) or `plan export masterplan.toml FILE.xlsx`.
-    #[command(override_usage = "pantau plan export [masterplan.toml] FILE.xlsx")]
+    #[command(override_usage = "pantau plan export [OPTIONS] [masterplan.toml] FILE.xlsx")]
     Export {
         /// The .xlsx file to write (refused when it exists); or, when two files are given, the
         /// masterplan.toml to export.
-        #[arg(value_name = "[masterplan.toml] FILE.xlsx")]
+        #[arg(value_name = "FILE")]
         first: PathBuf,
         /// The .xlsx file to write, after the masterplan.toml.
         #[arg(value_name = "FILE.xlsx")]
