@@ -32,25 +32,301 @@ fn module_of(path: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Top-level modules named as `crate::<module>` in code (comments and strings left out).
-fn uses(text: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(i) = rest.find("crate::") {
-            let after = &rest[i + "crate::".len()..];
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                found.insert(name);
+/// `text` with comments, string, byte-string, raw-string and character literals blanked out
+/// (line breaks kept), so that neither a path in a string nor a brace in one is read as code.
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
+    let mut i = 0;
+    while i < c.len() {
+        let ident_before = i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_');
+        // Raw strings: r"..", r#".."#, br#".."#.
+        let raw_at = if !ident_before && c[i] == 'r' {
+            Some(i + 1)
+        } else if !ident_before && c[i] == 'b' && c.get(i + 1) == Some(&'r') {
+            Some(i + 2)
+        } else {
+            None
+        };
+        if let Some(mut j) = raw_at {
+            let mut hashes = 0;
+            while c.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
             }
-            rest = after;
+            if c.get(j) == Some(&'"') {
+                let close: Vec<char> = std::iter::once('"')
+                    .chain(std::iter::repeat_n('#', hashes))
+                    .collect();
+                let mut k = j + 1;
+                while k < c.len() && !c[k..].starts_with(&close) {
+                    k += 1;
+                }
+                let end = (k + close.len()).min(c.len());
+                for &ch in &c[i..end] {
+                    blank(&mut out, ch);
+                }
+                i = end;
+                continue;
+            }
+        }
+        match c[i] {
+            '/' if c.get(i + 1) == Some(&'/') => {
+                while i < c.len() && c[i] != '\n' {
+                    out.push(' ');
+                    i += 1;
+                }
+            }
+            '/' if c.get(i + 1) == Some(&'*') => {
+                let mut depth = 0;
+                while i < c.len() {
+                    if c[i..].starts_with(&['/', '*']) {
+                        depth += 1;
+                        out.push_str("  ");
+                        i += 2;
+                    } else if c[i..].starts_with(&['*', '/']) {
+                        depth -= 1;
+                        out.push_str("  ");
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        blank(&mut out, c[i]);
+                        i += 1;
+                    }
+                }
+            }
+            '"' => {
+                blank(&mut out, '"');
+                i += 1;
+                while i < c.len() && c[i] != '"' {
+                    if c[i] == '\\' {
+                        blank(&mut out, c[i]);
+                        i += 1;
+                    }
+                    if i < c.len() {
+                        blank(&mut out, c[i]);
+                        i += 1;
+                    }
+                }
+                if i < c.len() {
+                    blank(&mut out, '"');
+                    i += 1;
+                }
+            }
+            // A character literal ('a', '\n', '\u{41}'); a lifetime ('a) stays.
+            '\'' if c.get(i + 1) == Some(&'\\') || c.get(i + 2) == Some(&'\'') => {
+                // After a backslash the next character is escaped, even a quote: '\''.
+                let mut k = if c.get(i + 1) == Some(&'\\') {
+                    i + 3
+                } else {
+                    i + 2
+                };
+                while k < c.len() && c[k] != '\'' {
+                    k += 1;
+                }
+                for &ch in &c[i..(k + 1).min(c.len())] {
+                    blank(&mut out, ch);
+                }
+                i = k + 1;
+            }
+            ch => {
+                out.push(ch);
+                i += 1;
+            }
         }
     }
+    out
+}
+
+/// The tokens of code: identifiers, `::`, and every other character but white space.
+fn tokens(code: &str) -> Vec<String> {
+    let c: Vec<char> = code.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        if c[i].is_alphanumeric() || c[i] == '_' {
+            let start = i;
+            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_') {
+                i += 1;
+            }
+            out.push(c[start..i].iter().collect());
+        } else if c[i] == ':' && c.get(i + 1) == Some(&':') {
+            out.push("::".into());
+            i += 2;
+        } else {
+            if !c[i].is_whitespace() {
+                out.push(c[i].to_string());
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_ident(t: &str) -> bool {
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+}
+
+/// The first names of the items of the `{...}` group that opens at `tokens[at]`: `{a, b::c,
+/// d::{e, f}}` -> a, b, d (the names one level down, e and f, are not first names).
+fn group_heads(tokens: &[String], at: usize) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0;
+    let mut expect_head = false;
+    for t in &tokens[at..] {
+        match t.as_str() {
+            "{" => {
+                depth += 1;
+                expect_head = depth == 1;
+            }
+            "}" => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            "," if depth == 1 => expect_head = true,
+            t if expect_head && is_ident(t) => {
+                heads.push(t.to_string());
+                expect_head = false;
+            }
+            _ => expect_head = false,
+        }
+    }
+    heads
+}
+
+/// Top-level modules a file uses: paths from the crate root (`crate::a`, `crate::{a, b::c}`,
+/// nested groups, `$crate::`), and `super::` paths that climb out of the file's top-level
+/// module (counting inline `mod name { ... }` blocks). `module` is the file's module path
+/// (`src/api/read.rs` -> [api, read], `src/api/mod.rs` -> [api]). Comments and strings are left
+/// out.
+fn uses(module: &[String], text: &str) -> BTreeSet<String> {
+    let tokens = tokens(&code_only(text));
+    let mut found = BTreeSet::new();
+    // Inline modules open at a brace depth: (name, depth inside it).
+    let mut inline: Vec<(String, usize)> = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i].as_str();
+        match t {
+            "{" => depth += 1,
+            "}" => {
+                if inline.last().is_some_and(|(_, d)| *d == depth) {
+                    inline.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            "mod" if tokens.get(i + 2).is_some_and(|t| t == "{") => {
+                inline.push((tokens[i + 1].clone(), depth + 1));
+            }
+            _ => {}
+        }
+        let prefix_ok = i == 0 || tokens[i - 1] != "::";
+        let climbs = if t == "crate" && prefix_ok {
+            Some(usize::MAX)
+        } else if t == "super" && prefix_ok {
+            let mut k = 0;
+            while tokens.get(i + 2 * k) == Some(&"super".to_string())
+                && tokens.get(i + 2 * k + 1).is_some_and(|t| t == "::")
+            {
+                k += 1;
+            }
+            Some(k)
+        } else {
+            None
+        };
+        if let Some(k) = climbs {
+            let here = module.len() + inline.len();
+            // The first segment after the climb, at the crate root.
+            let after = if k == usize::MAX { i + 2 } else { i + 2 * k };
+            let at_root = k == usize::MAX || k >= here;
+            if at_root && tokens.get(after - 1).is_some_and(|t| t == "::") {
+                match tokens.get(after).map(String::as_str) {
+                    Some("{") => found.extend(group_heads(&tokens, after)),
+                    Some(name) if is_ident(name) => {
+                        found.insert(name.to_string());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        i += 1;
+    }
+    found.remove("self");
+    found.remove("super");
     found
+}
+
+/// The module path of a source file: `src/api/read.rs` -> [api, read], `src/api/mod.rs` -> [api].
+fn module_path(path: &Path) -> Vec<String> {
+    let rel = path.strip_prefix(src()).unwrap();
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+#[test]
+fn the_import_scan_sees_grouped_nested_and_super_paths() {
+    let m = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let text = r##"
+        use crate::{alpha, beta::Thing, gamma::{delta, epsilon::Zeta}};
+        use crate::eta;
+        fn f() { let _ = crate::theta::call(); let _ = "crate::in_a_string"; }
+        // crate::in_a_comment
+        /* crate::in_a_block { */
+        const RAW: &str = r#"crate::in_a_raw_string { "#;
+        const C: char = '{';
+        const Q: char = '\'';
+        const B: u8 = b'}';
+        fn lifetimes<'a>(x: &'a str) -> &'a str { x }
+        use super::sibling;
+        mod tests {
+            use super::*;
+            use super::super::cousin;
+            use super::super::super::{iota, kappa::Lambda};
+        }
+        macro_rules! m { () => { $crate::mu::call() }; }
+    "##;
+    // In src/api/read.rs, `super::` is api, `super::super::` from its tests is api too, and
+    // three steps up from the tests is the crate root.
+    assert_eq!(
+        uses(&m(&["api", "read"]), text),
+        set(&[
+            "alpha", "beta", "gamma", "eta", "theta", "iota", "kappa", "mu"
+        ])
+    );
+    // In src/api/mod.rs, `super::sibling` climbs to the crate root, and so does `super::super::`
+    // from its tests.
+    assert_eq!(
+        uses(&m(&["api"]), text),
+        set(&[
+            "alpha", "beta", "gamma", "eta", "theta", "sibling", "cousin", "iota", "kappa", "mu"
+        ])
+    );
+    assert_eq!(module_path(&src().join("api/mod.rs")), m(&["api"]));
+    assert_eq!(
+        module_path(&src().join("feeds/format/csv.rs")),
+        m(&["feeds", "format", "csv"])
+    );
+    assert_eq!(module_path(&src().join("cli.rs")), m(&["cli"]));
 }
 
 #[test]
@@ -83,7 +359,7 @@ fn top_level_modules_have_no_import_cycles() {
         }
         let text = std::fs::read_to_string(f).unwrap();
         let entry = graph.entry(module.clone()).or_default();
-        for used in uses(&text) {
+        for used in uses(&module_path(f), &text) {
             if used != module {
                 entry.insert(used);
             }
