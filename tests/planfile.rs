@@ -1799,3 +1799,73 @@ fn merged_cells_that_make_a_row_ambiguous_are_each_a_problem_and_nothing_is_writ
     );
     assert_eq!(plan.programs.len(), 1);
 }
+
+#[test]
+fn a_dimensi_sheet_naming_some_dimensions_gets_the_others_as_init_writes_them() {
+    let mut book = Workbook::new();
+    let dims = book.add_worksheet();
+    dims.set_name("Dimensi").unwrap();
+    row(dims, 0, &["ID Dimensi", "Nama Dimensi", "Elemen", "Bobot"]);
+    row(
+        dims,
+        1,
+        &["living", "Smart Living", "Kesehatan; Pendidikan", "#2"],
+    );
+    row(
+        dims,
+        2,
+        &["tata-kelola", "Smart Governance", "Pelayanan Publik", ""],
+    );
+    let s = book.add_worksheet();
+    s.set_name("Indikator").unwrap();
+    row(
+        s,
+        0,
+        &[
+            "Dimensi",
+            "Program",
+            "Nama Indikator",
+            "Satuan",
+            "OPD",
+            "Baseline",
+            "2025",
+        ],
+    );
+    row(
+        s,
+        1,
+        &[
+            "Smart Living",
+            "Kesehatan",
+            "Stunting",
+            "persen",
+            "Dinkes",
+            "#20",
+            "#15",
+        ],
+    );
+    let plan = planfile::import(&book.save_to_buffer().unwrap(), "dimensi.xlsx")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    // The sheet's two (in its order, `tata-kelola` standing for governance), then the four it
+    // does not name, in the guide's order.
+    let ids: Vec<&str> = plan.dimensions.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "living",
+            "tata-kelola",
+            "branding",
+            "economy",
+            "society",
+            "environment"
+        ]
+    );
+    assert_eq!(plan.dimensions[0].elements, ["Kesehatan", "Pendidikan"]);
+    assert_eq!(plan.dimensions[0].weight, 2.0);
+    let init = planfile::init::example_plan("Kota Batu").unwrap();
+    for made in &plan.dimensions[2..] {
+        let written = init.dimension(made.id.as_str()).unwrap();
+        assert_eq!(format!("{made:?}"), format!("{written:?}"));
+    }
+}
