@@ -538,3 +538,143 @@ async fn progress_as_of_a_past_day_uses_the_values_known_then(backend: Backend) 
     }
     app.stop().await;
 }
+
+/// `[progress] capaian_decrease = "ratio"` and custom `capaian_bands` in pantau.toml change
+/// what `/api/v1/indicators/{id}/years` says: decrease (and at_most, and maintain above its
+/// target) as `t / r × 100`, categories by the new lower bounds (each bound inclusive).
+#[tokio::test]
+async fn the_capaian_formula_and_bands_are_read_from_pantau_toml() {
+    let (a, b) = years();
+    let settings = "[progress]\ncapaian_decrease = \"ratio\"\ncapaian_bands = { sangat_tinggi = 95, tinggi = 89, sedang = 80, rendah = 60 }\n";
+    let app = spawn_app_with(&plan(), settings).await;
+    let d = |y: i32, md: &str| format!("{y}-{md}");
+    let values = vec![
+        ("economy.x.level", d(a, "08-15"), 57.0),
+        ("economy.x.level", d(b, "05-05"), 70.0),
+        ("economy.x.cum", d(a, "03-01"), 100.0),
+        ("economy.x.ytd", d(a, "01-31"), 15.0),
+        ("economy.x.down", d(a, "12-01"), 9.0),
+        ("economy.x.down", d(b, "12-01"), 6.6),
+        ("economy.x.most", d(b, "12-01"), 60.0),
+        ("economy.x.least", d(b, "12-01"), 89.55),
+        ("economy.x.keep", d(b, "12-01"), 110.0),
+    ];
+    let (s, r) = app
+        .post_json("/api/v1/observations", Some(ADMIN), &obs(&values))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let years_of = |id: &'static str| {
+        let app = &app;
+        async move {
+            let (s, v) = app.get(&format!("/api/v1/indicators/{id}/years")).await;
+            assert_eq!(s, 200, "{v}");
+            v
+        }
+    };
+    // (indicator, year, capaian, category). With the default (inverse, 91/76/66/51) these would
+    // be 87,5 tinggi, 90, 80 tinggi, 90 tinggi, 87,5 tinggi, 73,33 sedang.
+    for (id, year, capaian, category) in [
+        // decrease as ratio: 8 / 9 = 88,89 % (just below tinggi's 89); b: 6 / 6,6 = 90,91 %.
+        ("economy.x.down", a, 8.0 / 9.0 * 100.0, "sedang"),
+        ("economy.x.down", b, 6.0 / 6.6 * 100.0, "tinggi"),
+        // at_most above its target, as decrease: 50 / 60 = 83,33 %.
+        ("economy.x.most", b, 50.0 / 60.0 * 100.0, "sedang"),
+        // maintain above its band, as decrease: 100 / 110 = 90,91 %.
+        ("economy.x.keep", b, 100.0 / 110.0 * 100.0, "tinggi"),
+        // increase is unchanged: 57 / 60 = 95 % (on the bound: sangat tinggi); 70 / 80 = 87,5 %.
+        ("economy.x.level", a, 95.0, "sangat_tinggi"),
+        ("economy.x.level", b, 87.5, "sedang"),
+        // at_least below, as increase: 89,55 / 99,5 = 90 %.
+        ("economy.x.least", b, 90.0, "tinggi"),
+        // cumulative 1,000 + 100 of 1,500 = 73,33 %: rendah (60 to 80).
+        ("economy.x.cum", a, 1100.0 / 1500.0 * 100.0, "rendah"),
+        // year-to-date 15 of 200 = 7,5 %: below 60, sangat rendah.
+        ("economy.x.ytd", a, 7.5, "sangat_rendah"),
+    ] {
+        let v = years_of(id).await;
+        let y = year_of(&v, year);
+        close(&y["capaian"], capaian);
+        assert_eq!(y["category"], category, "{id} {year}: {y}");
+    }
+    app.stop().await;
+}
+
+/// A capaian formula or bands that make no sense are refused by `pantau check`, each message
+/// naming the file, the table and the field, and saying what to write instead.
+#[test]
+fn bad_capaian_settings_are_refused_by_pantau_check_naming_the_field() {
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            "capaian_decrease = \"kebalikan\"",
+            &[
+                "field `capaian_decrease`",
+                "`kebalikan` is not a capaian formula",
+                "use `inverse`",
+                "`ratio`",
+            ],
+        ),
+        (
+            "capaian_bands = { sangat_tinggi = 76, tinggi = 91, sedang = 66, rendah = 51 }",
+            &[
+                "field `capaian_bands`",
+                "must fall from sangat_tinggi to rendah",
+                "found 76, 91, 66, 51",
+                "e.g. 91, 76, 66, 51",
+            ],
+        ),
+        (
+            "capaian_bands = { sangat_tinggi = 91, tinggi = 66, sedang = 66, rendah = 51 }",
+            &[
+                "field `capaian_bands`",
+                "found 91, 66, 66, 51",
+                "e.g. 91, 76, 66, 51",
+            ],
+        ),
+        (
+            "capaian_bands = { sangat_rendah = 10 }",
+            &[
+                "field `capaian_bands.sangat_rendah`",
+                "is not a category",
+                "sangat_tinggi, tinggi, sedang and rendah",
+            ],
+        ),
+        (
+            "capaian_bands = { tinggi = \"76\" }",
+            &["field `capaian_bands.tinggi`", "must be a number"],
+        ),
+        (
+            "capaian_bands = { sangat_tinggi = inf }",
+            &[
+                "field `capaian_bands.sangat_tinggi`",
+                "must be a finite number",
+            ],
+        ),
+    ];
+    for (line, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &plan(), &format!("[progress]\n{line}\n"));
+        let out = pantau_output(&["check", "--config", config.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+        assert!(
+            err.contains("pantau.toml") && err.contains("[progress]"),
+            "{line}: {err}"
+        );
+        for needle in needles {
+            assert!(err.contains(needle), "{line}: no `{needle}` in:\n{err}");
+        }
+    }
+    // The same settings written well pass.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &plan(),
+        "[progress]\ncapaian_decrease = \"ratio\"\ncapaian_bands = { sangat_tinggi = 95, tinggi = 89, sedang = 80, rendah = 60 }\n",
+    );
+    let out = pantau_output(&["check", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

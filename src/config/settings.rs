@@ -459,10 +459,14 @@ pub(super) fn parse_settings(
         let mut read = |key: &str, slot: &mut f64| match t.get(key) {
             None => {}
             Some(v) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
-                Some(x) => *slot = x,
+                Some(x) if x.is_finite() => *slot = x,
+                Some(_) => r.problem(
+                    &format!("capaian_bands.{key}"),
+                    format!("must be a finite number (percent), e.g. {slot} (the default)"),
+                ),
                 None => r.problem(
                     &format!("capaian_bands.{key}"),
-                    "must be a number (percent)",
+                    format!("must be a number (percent), e.g. {slot} (the default)"),
                 ),
             },
         };
