@@ -613,6 +613,7 @@ fn compare_workbook_with_json(book: &mut Book, report: &Value) {
     };
     groups("Dimensi", &report["summary"]["dimensions"]);
     groups("Tingkat", &report["summary"]["tiers"]);
+    groups("OPD penanggung jawab", &report["summary"]["departments"]);
     let total = s.find(0, "Seluruh indikator");
     same(
         s.number(total, 3),
@@ -685,6 +686,145 @@ fn compare_workbook_with_json(book: &mut Book, report: &Value) {
     assert_eq!(s.text(place + 6, 6), "NIP. 19700101 199003 1 001");
     assert_eq!(s.text(place + 1, 8), "Sekretaris Daerah");
     assert_eq!(s.text(place + 5, 8), "'=cmd|' /C calc'!A0");
+}
+
+/// One part of an XLSX file (a zip), as text.
+fn xlsx_part(bytes: &[u8], name: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX is a zip");
+    let mut part = zip
+        .by_name(name)
+        .unwrap_or_else(|e| panic!("no {name} in the workbook: {e}"));
+    let mut text = String::new();
+    part.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The attributes of every `<tag …>` element in `xml`.
+fn elements(xml: &str, tag: &str) -> Vec<HashMap<String, String>> {
+    let open = format!("<{tag} ");
+    xml.split(&open)
+        .skip(1)
+        .map(|rest| {
+            let inside = rest.split('>').next().unwrap_or("");
+            inside
+                .split('"')
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .filter_map(|kv| {
+                    let key = kv.first()?.trim().trim_end_matches('=').trim();
+                    let value = kv.get(1)?;
+                    (!key.is_empty()).then(|| (key.to_string(), value.to_string()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Column (1-based) -> width of a sheet, from its `<col min max width customWidth>` elements.
+fn column_widths(sheet: &str) -> HashMap<u32, f64> {
+    let mut widths = HashMap::new();
+    for col in elements(sheet, "col") {
+        assert_eq!(
+            col.get("customWidth").map(String::as_str),
+            Some("1"),
+            "{col:?}"
+        );
+        let n = |k: &str| col[k].parse::<u32>().unwrap();
+        for c in n("min")..=n("max") {
+            widths.insert(c, col["width"].parse::<f64>().unwrap());
+        }
+    }
+    widths
+}
+
+/// The sheets' frozen panes, column widths and printed header rows, read from the sheet XML
+/// (calamine does not tell them): the summary's title rows frozen; on each dimension's sheet
+/// the header row (row 4) and the number, code and name columns frozen, the header row printed
+/// on every page, and every column given its width (the name and note columns wide).
+fn check_frozen_headers_and_widths(bytes: &[u8], report: &Value) {
+    let workbook = xlsx_part(bytes, "xl/workbook.xml");
+    let sheets: Vec<String> = elements(&workbook, "sheet")
+        .into_iter()
+        .map(|s| s["name"].clone())
+        .collect();
+    let dims = report["dimensions"].as_array().unwrap();
+    assert_eq!(sheets.len(), 1 + dims.len(), "{sheets:?}");
+    assert_eq!(sheets[0], "Ringkasan");
+
+    let summary = xlsx_part(bytes, "xl/worksheets/sheet1.xml");
+    let pane = elements(&summary, "pane");
+    assert_eq!(pane.len(), 1, "one frozen pane on the summary: {pane:?}");
+    assert_eq!(pane[0].get("state").map(String::as_str), Some("frozen"));
+    assert_eq!(pane[0].get("ySplit").map(String::as_str), Some("2"));
+    assert_eq!(pane[0].get("topLeftCell").map(String::as_str), Some("A3"));
+    assert!(!pane[0].contains_key("xSplit"), "{pane:?}");
+    let widths = column_widths(&summary);
+    assert!((widths[&1] - 40.0).abs() < 1.0, "{widths:?}");
+    for c in 2..=10 {
+        assert!(
+            widths[&c] >= 13.0 && widths[&c] < 16.0,
+            "column {c}: {widths:?}"
+        );
+    }
+
+    for (k, dim) in dims.iter().enumerate() {
+        let name = dim["name"].as_str().unwrap();
+        assert_eq!(sheets[k + 1], name);
+        let sheet = xlsx_part(bytes, &format!("xl/worksheets/sheet{}.xml", k + 2));
+        let pane = elements(&sheet, "pane");
+        assert_eq!(pane.len(), 1, "{name}: {pane:?}");
+        for (attribute, value) in [
+            ("state", "frozen"),
+            ("xSplit", "3"),
+            ("ySplit", "4"),
+            ("topLeftCell", "D5"),
+        ] {
+            assert_eq!(
+                pane[0].get(attribute).map(String::as_str),
+                Some(value),
+                "{name}: {pane:?}"
+            );
+        }
+        let widths = column_widths(&sheet);
+        let header = book_header_count(report);
+        assert_eq!(
+            widths.len(),
+            header,
+            "{name}: every column has a width: {widths:?}"
+        );
+        assert!((widths[&1] - 5.0).abs() < 1.0, "No: {widths:?}");
+        assert!(
+            (widths[&3] - 42.0).abs() < 1.0,
+            "Program / Indikator: {widths:?}"
+        );
+        for c in [header as u32 - 1, header as u32] {
+            assert!((widths[&c] - 36.0).abs() < 1.0, "notes: {widths:?}");
+        }
+        // The header row repeats on every printed page (this sheet's Print_Titles).
+        let sheet_id = (k + 1).to_string();
+        let printed = workbook
+            .split("<definedName ")
+            .skip(1)
+            .find(|d| {
+                let attributes = &elements(&format!("<definedName {d}"), "definedName")[0];
+                attributes.get("name").map(String::as_str) == Some("_xlnm.Print_Titles")
+                    && attributes.get("localSheetId") == Some(&sheet_id)
+            })
+            .and_then(|d| d.split('>').nth(1))
+            .and_then(|d| d.split("</definedName").next())
+            .unwrap_or_else(|| panic!("{name}: no print titles in {workbook}"));
+        assert!(printed.ends_with("!$4:$4"), "{name}: {printed}");
+    }
+}
+
+/// How many columns a dimension sheet of `report` has: seven, the year's target, the
+/// triwulan's target (a triwulan report), the realisasi columns, capaian, then four.
+fn book_header_count(report: &Value) -> usize {
+    match report["period"]["quarter"].as_u64() {
+        None => 7 + 1 + 4 + 1 + 1 + 4,
+        Some(q) => 7 + 1 + 1 + q as usize + 1 + 4,
+    }
 }
 
 fn long_date(ymd: &str) -> String {
@@ -771,27 +911,84 @@ async fn the_yearly_report_matches_figures_worked_out_by_hand_in_json_and_xlsx()
     assert_eq!(rows(&r).len(), 7);
     assert_eq!(r["summary"]["without_target"], 1);
 
-    // Status at the end of year a from the observations timed up to it: at_most 42 was met
-    // then (achieved), though today's value 60 is not; the level indicator at 57 was
-    // (57 − 40) / 40 = 0,425 along against 0,501 expected: 0,85× is below at_risk.
-    assert_eq!(row(&r, "env.y.most")["status"], "achieved");
-    assert_eq!(app.indicator("env.y.most").await["status"], "off_track");
-    assert_eq!(row(&r, "env.y.least")["status"], "achieved");
-    assert_eq!(row(&r, "env.y.keep")["status"], "on_track");
+    // Status at the end of year a as it stood then (progress `as_of` its last day): Bapenda's
+    // values had arrived (a day after their time); the level indicator at 57 was
+    // (57 − 40) / 40 = 0,425 along against 0,501 expected: 0,85× is below at_risk. Dishub's
+    // December values only arrived today: nothing was known of them then, though they count
+    // for realisasi and capaian above (100 %).
     assert_eq!(level["status"], "off_track");
-    // The status uses today's values (the correction), not those known then (`as_of`).
+    for id in ["env.y.most", "env.y.least", "env.y.keep"] {
+        assert_eq!(row(&r, id)["status"], "no_data", "{id}");
+    }
+    assert_eq!(app.indicator("env.y.most").await["status"], "off_track");
+    // Every status is the one `?as_of=` gives for the year's last day, where the decrease
+    // indicator still stood at 9,5 (its correction to 9 came today).
     let (_, then) = app.get(&format!("/api/v1/progress?as_of={a}-12-31")).await;
-    let known_then = then["indicators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "economy.x.down")
-        .unwrap();
-    close(&known_then["current"], 9.5);
+    let known_then = |id: &str| {
+        then["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {then}"))
+    };
+    close(&known_then("economy.x.down")["current"], 9.5);
+    for line in rows(&r) {
+        let id = line["id"].as_str().unwrap();
+        assert_eq!(line["status"], known_then(id)["status"], "{id}");
+        assert_eq!(line["overdue"], known_then(id)["overdue"], "{id}");
+    }
 
     // Roll-ups: economy (95 + 93,33 + 70 + 87,5) / 4 = 86,46 % tinggi; environment 100 %;
     // all seven 92,26 %; tiers output 95, outcome (93,33 + 70) / 2 = 81,67, impact 87,5, the
-    // three without a tier 100.
+    // three without a tier 100; the programs and the OPD as their dimensions here (each OPD
+    // runs one dimension's program: `a_past_years_report...` has OPD across dimensions).
+    let economy_capaian = (95.0 + 1400.0 / 15.0 + 70.0 + 87.5) / 4.0;
+    for (dim, program, capaian, category) in [
+        ("economy", "economy.x", economy_capaian, "tinggi"),
+        ("environment", "env.y", 100.0, "sangat_tinggi"),
+    ] {
+        let d = r["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == dim)
+            .unwrap();
+        let p = d["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == program)
+            .unwrap();
+        close(&p["rollup"]["capaian"], capaian);
+        assert_eq!(p["rollup"]["category"], category, "{program}");
+        close(&d["rollup"]["capaian"], capaian);
+    }
+    let departments = &r["summary"]["departments"];
+    let names: Vec<&str> = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Badan Pendapatan Daerah", "Dinas Perhubungan"]);
+    let bapenda = group(departments, Some("bapenda"));
+    close(&bapenda["capaian"], economy_capaian);
+    assert_eq!(bapenda["category"], "tinggi");
+    assert_eq!(
+        (
+            bapenda["indicators"].as_u64(),
+            bapenda["with_capaian"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+    let dishub = group(departments, Some("dishub"));
+    close(&dishub["capaian"], 100.0);
+    assert_eq!(
+        dishub["categories"],
+        json!({"sangat_tinggi": 3, "tinggi": 0, "sedang": 0, "rendah": 0, "sangat_rendah": 0})
+    );
     let economy = group(&r["summary"]["dimensions"], Some("economy"));
     close(
         &economy["capaian"],
@@ -836,21 +1033,32 @@ async fn the_yearly_report_matches_figures_worked_out_by_hand_in_json_and_xlsx()
     close(&group(tiers, Some("impact"))["capaian"], 87.5);
     close(&group(tiers, None)["capaian"], 100.0);
 
-    // Quick wins at the end of year a: Bapenda's program is behind (mean progress 0,44 against
-    // 0,63 expected); Dishub's is on track but was due on 30 June: past due.
+    // Quick wins at the end of year a as they stood then: Bapenda's program is behind (mean
+    // progress 0,41 against 0,63 expected, the decrease indicator at 9,5 then: (10 − 9,5) / 4 =
+    // 0,125 along); nothing of Dishub's had arrived, and it was due on 30 June: past due.
     let qw = r["quick_wins"].as_array().unwrap();
     let x = qw.iter().find(|q| q["id"] == "economy.x").unwrap();
     assert_eq!(
         (x["status"].as_str(), x["overdue"].as_bool()),
         (Some("off_track"), Some(false))
     );
-    close(&x["progress"], (0.425 + 0.4 + 0.7 + 0.25) / 4.0);
+    close(&x["progress"], (0.425 + 0.4 + 0.7 + 0.125) / 4.0);
     let y = qw.iter().find(|q| q["id"] == "env.y").unwrap();
     assert_eq!(
         (y["status"].as_str(), y["overdue"].as_bool()),
-        (Some("on_track"), Some(true))
+        (Some("no_data"), Some(true))
     );
     assert_eq!(y["due"], format!("{a}-06-30"));
+    for q in qw {
+        let then_program = then["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == q["id"])
+            .unwrap();
+        assert_eq!(q["status"], then_program["status"], "{}", q["id"]);
+        assert_eq!(q["progress"], then_program["progress"], "{}", q["id"]);
+    }
 
     // Compliance over year a: Bapenda's four monthly indicators owe 48 values; 10 months have
     // one, each a day after its time (on time): 10 / 48. Dishub's four owe 48; three arrived
@@ -897,6 +1105,7 @@ async fn the_yearly_report_matches_figures_worked_out_by_hand_in_json_and_xlsx()
         headers["content-disposition"],
         format!("attachment; filename=\"laporan-evaluasi-kota-uji-{a}.xlsx\"")
     );
+    check_frozen_headers_and_widths(&bytes, &r);
     let mut book = Book::open(bytes);
     compare_workbook_with_json(&mut book, &r);
     let economy = book.sheet("Smart Economy");
@@ -952,6 +1161,356 @@ async fn the_yearly_report_matches_figures_worked_out_by_hand_in_json_and_xlsx()
     )
     .await;
     compare_workbook_with_json(&mut Book::open(bytes), &rb);
+    app.stop().await;
+}
+
+/// Last year and this year (Jakarta): one period that is over and one that runs.
+fn last_and_this_year() -> (i32, i32) {
+    let y = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Jakarta)
+        .year();
+    (y - 1, y)
+}
+
+/// Two OPD whose indicators cross the two dimensions (each runs one indicator of the other's
+/// program), one indicator weighing 3; targets last year and this year.
+fn crossing_plan() -> String {
+    let (a, c) = last_and_this_year();
+    let base = a - 1;
+    format!(
+        r#"
+[[department]]
+id = "bapenda"
+name = "Badan Pendapatan Daerah"
+[[department]]
+id = "dlh"
+name = "Dinas Lingkungan Hidup"
+[[dimension]]
+id = "economy"
+name = "Smart Economy"
+[[dimension]]
+id = "environment"
+name = "Smart Environment"
+[[program]]
+id = "economy.pad"
+dimension = "economy"
+name = "Pajak daerah daring"
+department = "bapenda"
+quick_win = true
+start = {base}-12-31
+due = {c}-12-31
+[[indicator]]
+id = "economy.pad.online"
+program = "economy.pad"
+name = "Wajib pajak daring"
+unit = "persen"
+direction = "increase"
+baseline = {{ date = {base}-12-31, value = 40.0 }}
+targets = [{{ date = {a}-12-31, value = 60.0 }}, {{ date = {c}-12-31, value = 80.0 }}]
+update_every = "1mo"
+[[indicator]]
+id = "economy.pad.retribusi"
+program = "economy.pad"
+department = "dlh"
+name = "Retribusi sampah daring"
+unit = "kelurahan"
+direction = "increase"
+baseline = {{ date = {base}-12-31, value = 0.0 }}
+targets = [{{ date = {a}-12-31, value = 10.0 }}, {{ date = {c}-12-31, value = 20.0 }}]
+update_every = "1mo"
+[[program]]
+id = "env.air"
+dimension = "environment"
+name = "Udara bersih"
+department = "dlh"
+horizon = "medium"
+start = {base}-12-31
+due = {c}-12-31
+[[indicator]]
+id = "env.air.ispu"
+program = "env.air"
+name = "ISPU rata-rata"
+unit = "ISPU"
+direction = "at_most"
+weight = 3.0
+baseline = {{ date = {base}-12-31, value = 60.0 }}
+targets = [{{ date = {a}-12-31, value = 50.0 }}, {{ date = {c}-12-31, value = 50.0 }}]
+update_every = "1mo"
+[[indicator]]
+id = "env.air.sensor"
+program = "env.air"
+department = "bapenda"
+name = "Hari sensor mati"
+unit = "hari"
+direction = "decrease"
+baseline = {{ date = {base}-12-31, value = 10.0 }}
+targets = [{{ date = {a}-12-31, value = 8.0 }}, {{ date = {c}-12-31, value = 6.0 }}]
+update_every = "1mo"
+"#
+    )
+}
+
+/// Midnight plus `hour` hours in Jakarta on `date` (YYYY-MM-DD), in epoch milliseconds.
+fn wib(date: &str, hour: u32) -> i64 {
+    use chrono::TimeZone;
+    let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    chrono_tz::Asia::Jakarta
+        .from_local_datetime(&d.and_hms_opt(hour, 0, 0).unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+on_both_backends!(a_past_years_report_takes_its_status_as_of_the_years_end_and_rolls_up_per_opd);
+
+/// Last year's report: realisasi and capaian from the values timed in the year with their
+/// corrections since; the status and quick wins as progress stood on 31 December (the values
+/// known then, as `?as_of=` gives it), which a correction or a late value made today does not
+/// change; the roll-ups per program, dimension and OPD worked out by hand, in the JSON, the
+/// XLSX and the HTML, and the same from `pantau report`. This year's report, still running,
+/// takes today's progress.
+async fn a_past_years_report_takes_its_status_as_of_the_years_end_and_rolls_up_per_opd(
+    backend: Backend,
+) {
+    let (a, c) = last_and_this_year();
+    let Some(app) = spawn_app_on(backend, &crossing_plan(), SIGNATURES).await else {
+        return;
+    };
+    let post = |list: Vec<(&'static str, String, f64)>| {
+        let app = &app;
+        async move {
+            let (s, r) = app
+                .post_json("/api/v1/observations", Some(ADMIN), &obs(&list))
+                .await;
+            assert_eq!(s, 200, "{r}");
+        }
+    };
+    // Known by the end of the year: each arrived the day after its time.
+    post(vec![
+        ("economy.pad.online", format!("{a}-09-01"), 62.0),
+        ("env.air.ispu", format!("{a}-12-01"), 42.0),
+        ("env.air.sensor", format!("{a}-11-01"), 8.4),
+    ])
+    .await;
+    for (id, day) in [
+        ("economy.pad.online", format!("{a}-09-02")),
+        ("env.air.ispu", format!("{a}-12-02")),
+        ("env.air.sensor", format!("{a}-11-02")),
+    ] {
+        app.execute(&format!(
+            "UPDATE observation SET received = {} WHERE indicator = '{id}'",
+            wib(&day, 9)
+        ));
+    }
+    // Today: two corrections of last year's values, one value of last year arriving late, and
+    // this year's first ISPU posted and corrected.
+    post(vec![
+        ("economy.pad.online", format!("{a}-09-01"), 46.0),
+        ("env.air.ispu", format!("{a}-12-01"), 55.0),
+        ("economy.pad.retribusi", format!("{a}-06-01"), 8.0),
+        ("env.air.ispu", format!("{c}-01-01T00:00:00+07:00"), 45.0),
+    ])
+    .await;
+    post(vec![(
+        "env.air.ispu",
+        format!("{c}-01-01T00:00:00+07:00"),
+        58.0,
+    )])
+    .await;
+
+    let (s, r) = app
+        .get(&format!("/api/v1/reports/evaluation?year={a}"))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    // Realisasi and capaian count the corrections and the late value: online 46 of 60 =
+    // 76,67 % tinggi; retribusi 8 of 10 = 80 %; ISPU 55 above ≤ 50, as decrease:
+    // (100 − 55) / 50 = 90 % tinggi; sensor days 8,4 of 8: (16 − 8,4) / 8 = 95 % sangat tinggi.
+    let online = 46.0 / 60.0 * 100.0;
+    for (id, realisasi, capaian, category) in [
+        ("economy.pad.online", 46.0, online, "tinggi"),
+        ("economy.pad.retribusi", 8.0, 80.0, "tinggi"),
+        ("env.air.ispu", 55.0, 90.0, "tinggi"),
+        ("env.air.sensor", 8.4, 95.0, "sangat_tinggi"),
+    ] {
+        let line = row(&r, id);
+        close(&line["realisasi"], realisasi);
+        close(&line["capaian"], capaian);
+        assert_eq!(line["category"], category, "{id}");
+    }
+    // The status as it stood on 31 December: online at 62 then, (62 − 40) / 40 = 0,55 along
+    // against 0,5 expected (on track; 46 today would be off track); ISPU 42 ≤ 50 then
+    // (achieved; 55 today is off track); retribusi had not arrived (no data).
+    assert_eq!(row(&r, "economy.pad.online")["status"], "on_track");
+    assert_eq!(row(&r, "env.air.ispu")["status"], "achieved");
+    assert_eq!(row(&r, "economy.pad.retribusi")["status"], "no_data");
+    assert_eq!(
+        app.indicator("economy.pad.online").await["status"],
+        "off_track"
+    );
+    assert_eq!(app.indicator("env.air.ispu").await["status"], "off_track");
+    // ... which is what `?as_of=` says for that day, indicator by indicator and for the quick
+    // win.
+    let (s, then) = app.get(&format!("/api/v1/progress?as_of={a}-12-31")).await;
+    assert_eq!(s, 200, "{then}");
+    let find = |list: &Value, id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {list}"))
+    };
+    close(&find(&then["indicators"], "env.air.ispu")["current"], 42.0);
+    for line in rows(&r) {
+        let id = line["id"].as_str().unwrap();
+        let known = find(&then["indicators"], id);
+        assert_eq!(line["status"], known["status"], "{id}");
+        assert_eq!(line["stale"], known["stale"], "{id}");
+    }
+    let qw = find(&r["quick_wins"], "economy.pad");
+    let program_then = find(&then["programs"], "economy.pad");
+    assert_eq!(qw["status"], program_then["status"]);
+    assert_eq!(qw["progress"], program_then["progress"]);
+    let (_, today) = app.get("/api/v1/progress").await;
+    assert_ne!(
+        qw["progress"],
+        find(&today["programs"], "economy.pad")["progress"],
+        "today's values would give another progress"
+    );
+
+    // Roll-ups by hand. Programs: Pajak daerah daring (76,67 + 80) / 2 = 78,33 % tinggi; Udara
+    // bersih (3 × 90 + 95) / 4 = 91,25 % sangat tinggi; the dimensions the same. Per OPD over
+    // the indicators each runs: Bapenda (76,67 + 95) / 2 = 85,83 % tinggi; DLH (80 + 3 × 90) /
+    // 4 = 87,5 % tinggi. All four: (76,67 + 80 + 270 + 95) / 6 = 86,94 %.
+    let economy = (online + 80.0) / 2.0;
+    let environment = (3.0 * 90.0 + 95.0) / 4.0;
+    for (dim, program, capaian, category) in [
+        ("economy", "economy.pad", economy, "tinggi"),
+        ("environment", "env.air", environment, "sangat_tinggi"),
+    ] {
+        let d = find(&r["dimensions"], dim);
+        let p = find(&d["programs"], program);
+        close(&p["rollup"]["capaian"], capaian);
+        assert_eq!(p["rollup"]["category"], category, "{program}");
+        close(&d["rollup"]["capaian"], capaian);
+        close(
+            &group(&r["summary"]["dimensions"], Some(dim))["capaian"],
+            capaian,
+        );
+    }
+    let departments = &r["summary"]["departments"];
+    let bapenda = group(departments, Some("bapenda"));
+    close(&bapenda["capaian"], (online + 95.0) / 2.0);
+    assert_eq!(bapenda["category"], "tinggi");
+    assert_eq!(
+        bapenda["categories"],
+        json!({"sangat_tinggi": 1, "tinggi": 1, "sedang": 0, "rendah": 0, "sangat_rendah": 0})
+    );
+    assert_eq!(bapenda["name"], "Badan Pendapatan Daerah");
+    let dlh = group(departments, Some("dlh"));
+    close(&dlh["capaian"], (80.0 + 3.0 * 90.0) / 4.0);
+    assert_eq!(
+        (dlh["indicators"].as_u64(), dlh["with_capaian"].as_u64()),
+        (Some(2), Some(2))
+    );
+    close(
+        &r["summary"]["overall"]["capaian"],
+        (online + 80.0 + 270.0 + 95.0) / 6.0,
+    );
+
+    // The workbook: every cell against the JSON, and the OPD table by hand.
+    let (s, _, bytes) = get_bytes(
+        &app.client,
+        &app.url(&format!("/api/v1/reports/evaluation?year={a}&format=xlsx")),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut book = Book::open(bytes);
+    compare_workbook_with_json(&mut book, &r);
+    let summary = book.sheet("Ringkasan");
+    let header = summary.find(0, "OPD penanggung jawab");
+    let h = summary.header(header);
+    assert_eq!(summary.text(header + 1, 0), "Badan Pendapatan Daerah");
+    same(
+        summary.number(header + 1, h["Capaian"]),
+        Some((online + 95.0) / 200.0),
+        "Bapenda",
+    );
+    assert_eq!(summary.text(header + 1, h["Kategori"]), "Tinggi");
+    assert_eq!(summary.text(header + 2, 0), "Dinas Lingkungan Hidup");
+    same(summary.number(header + 2, h["Capaian"]), Some(0.875), "DLH");
+    let ispu_sheet = book.sheet("Smart Environment");
+    let hh = ispu_sheet.header(3);
+    let line = ispu_sheet.find(2, "ISPU rata-rata");
+    assert_eq!(ispu_sheet.text(line, hh["Status"]), "Tercapai");
+    same(
+        ispu_sheet.number(line, hh[&format!("Realisasi {a}")]),
+        Some(55.0),
+        "ISPU",
+    );
+
+    // The HTML: the OPD table and the statuses.
+    let (s, html) = app
+        .get_text(&format!("/api/v1/reports/evaluation?year={a}&format=html"))
+        .await;
+    assert_eq!(s, 200);
+    let table = html
+        .split("data-table=\"departments\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no OPD table in the HTML"));
+    assert!(table.contains(">OPD penanggung jawab<"), "{table}");
+    for (id, line) in [
+        (
+            "bapenda",
+            "<td>Badan Pendapatan Daerah</td><td class=\"n\">2</td><td class=\"n\">2</td><td class=\"n\">85,83 %</td><td>Tinggi</td>",
+        ),
+        (
+            "dlh",
+            "<td>Dinas Lingkungan Hidup</td><td class=\"n\">2</td><td class=\"n\">2</td><td class=\"n\">87,50 %</td><td>Tinggi</td>",
+        ),
+    ] {
+        assert!(
+            table.contains(&format!("<tr data-id=\"{id}\">{line}")),
+            "{id} in {table}"
+        );
+    }
+
+    // `pantau report` reading the store itself gives the same report.
+    let config = app.config_path.to_str().unwrap().to_string();
+    let year = a.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        pantau_output(&["--config", &config, "report", "--year", &year, "--out", "-"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut from_cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut from_api = r.clone();
+    from_cli["made_at"] = Value::Null;
+    from_api["made_at"] = Value::Null;
+    from_cli["signatures"]["date"] = Value::Null;
+    from_api["signatures"]["date"] = Value::Null;
+    assert_eq!(from_cli, from_api);
+
+    // This year, still running: today's progress, evaluated now (the corrected 58 is above
+    // ≤ 50), with realisasi 58 and capaian (100 − 58) / 50 = 84 %.
+    let (s, rc) = app
+        .get(&format!("/api/v1/reports/evaluation?year={c}"))
+        .await;
+    assert_eq!(s, 200, "{rc}");
+    assert_eq!(rc["status_as_of"], rc["made_at"]);
+    let ispu = row(&rc, "env.air.ispu");
+    close(&ispu["realisasi"], 58.0);
+    close(&ispu["capaian"], 84.0);
+    assert_eq!(ispu["status"], "off_track");
+    for line in rows(&rc) {
+        let id = line["id"].as_str().unwrap();
+        assert_eq!(line["status"], app.indicator(id).await["status"], "{id}");
+    }
     app.stop().await;
 }
 

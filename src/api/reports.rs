@@ -1,6 +1,7 @@
 //! `GET /api/v1/reports/evaluation`: the yearly evaluation report (laporan evaluasi) as XLSX,
-//! HTML or JSON, computed from the in-memory series and the store's receipts off the async
-//! workers, a few reports at a time.
+//! HTML or JSON, computed from the in-memory series, the store's receipts and, for a period
+//! that is over, the series as known at its end (its status), off the async workers, a few
+//! reports at a time.
 //!
 //! The HTML answer carries its own Content-Security-Policy (no script at all, its inline style
 //! only, framing by `[server] frame_ancestors`), so the page `/laporan` can show it in a frame.
@@ -115,12 +116,18 @@ async fn evaluation(app: &App, q: &Query) -> Result<Response, ApiError> {
         })?;
     let reads = app.reads.clone();
     let (report, body) = tokio::task::spawn_blocking(move || {
-        let receipts =
-            reads.run_blocking(|conn| report::source::read_receipts(conn, &data.plan, &period))?;
+        // A period that is over reports its status as of its last day (the values known then).
+        let (receipts, known_then) = reads.run_blocking(|conn| {
+            Ok((
+                report::source::read_receipts(conn, &data.plan, &period)?,
+                report::source::read_known_then(conn, &data.plan, &period, now)?,
+            ))
+        })?;
         let made = report::build(
             &period,
             &data,
             &receipts,
+            known_then.as_deref(),
             &config.settings.city.name,
             &config.settings.report,
             now,

@@ -215,6 +215,15 @@ pub fn write(report: &EvaluationReport) -> String {
     for g in &report.summary.tiers {
         out.push_str(&group_row(g, ""));
     }
+    let _ = write!(
+        out,
+        "</tbody></table>\n<h2>Ringkasan per perangkat daerah (OPD)</h2>\n<table class=\"summary\" data-table=\"departments\">{}{}<tbody>",
+        colgroup(&group_widths),
+        group_header("OPD penanggung jawab")
+    );
+    for g in &report.summary.departments {
+        out.push_str(&group_row(g, ""));
+    }
     out.push_str("</tbody></table>\n</section>\n");
 
     // Quick wins.

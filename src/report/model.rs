@@ -1,8 +1,10 @@
 //! The evaluation report (laporan evaluasi) as data: the period asked for, checked against the
 //! plan; and the report itself, assembled from what `progress` computes — the yearly figures
-//! (`PlanData::years`), capaian roll-ups (`roll_up_capaian`), each indicator's status at the
-//! period's end (`math::evaluate`), quick-win programs rolled up (`math::roll_up`), and OPD
-//! compliance (`compliance::report`). Pure: the caller passes the data, the receipts and `now`.
+//! (`PlanData::years`), capaian roll-ups (`roll_up_capaian`) per program, dimension, tier and
+//! department, each indicator's status at the period's end (`math::evaluate` over the series
+//! as known then, as `GET /api/v1/progress?as_of=` computes it), quick-win programs rolled up
+//! (`math::roll_up`), and OPD compliance (`compliance::report`). Pure: the caller passes the
+//! data, the series known at the period's end, the receipts and `now`.
 
 use super::ReportError;
 use super::text;
@@ -209,6 +211,11 @@ impl Period {
         (self.end - 1).min(now)
     }
 
+    /// Whether the period is over at `now` (its status is then progress as of its last day).
+    pub fn has_ended(&self, now: Millis) -> bool {
+        now >= self.end
+    }
+
     /// Whether the indicator is in the report's scope (its OPD, when one is asked for).
     pub fn covers(&self, indicator: &Indicator) -> bool {
         self.department
@@ -271,7 +278,8 @@ pub struct EvaluationReport {
     pub time_zone: String,
     /// A fingerprint of the plan it was computed from (`plan_version`).
     pub plan_version: String,
-    /// The instant the status column is evaluated at (the period's end, or now while it runs).
+    /// The instant the status column is evaluated at: the period's last moment, with the values
+    /// known then (as `GET /api/v1/progress?as_of=` its last day), or now while it runs.
     pub status_as_of: String,
     #[serde(skip)]
     pub status_at_millis: Millis,
@@ -300,20 +308,24 @@ pub struct DepartmentRef {
     pub name: String,
 }
 
-/// Capaian roll-ups over the whole report, per dimension and per tier.
+/// Capaian roll-ups over the whole report, per dimension, per tier and per department.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub overall: CapaianRollUp,
     pub dimensions: Vec<GroupSummary>,
     /// Output, outcome and impact, then indicators without a tier ("tanpa tingkat") if any.
     pub tiers: Vec<GroupSummary>,
+    /// Each OPD responsible for indicators in the report (the indicator's own department), in
+    /// plan order.
+    pub departments: Vec<GroupSummary>,
     /// Indicators in scope without a target in the year (left out of the report).
     pub without_target: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupSummary {
-    /// The dimension's id, or the tier (`output`, `outcome`, `impact`; null: without a tier).
+    /// The dimension's or department's id, or the tier (`output`, `outcome`, `impact`; null:
+    /// without a tier).
     pub id: Option<String>,
     pub name: String,
     #[serde(flatten)]
@@ -365,7 +377,8 @@ pub struct IndicatorRow {
     pub capaian: Option<f64>,
     pub capaian_basis: CapaianBasis,
     pub category: Option<CapaianCategory>,
-    /// At the end of the period, from the observations timed up to it (current values).
+    /// Progress at the end of the period as it stood then: the observations timed up to it with
+    /// the values known then (`GET /api/v1/progress?as_of=`); now, while the period runs.
     pub status: Status,
     pub overdue: bool,
     pub stale: bool,
@@ -447,13 +460,20 @@ pub struct SignatureBlock {
     pub signers: Vec<Signature>,
 }
 
+/// An indicator's series: (observation time, value) in time order.
+pub type Series = Vec<(Millis, f64)>;
+
 /// Builds the report for `period` from `data` at `now`. `receipts[i]`: (observation time, first
 /// received) of indicator `i` from `period.receipts_from` to the period's end (empty for
-/// indicators nobody asked about).
+/// indicators nobody asked about). `known_then[i]`: for a period that has ended, indicator `i`'s
+/// series as known at its end (`source::read_known_then`), which the status, the quick wins
+/// and the other progress figures are computed from; `None` while the period runs (today's
+/// series in `data`). Realisasi and capaian always come from `data` (later corrections count).
 pub fn build(
     period: &Period,
     data: &PlanData,
     receipts: &[Vec<(Millis, Millis)>],
+    known_then: Option<&[Series]>,
     city: &str,
     settings: &ReportSettings,
     now: Millis,
@@ -467,13 +487,17 @@ pub fn build(
             .map_or_else(|| id.to_string(), |d| d.name.clone())
     };
 
-    // Each indicator's status at the period's end, over the observations timed up to it.
+    // Each indicator's status at the period's end, over the observations timed up to it: with
+    // the values known then once the period is over (as `?as_of=` its last day), else today's.
     let evaluations: Vec<math::IndicatorEvaluation> = plan
         .indicators
         .iter()
         .enumerate()
         .map(|(i, ind)| {
-            let series = &data.series[i];
+            let series: &[(Millis, f64)] = match known_then {
+                Some(k) => k.get(i).map_or(&[], Vec::as_slice),
+                _ => &data.series[i],
+            };
             let upto = series.partition_point(|(t, _)| *t <= at);
             math::evaluate(ind, &data.trajectories[i], &series[..upto], at, th)
         })
@@ -640,6 +664,23 @@ pub fn build(
             rollup: roll_up_capaian(&parts, th),
         });
     }
+    // Per OPD: the indicators each department is responsible for, in plan order.
+    let department_summaries: Vec<GroupSummary> = plan
+        .departments
+        .iter()
+        .filter_map(|d| {
+            let parts: Vec<(f64, Option<f64>)> = in_report
+                .iter()
+                .filter(|i| plan.indicators[**i].department == d.id)
+                .map(|i| part(*i))
+                .collect();
+            (!parts.is_empty()).then(|| GroupSummary {
+                id: Some(d.id.to_string()),
+                name: d.name.clone(),
+                rollup: roll_up_capaian(&parts, th),
+            })
+        })
+        .collect();
 
     // Quick wins: each program rolled up over its indicators at the period's end.
     let quick_wins = plan
@@ -755,6 +796,7 @@ pub fn build(
             overall,
             dimensions: dimension_summaries,
             tiers,
+            departments: department_summaries,
             without_target,
         },
         dimensions: dimension_sections,

@@ -1,6 +1,6 @@
 //! The report as an XLSX workbook (rust_xlsxwriter): a summary sheet ("Ringkasan") with the
-//! roll-ups per dimension and tier, the quick wins, OPD compliance and the signatures, then one
-//! sheet per dimension with its programs and indicators.
+//! roll-ups per dimension, tier and department, the quick wins, OPD compliance and the
+//! signatures, then one sheet per dimension with its programs and indicators.
 //!
 //! Every text goes into a string cell (never a formula) and through `values::neutralise` (the
 //! one neutraliser of every CSV and XLSX pantau writes); numbers are number cells with
@@ -399,6 +399,17 @@ fn summary_sheet(
     header_row(s, row, &header, f)?;
     row += 1;
     for g in &report.summary.tiers {
+        group_row(s, row, g, f, false)?;
+        row += 1;
+    }
+    row += 1;
+
+    s.text(row, 0, "Ringkasan per perangkat daerah (OPD)", &f.heading)?;
+    row += 1;
+    header[0] = "OPD penanggung jawab";
+    header_row(s, row, &header, f)?;
+    row += 1;
+    for g in &report.summary.departments {
         group_row(s, row, g, f, false)?;
         row += 1;
     }
