@@ -1774,7 +1774,7 @@ fn merged_cells_that_make_a_row_ambiguous_are_each_a_problem_and_nothing_is_writ
     let guide = book.add_worksheet();
     guide.set_name("Petunjuk").unwrap();
     guide.write_string(2, 0, "Catatan revisi:").unwrap();
-    guide.write_string(2, 1, &"panjang ".repeat(30)).unwrap();
+    guide.write_string(2, 1, "panjang ".repeat(30)).unwrap();
     let text = planfile::import(&book.save_to_buffer().unwrap(), "lepas.xlsx")
         .unwrap_err()
         .to_string();
