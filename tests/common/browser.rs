@@ -423,6 +423,53 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// `text_problems` inside the frame whose address contains `url_part` (an `<iframe>` of the
+    /// page, such as the report preview), laid out at the frame's own size; panics when no such
+    /// frame has loaded.
+    pub async fn text_problems_in_frame(&self, url_part: &str, rules: TextRules) -> Vec<String> {
+        fn find(tree: &Value, part: &str) -> Option<String> {
+            if tree["frame"]["parentId"].is_string()
+                && tree["frame"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains(part))
+            {
+                return tree["frame"]["id"].as_str().map(String::from);
+            }
+            tree["childFrames"]
+                .as_array()?
+                .iter()
+                .find_map(|c| find(c, part))
+        }
+        let tree = self.call("Page.getFrameTree", json!({})).await;
+        let frame = find(&tree["frameTree"], url_part)
+            .unwrap_or_else(|| panic!("no frame of {url_part} in {tree}"));
+        let world = self
+            .call(
+                "Page.createIsolatedWorld",
+                json!({ "frameId": frame, "worldName": "text-problems" }),
+            )
+            .await;
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                json!({
+                    "expression": format!("{TEXT_PROBLEMS_JS}({}, {})", rules.min_px, rules.clip_viewport_y),
+                    "contextId": world["executionContextId"],
+                    "returnByValue": true,
+                }),
+            )
+            .await;
+        assert!(r.get("exceptionDetails").is_none(), "in the frame: {r}");
+        r["result"]["value"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(|p| format!("in the frame: {p}")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Writes a PNG of the viewport to `path`, creating its folder.
     pub async fn screenshot(&self, path: &Path) {
         let r = self
