@@ -1284,6 +1284,9 @@ async fn city_with_history() -> TestApp {
     start_in(dir, config_path, pantau::app::RunOptions::default()).await
 }
 
+/// True once the report preview's frame holds the HTML report, loaded.
+const PREVIEW_LOADED: &str = "(() => { const f = document.getElementById('preview'); const d = f && f.contentDocument; return !!d && f.dataset.ready === '1' && d.readyState === 'complete' && d.location.href.includes('/api/v1/reports/evaluation') && !!d.body && d.body.textContent.trim().length > 0; })()";
+
 /// Evaluates `list_js` (an expression giving an array) on every part of the wall page shown now
 /// (a page with more than fits rotates through parts) and returns the number of parts and all
 /// the items.
@@ -1379,7 +1382,7 @@ async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
             let units = page
                 .eval("document.querySelectorAll('.flow > .unit').length")
                 .await;
-            if parts == 1 && w == 1920 && empty != json!(true) && units.as_u64().unwrap_or(0) >= 4 {
+            if parts == 1 && empty != json!(true) && units.as_u64().unwrap_or(0) >= 4 {
                 let filled = page
                     .eval("(() => { const f = document.querySelector('.flow'); if (!f || !f.children.length) return 1; const r = f.getBoundingClientRect(); let used = 0; for (const c of f.children) for (const b of c.getClientRects()) used += b.width * b.height; return used / (r.width * r.height); })()")
                     .await;
@@ -1444,13 +1447,17 @@ async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
     // The pages at a desk: a 1366x768 laptop, a 1920 screen and a 412 px phone.
     for (w, h) in [(1366, 768), (1920, 1080), (412, 915)] {
         let page = browser.new_page(w, h).await;
-        for path in [
+        let mut desk = vec![
             "/",
             "/quick-wins",
             "/department/diskominfo",
             "/department/dinkes",
             "/quick-wins?indicator=brand.business.investment",
-        ] {
+        ];
+        if w > 412 {
+            desk.push("/laporan");
+        }
+        for path in desk {
             open(&page, &base, path).await;
             if path.contains("indicator=") {
                 page.wait_for(
@@ -1465,6 +1472,26 @@ async fn every_page_is_readable_at_every_size_with_nothing_cut_off() {
             let name = path.replace(['/', '?', '&', '='], "_");
             page.screenshot(&screenshot_path(&format!("readable/{w}x{h}{name}.png")))
                 .await;
+        }
+        // The report's preview is a frame: what it shows is read inside it, at its own width.
+        if w > 412 {
+            open(&page, &base, "/laporan").await;
+            page.eval("document.getElementById('view').click()").await;
+            let loaded = page.wait_for(PREVIEW_LOADED, Duration::from_secs(15)).await;
+            assert!(loaded.is_some(), "the report preview loads at {w}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            for p in page
+                .text_problems_in_frame("/api/v1/reports/evaluation", rules_for("/laporan", w, h))
+                .await
+            {
+                problems.push(format!("{w}x{h} /laporan preview: {p}"));
+            }
+            page.eval("document.getElementById('preview').scrollIntoView()")
+                .await;
+            page.screenshot(&screenshot_path(&format!(
+                "readable/{w}x{h}_laporan_preview.png"
+            )))
+            .await;
         }
         // Every column of the quick-wins table is there at 1366 (none scrolled away).
         open(&page, &base, "/quick-wins").await;
@@ -1517,16 +1544,32 @@ async fn an_empty_city_says_what_to_do_next_on_every_page() {
     let browser = Browser::launch().await;
     let page = browser.new_page(1920, 1080).await;
     let mut problems = Vec::new();
-    for path in [
-        "/wall?screen=wall-1&page=1",
-        "/wall?screen=wall-all&page=1",
-        "/wall?screen=wall-all&page=2",
-        "/wall?screen=wall-all&page=3",
-        "/wall?screen=wall-all&page=5",
-        "/wall?screen=wall-all&page=6",
-        "/department/dinkes",
-        "/quick-wins",
-    ] {
+    let mut paths = vec![
+        "/".to_string(),
+        "/laporan".to_string(),
+        "/department/dinkes".to_string(),
+        "/quick-wins".to_string(),
+        "/wall?screen=wall-1&page=1".to_string(),
+        "/wall?screen=wall-1&page=2".to_string(),
+    ];
+    // Every page of the screen with every kind: dimensions, program, numbers, the chart, a
+    // department, feeds, the filtered quick wins, compliance.
+    let screens = get_json(&base, "/api/v1/screens").await;
+    let pages = screens["configured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "wall-all")
+        .unwrap()["pages"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(pages, 10, "every page of wall-all");
+    for k in 1..=pages {
+        paths.push(format!("/wall?screen=wall-all&page={k}"));
+    }
+    for path in &paths {
+        let path = path.as_str();
         open(&page, &base, path).await;
         let hint = page
             .eval("[...document.querySelectorAll('.empty-hint, .empty-desk')].filter(e => !e.hidden && e.offsetParent).map(e => e.textContent).join(' ')")
@@ -1538,6 +1581,17 @@ async fn an_empty_city_says_what_to_do_next_on_every_page() {
                 || hint.contains("[[feed]]"),
             "{path} says what to do next: `{hint}`"
         );
+        if path == "/" {
+            // The start page names the compliance page by its title, not its id.
+            let label = page
+                .eval("[...document.querySelectorAll(\"a[data-kind='compliance']\")].map(a => a.textContent.trim())")
+                .await;
+            assert_eq!(
+                label,
+                json!(["Kepatuhan Pelaporan OPD"]),
+                "/ lists compliance"
+            );
+        }
         for p in page.text_problems(rules_for(path, 1920, 1080)).await {
             problems.push(format!("{path}: {p}"));
         }
@@ -1638,6 +1692,507 @@ async fn a_cumulative_post_asks_for_the_increase_and_confirms_a_total() {
         refused.as_str().unwrap().contains("masalah dalam kiriman"),
         "{refused}"
     );
+    drop(browser);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Past due is visible on every page that lists the item; an achieved item never is
+// ---------------------------------------------------------------------------------------------
+
+/// A plan, dated from today, with a quick win whose due date was yesterday and whose indicator
+/// is halfway (overdue), a quick win achieved after its due date passed a month ago, and a
+/// department with a single indicator (for the singulars in English).
+fn past_due_plan() -> String {
+    let d = |days: i64| jakarta_date(days);
+    format!(
+        r#"
+[[department]]
+id = "dinkes"
+name = "Dinas Kesehatan"
+[[department]]
+id = "dlh"
+name = "Dinas Lingkungan Hidup"
+[[dimension]]
+id = "living"
+name = "Smart Living"
+[[dimension]]
+id = "env"
+name = "Smart Environment"
+
+[[program]]
+id = "living.late"
+dimension = "living"
+name = "Posyandu Terlambat"
+department = "dinkes"
+quick_win = true
+start = {start}
+due = {yesterday}
+[[indicator]]
+id = "living.late.visits"
+program = "living.late"
+name = "Kunjungan posyandu"
+unit = "orang"
+direction = "increase"
+baseline = {{ date = {start}, value = 0.0 }}
+targets = [{{ date = {yesterday}, value = 100.0 }}]
+update_every = "1mo"
+
+[[program]]
+id = "living.done"
+dimension = "living"
+name = "Klinik Tercapai"
+department = "dinkes"
+quick_win = true
+start = {start}
+due = {month_ago}
+[[indicator]]
+id = "living.done.clinics"
+program = "living.done"
+name = "Klinik baru"
+unit = "unit"
+direction = "increase"
+baseline = {{ date = {start}, value = 0.0 }}
+targets = [{{ date = {month_ago}, value = 10.0 }}]
+update_every = "1mo"
+
+[[program]]
+id = "env.waste"
+dimension = "env"
+name = "Bank Sampah"
+department = "dlh"
+horizon = "medium"
+start = {start}
+due = 2030-12-31
+[[indicator]]
+id = "env.waste.banks"
+program = "env.waste"
+name = "Bank sampah aktif"
+unit = "unit"
+direction = "increase"
+baseline = {{ date = {start}, value = 0.0 }}
+targets = [{{ date = 2030-12-31, value = 50.0 }}]
+update_every = "1mo"
+"#,
+        start = d(400),
+        yesterday = d(1),
+        month_ago = d(30),
+    )
+}
+
+const PAST_DUE_SCREENS: &str = r#"
+[[screen]]
+id = "late"
+label = "Tenggat"
+pages = [
+  "dimension:living",
+  "quick-wins",
+  { kind = "department", department = "dinkes" },
+  { kind = "program", program = "living.late" },
+  { kind = "numbers", indicators = ["living.late.visits", "living.done.clinics"] },
+]
+
+[[screen]]
+id = "solo"
+label = "Satu halaman"
+pages = [{ kind = "numbers", indicators = ["env.waste.banks"] }]
+"#;
+
+/// What a page shows of the items with `ids` (by `data-id`): for each, whether it carries an
+/// overdue chip, the chips' texts and the item's whole text.
+async fn marks(page: &browser::Page, ids: &[&str]) -> Value {
+    page.eval(&format!(
+        "Object.fromEntries({}.map(id => {{ const els = [...document.querySelectorAll(`[data-id='${{id}}']`)]; const row = (e) => e.closest('tr, .unit, li, article') || e; return [id, {{ found: els.length, chips: els.flatMap(e => [...row(e).querySelectorAll('.overdue-chip')].map(c => c.textContent.trim())), text: els.map(e => row(e).textContent.replace(/\\s+/g, ' ')).join(' | ') }}]; }}))",
+        json!(ids)
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn past_due_is_marked_on_every_page_and_an_achieved_item_never_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), &past_due_plan(), "");
+    std::fs::write(dir.path().join("screens.toml"), PAST_DUE_SCREENS).unwrap();
+    let app = start_in(dir, config_path, pantau::app::RunOptions::default()).await;
+    let base = app.base.clone();
+    let (status, body) = app
+        .post_json(
+            "/api/v1/observations",
+            Some(ADMIN),
+            &json!({ "observations": [
+                { "indicator": "living.late.visits", "time": jakarta_date(2), "value": 50.0 },
+                { "indicator": "living.done.clinics", "time": jakarta_date(35), "value": 12.0 },
+            ] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The API's word first: past due and not achieved is overdue; achieved never is.
+    let progress = get_json(&base, "/api/v1/progress").await;
+    let item = |id: &str| -> Value {
+        ["indicators", "programs"]
+            .iter()
+            .flat_map(|k| progress[k].as_array().unwrap().iter())
+            .find(|x| x["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    for id in ["living.late", "living.late.visits"] {
+        assert_eq!(item(id)["overdue"], true, "{id}");
+        assert_ne!(item(id)["status"], "achieved", "{id}");
+    }
+    for id in ["living.done", "living.done.clinics"] {
+        assert_eq!(item(id)["status"], "achieved", "{id}");
+        assert_eq!(item(id)["overdue"], false, "{id}");
+    }
+
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    let late_ids = ["living.late", "living.late.visits"];
+    let done_ids = ["living.done", "living.done.clinics"];
+    // Each page kind that lists the items: the ids it lists them under.
+    let pages: [(&str, &[&str], &[&str]); 8] = [
+        ("/wall?screen=late&page=1", &late_ids, &done_ids),
+        (
+            "/wall?screen=late&page=2",
+            &["living.late"],
+            &["living.done"],
+        ),
+        ("/wall?screen=late&page=3", &late_ids, &done_ids),
+        ("/wall?screen=late&page=4", &late_ids, &[]),
+        (
+            "/wall?screen=late&page=5",
+            &["living.late.visits"],
+            &["living.done.clinics"],
+        ),
+        ("/quick-wins", &["living.late"], &["living.done"]),
+        (
+            "/department/dinkes",
+            &["living.late.visits"],
+            &["living.done.clinics"],
+        ),
+        ("/", &["dinkes"], &["dlh"]),
+    ];
+    let mut problems = Vec::new();
+    for (path, late, done) in pages {
+        open(&page, &base, path).await;
+        if path == "/" {
+            // The overview counts what is past due and marks the department that owns it.
+            let tile = text(&page, "[data-figure='overdue']").await;
+            assert!(tile.starts_with("Lewat tenggat2"), "{path}: {tile}");
+            let dept = page
+                .eval("(() => { const a = document.querySelector(\"[data-department='dinkes']\"); return [...a.querySelectorAll('.overdue-chip')].map(c => c.textContent.trim()); })()")
+                .await;
+            assert_eq!(dept, json!(["Lewat tenggat: 2"]), "{path}");
+            let other = page
+                .eval("document.querySelector(\"[data-department='dlh']\").querySelectorAll('.overdue-chip').length")
+                .await;
+            assert_eq!(other, json!(0), "{path}: dlh has nothing past due");
+        } else {
+            let seen = marks(&page, late).await;
+            for id in late {
+                let m = &seen[id];
+                assert!(
+                    m["found"].as_u64().unwrap() > 0,
+                    "{path} lists {id}: {seen}"
+                );
+                let chips = m["chips"].as_array().unwrap();
+                assert!(
+                    chips
+                        .iter()
+                        .any(|c| c.as_str().unwrap().starts_with("Lewat tenggat")),
+                    "{path}: {id} carries the Lewat tenggat chip: {m}"
+                );
+            }
+            let seen = marks(&page, done).await;
+            for id in done {
+                let m = &seen[id];
+                assert!(
+                    m["found"].as_u64().unwrap() > 0,
+                    "{path} lists {id}: {seen}"
+                );
+                assert_eq!(m["chips"], json!([]), "{path}: achieved {id} has no chip");
+                let t = m["text"].as_str().unwrap().to_lowercase();
+                assert!(!t.contains("lewat"), "{path}: achieved {id} says `{t}`");
+            }
+        }
+        for p in page.text_problems(rules_for(path, 1920, 1080)).await {
+            problems.push(format!("{path}: {p}"));
+        }
+        let name = path.replace(['/', '?', '&', '='], "_");
+        page.screenshot(&screenshot_path(&format!("past-due/{name}.png")))
+            .await;
+    }
+    // The quick-wins table says how long past due, and nothing of the kind for the achieved one.
+    open(&page, &base, "/quick-wins").await;
+    let due = text(&page, "tr[data-id='living.late'] [data-days]").await;
+    assert_eq!(due, "lewat 1 hari");
+    let done = text(&page, "tr[data-id='living.done'] [data-days]").await;
+    assert_eq!(done, "Tercapai");
+
+    // In English, one of a thing is singular: "1 day overdue", "1 page", "1 indicator".
+    open(&page, &base, "/quick-wins?lang=en").await;
+    assert_eq!(
+        text(&page, "tr[data-id='living.late'] [data-days]").await,
+        "1 day overdue"
+    );
+    assert_eq!(
+        text(&page, "tr[data-id='living.late'] .overdue-chip").await,
+        "1 day past due"
+    );
+    assert_eq!(
+        text(&page, "tr[data-id='living.done'] [data-days]").await,
+        "Achieved"
+    );
+    open(&page, &base, "/?lang=en").await;
+    let solo = text(&page, "[data-screen='solo'] .meta").await;
+    assert!(solo.contains("1 page ·"), "{solo}");
+    let late = text(&page, "[data-screen='late'] .meta").await;
+    assert!(late.contains("5 pages ·"), "{late}");
+    let numbers = text(&page, "[data-screen='solo'] a[data-kind='numbers']").await;
+    assert_eq!(numbers, "Key figures (1 indicator)");
+    let dlh = text(&page, "[data-department='dlh'] small").await;
+    assert_eq!(dlh, "1 indicator");
+    let dinkes = text(&page, "[data-department='dinkes'] small").await;
+    assert_eq!(dinkes, "2 indicators");
+    assert_eq!(
+        text(&page, "[data-department='dinkes'] .overdue-chip").await,
+        "Past due: 2"
+    );
+    // Bahasa Indonesia marks no plural.
+    open(&page, &base, "/").await;
+    assert_eq!(
+        text(&page, "[data-department='dlh'] small").await,
+        "1 indikator"
+    );
+    assert_eq!(
+        text(&page, "[data-department='dinkes'] small").await,
+        "2 indikator"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    drop(browser);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the wall's feeds, numbers and chart pages say, against the API
+// ---------------------------------------------------------------------------------------------
+
+/// A value with its unit as `valueUnit` in format.js shows it in id-ID.
+fn value_unit_id(x: f64, unit: &str) -> String {
+    let n = num_id(x);
+    match unit.trim() {
+        "persen" | "%" | "percent" => format!("{n}%"),
+        "Rp" | "rupiah" | "Rupiah" | "IDR" => format!("Rp {n}"),
+        "" => n,
+        u => format!("{n} {u}"),
+    }
+}
+
+#[tokio::test]
+async fn the_wall_feeds_numbers_and_chart_pages_show_what_the_api_says() {
+    let app = city_with_history().await;
+    let base = app.base.clone();
+    let browser = Browser::launch().await;
+    let page = browser.new_page(1920, 1080).await;
+    let screens = get_json(&base, "/api/v1/screens").await;
+    let all = screens["configured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "wall-all")
+        .unwrap()["pages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let page_of = |kind: &str| {
+        1 + all
+            .iter()
+            .position(|p| p["kind"] == kind)
+            .unwrap_or_else(|| panic!("a {kind} page"))
+    };
+
+    // Sumber data: each feed's state, its last success (or that it never succeeded) and its error.
+    let feeds_path = format!("/wall?screen=wall-all&page={}", page_of("feeds"));
+    let feeds = get_json(&base, "/api/v1/feeds").await;
+    let feeds = feeds["feeds"].as_array().unwrap().clone();
+    assert_eq!(feeds.len(), 2);
+    open(&page, &base, &feeds_path).await;
+    // The first poll of the feed that runs at start fails within its 2 s timeout.
+    let down = page
+        .wait_for(
+            "document.querySelector(\"[data-id='dinkes-gizi-e-ppgbm-bulanan']\")?.dataset.health === 'down'",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(down.is_some(), "the dead feed shows down");
+    let feeds = get_json(&base, "/api/v1/feeds").await;
+    for f in feeds["feeds"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        let shown = page
+            .eval(&format!(
+                "(() => {{ const a = document.querySelector(\"[data-id='{id}']\"); return a && {{ health: a.dataset.health, badge: a.querySelector('.badge').textContent.trim(), meta: a.querySelector('.meta').textContent.replace(/\\s+/g, ' ').trim(), err: (a.querySelector('.err') || {{}}).textContent || null, errTitle: (a.querySelector('.err') || {{}}).title || null }}; }})()"
+            ))
+            .await;
+        assert_eq!(shown["health"], f["health"], "{id}: {shown}");
+        let word = match f["health"].as_str().unwrap() {
+            "up" => "Aktif",
+            "down" => "Gagal",
+            "late" => "Terlambat",
+            _ => "Menunggu",
+        };
+        assert_eq!(shown["badge"], word, "{id}");
+        let meta = shown["meta"].as_str().unwrap();
+        assert!(meta.contains(f["format"].as_str().unwrap()), "{id}: {meta}");
+        if f["last_success"].is_null() {
+            assert!(meta.contains("belum pernah berhasil"), "{id}: {meta}");
+        } else {
+            assert!(meta.contains("berhasil terakhir"), "{id}: {meta}");
+        }
+        match f["last_error"]["message"].as_str() {
+            Some(message) => {
+                assert_eq!(shown["errTitle"], message, "{id}: the whole error");
+                let err = shown["err"].as_str().unwrap();
+                assert!(err.starts_with("Galat "), "{id}: {err}");
+                let head: String = message.chars().take(40).collect();
+                assert!(err.contains(&head), "{id}: `{err}` shows `{message}`");
+            }
+            None => assert_eq!(shown["err"], Value::Null, "{id}: no error shown"),
+        }
+    }
+
+    // Angka utama: every tile's full value, status and progress as the API has them.
+    let numbers = all.iter().find(|p| p["kind"] == "numbers").unwrap().clone();
+    open(
+        &page,
+        &base,
+        &format!("/wall?screen=wall-all&page={}", page_of("numbers")),
+    )
+    .await;
+    let progress = get_json(&base, "/api/v1/progress").await;
+    let ind = |id: &str| -> Value {
+        progress["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    for id in numbers["indicators"].as_array().unwrap() {
+        let id = id.as_str().unwrap();
+        let i = ind(id);
+        let shown = page
+            .eval(&format!(
+                "(() => {{ const a = document.querySelector(\".num-tile[data-id='{id}']\"); return {{ status: a.dataset.status, title: a.querySelector('.value-current').title, pct: a.querySelector('.row > b').textContent.trim(), name: a.querySelector('h3').textContent.trim() }}; }})()"
+            ))
+            .await;
+        assert_eq!(shown["status"], i["status"], "{id}");
+        assert_eq!(shown["name"], i["name"], "{id}");
+        assert_eq!(
+            shown["title"].as_str().unwrap(),
+            value_unit_id(i["current"].as_f64().unwrap(), i["unit"].as_str().unwrap()),
+            "{id}"
+        );
+        let p = format!("{:.0}%", i["progress"].as_f64().unwrap() * 100.0);
+        assert_eq!(shown["pct"].as_str().unwrap(), p, "{id}");
+    }
+
+    // The chart page: the indicator's figures, "Realisasi terkini" beside the current value, and
+    // a chart drawn from its series.
+    let chart = all.iter().find(|p| p["kind"] == "chart").unwrap().clone();
+    let id = chart["indicator"].as_str().unwrap();
+    open(
+        &page,
+        &base,
+        &format!("/wall?screen=wall-all&page={}", page_of("chart")),
+    )
+    .await;
+    page.wait_for(
+        "!!document.querySelector('#wall-chart canvas, #wall-chart svg')",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the chart is drawn");
+    let i = ind(id);
+    let facts = page
+        .eval("Object.fromEntries([...document.querySelectorAll('.fact-w')].map(f => [f.querySelector('.lbl').textContent.trim(), { text: f.querySelector('b').textContent.trim(), title: f.querySelector('b').title }]))")
+        .await;
+    assert_eq!(
+        facts["Realisasi terkini"]["title"].as_str().unwrap(),
+        value_unit_id(i["current"].as_f64().unwrap(), i["unit"].as_str().unwrap()),
+        "{facts}"
+    );
+    assert_eq!(
+        facts["Progres"]["text"].as_str().unwrap(),
+        pct(i["progress"].as_f64().unwrap(), "id"),
+        "{facts}"
+    );
+    let capaian = i["capaian"]
+        .as_f64()
+        .map(|c| format!("{:.1}%", c).replace('.', ","))
+        .unwrap_or("–".into());
+    assert_eq!(facts["Capaian (SAKIP)"]["text"].as_str().unwrap(), capaian);
+    assert_eq!(text(&page, ".chart-page .strip-name h2").await, i["name"]);
+    let series = get_json(&base, &format!("/api/v1/indicators/{id}/series")).await;
+    assert!(series["points"].as_array().unwrap().len() > 3, "{series}");
+
+    // "Realisasi terkini" labels the current value on the program page and the desk.
+    open(
+        &page,
+        &base,
+        &format!("/wall?screen=wall-all&page={}", page_of("program")),
+    )
+    .await;
+    let labels = page
+        .eval(
+            "[...document.querySelectorAll('.card-ind .val .lbl')].map(l => l.textContent.trim())",
+        )
+        .await;
+    let labels = labels.as_array().unwrap();
+    assert!(
+        !labels.is_empty() && labels.iter().all(|l| l == "Realisasi terkini"),
+        "{labels:?}"
+    );
+    open(&page, &base, "/department/dinkes").await;
+    let cells = page
+        .eval(
+            "[...document.querySelectorAll('#ind-body td.value-cell')].map(td => td.dataset.label)",
+        )
+        .await;
+    let cells = cells.as_array().unwrap();
+    assert!(
+        !cells.is_empty() && cells.iter().all(|l| l == "Realisasi terkini"),
+        "{cells:?}"
+    );
+
+    // The department form shows the API's refusal in the page's language.
+    let token = app.token("dinkes");
+    for (path, words) in [
+        ("/department/dinkes?lang=en", "problem in the batch"),
+        ("/department/dinkes", "masalah dalam kiriman"),
+    ] {
+        open(&page, &base, path).await;
+        page.eval(&format!(
+            "document.getElementById('token').value = {}; var s = document.getElementById('obs-indicator'); s.value = 'living.health.stunting'; s.dispatchEvent(new Event('change')); var v = document.getElementById('obs-value'); v.value = '1'; v.dispatchEvent(new Event('input')); document.getElementById('obs-date').value = '2001-01-01'; document.getElementById('obs-form').requestSubmit();",
+            json!(token)
+        ))
+        .await;
+        let refused = page
+            .wait_for(
+                "document.querySelector('#obs-result.err') && document.querySelector('#obs-result').textContent",
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("refused");
+        let refused = refused.as_str().unwrap();
+        assert!(refused.contains(words), "{path}: {refused}");
+        if path.contains("lang=en") {
+            assert!(
+                !refused.contains("masalah") && !refused.contains("Baris"),
+                "{refused}"
+            );
+        }
+    }
     drop(browser);
     app.stop().await;
 }

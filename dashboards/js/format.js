@@ -2,7 +2,7 @@
 // ("28 Nov 2026"), times in the city's zone with its label (WIB/WITA/WIT), ages ("5 mnt lalu"),
 // and the five statuses with their colour, label and icon. Also escapes text for HTML.
 
-import { lang, t } from './i18n.js';
+import { lang, t, plural } from './i18n.js';
 
 let zone = 'Asia/Jakarta';
 
@@ -253,7 +253,7 @@ export function age(ms, now = Date.now()) {
     s < 3600 ? [s / 60, 'm'] : s < 86400 ? [s / 3600, 'h'] : s < 86400 * 60 ? [s / 86400, 'd'] : s < 86400 * 730 ? [s / (86400 * 30.44), 'mo'] : [s / (86400 * 365.25), 'y'];
   const r = Math.max(1, Math.round(n));
   let text = (AGO[lang()] || AGO.id)[unit].replace('{n}', num(r, 0));
-  if (lang() === 'en' && r === 1) text = text.replace('days', 'day');
+  if (lang() === 'en') text = plural(r, text.replace('days', 'day'), text);
   return text;
 }
 
@@ -263,8 +263,8 @@ export function cadence(every) {
   if (!m) return every || '–';
   const unit = t('cadence_units')[m[2]] || m[2];
   const n = Number(m[1]);
-  const plural = lang() === 'en' && n !== 1 ? 's' : '';
-  return t('every', { c: `${n} ${unit}${plural}` });
+  const c = `${n} ${unit}`;
+  return t('every', { c: lang() === 'en' ? plural(n, c, `${c}s`) : c });
 }
 
 /** A cadence such as "1mo" in milliseconds (months as 30 days, years as 365). */

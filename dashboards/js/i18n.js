@@ -21,6 +21,7 @@ const TEXT = {
     cmp_no_email: 'tanpa alamat e-mail pengingat',
     cmp_none_title: 'Belum ada laporan yang jatuh tempo bulan ini',
     cmp_none: 'Kepatuhan dihitung dari periode pelaporan tiap indikator (update_every) yang sudah lewat tenggatnya.',
+    cmp_next_html: 'Tiap OPD tampil di sini begitu periode pelaporannya lewat tenggat. OPD mengirim nilai lewat halamannya (<code>/department/&lt;id&gt;</code>) dengan token dari <code>pantau token create</code>, lewat feed, atau <code>pantau import data.csv</code>.',
     cmp_mine: 'Kepatuhan pelaporan bulan ini',
     cmp_mine_line: '{percent} tepat waktu: {on_time} dari {expected} laporan ({late} terlambat, {missing} belum masuk)',
     cmp_mine_none: 'Belum ada laporan yang jatuh tempo bulan ini.',
@@ -85,6 +86,8 @@ const TEXT = {
     due: 'Tenggat',
     past_due: 'Lewat tenggat',
     past_due_hint: 'belum tercapai',
+    overdue_n: 'Lewat tenggat: {n}',
+    overdue_items_none: 'tidak ada yang lewat tenggat',
     due_in: '{n} hari lagi',
     due_today: 'jatuh tempo hari ini',
     overdue_by: 'lewat {n} hari',
@@ -207,6 +210,7 @@ const TEXT = {
     report_periods_due: '{n} periode wajib lapor',
     report_plan_version: 'Versi rencana',
     report_made: 'dibuat {time}',
+    report_empty_title: 'Belum ada realisasi pada periode ini, jadi laporan masih kosong',
     report_no_years: 'Masterplan belum memuat target tahunan, jadi belum ada laporan.',
     category_sangat_tinggi: 'Sangat tinggi',
     category_tinggi: 'Tinggi',
@@ -234,8 +238,9 @@ const TEXT = {
     cmp_no_email: 'no reminder e-mail address',
     cmp_none_title: 'No report was due this month yet',
     cmp_none: 'Compliance counts each indicator\'s reporting periods (update_every) whose deadline has passed.',
+    cmp_next_html: 'Each department shows here once a reporting period of theirs is past its deadline. Departments post values on their page (<code>/department/&lt;id&gt;</code>) with a token from <code>pantau token create</code>, through a feed, or with <code>pantau import data.csv</code>.',
     cmp_mine: 'Reporting compliance this month',
-    cmp_mine_line: '{percent} on time: {on_time} of {expected} reports ({late} late, {missing} missing)',
+    cmp_mine_line: { by: 'expected', one: '{percent} on time: {on_time} of {expected} report ({late} late, {missing} missing)', other: '{percent} on time: {on_time} of {expected} reports ({late} late, {missing} missing)' },
     cmp_mine_none: 'No report was due this month yet.',
     feeds_none_html: 'Add a <code>[[feed]]</code> to <code>masterplan.toml</code> so pantau polls the departments\' systems on a schedule, then run <code>pantau check</code>.',
     event_feed_down: 'Feed {name} is down',
@@ -257,7 +262,7 @@ const TEXT = {
     empty_qw_html: 'No values for the quick-win programs yet. Departments post them on their pages (<code>/department/&lt;id&gt;</code>), through feeds, or with <code>pantau import data.csv</code>.',
     post_jump: 'Post a value',
     seconds_n: '{n} s',
-    pages_n: '{n} pages',
+    pages_n: { one: '{n} page', other: '{n} pages' },
     cumulative_hint: 'Cumulative indicator: enter the increase since the last report, not the total.',
     running_total: 'Total now {total}; after this post {after}.',
     confirm_total: 'The value {value} is at least the current total ({total}). This indicator adds up increases, so the total would become {after}. Is {value} really the increase since the last report?',
@@ -298,10 +303,12 @@ const TEXT = {
     due: 'Due',
     past_due: 'Past due',
     past_due_hint: 'not yet achieved',
-    due_in: 'in {n} days',
+    overdue_n: 'Past due: {n}',
+    overdue_items_none: 'nothing past due',
+    due_in: { one: 'in {n} day', other: 'in {n} days' },
     due_today: 'due today',
-    overdue_by: '{n} days overdue',
-    overdue_chip: '{n} days past due',
+    overdue_by: { one: '{n} day overdue', other: '{n} days overdue' },
+    overdue_chip: { one: '{n} day past due', other: '{n} days past due' },
     event_overdue: '{name}: past due, not achieved',
     event_update_overdue: '{name}: update overdue, department reminded',
     forecast: 'Forecast to reach target',
@@ -349,7 +356,7 @@ const TEXT = {
     all_indicators: 'All indicators',
     overdue: 'Overdue for an update',
     overdue_none: 'Every indicator is up to date.',
-    overdue_since: '{n} days late',
+    overdue_since: { one: '{n} day late', other: '{n} days late' },
     never_reported: 'never reported',
     post_title: 'Post a value',
     token: 'Department token',
@@ -370,7 +377,7 @@ const TEXT = {
     revision_to: 'New value',
     revision_received: 'Received',
     source: 'Source',
-    result_ok: '{rows} rows accepted: {new} new, {corrected} corrected, {unchanged} unchanged.',
+    result_ok: { by: 'rows', one: '{rows} row accepted: {new} new, {corrected} corrected, {unchanged} unchanged.', other: '{rows} rows accepted: {new} new, {corrected} corrected, {unchanged} unchanged.' },
     note_ok: 'Note saved.',
     error_row: 'Row {row}',
     fix: 'Fix',
@@ -385,10 +392,10 @@ const TEXT = {
     event_status: '{name}: {from} → {to}',
     event_stale: '{name}: data went stale',
     event_fresh: '{name}: data fresh again',
-    programs_n: '{n} programs',
-    indicators_n: '{n} indicators',
+    programs_n: { one: '{n} program', other: '{n} programs' },
+    indicators_n: { one: '{n} indicator', other: '{n} indicators' },
     sorted_by_risk: 'Sorted by risk, highest first',
-    more_programs: '+{n} more programs on the Quick Wins page',
+    more_programs: { one: '+{n} more program on the Quick Wins page', other: '+{n} more programs on the Quick Wins page' },
     details: 'Details',
     latest_value: 'Latest value',
     of_target: 'of target {value}',
@@ -398,7 +405,7 @@ const TEXT = {
     other_pages: 'Other pages',
     unit_percent: '%',
     forecast_reach: 'reaches target {date}',
-    days: '{n} days',
+    days: { one: '{n} day', other: '{n} days' },
     report_title: 'Evaluation report',
     report_choose: 'Smart City Masterplan evaluation report',
     report_intro: 'Achievement (SAKIP) of the year or quarter against its target, per dimension, tier, program and indicator, with the quick wins, department reporting compliance and the signature page.',
@@ -417,9 +424,10 @@ const TEXT = {
     report_indicators: 'Indicators with a target',
     report_with_capaian: '{n} with achievement',
     report_on_time: 'Department reporting compliance',
-    report_periods_due: '{n} reporting periods due',
+    report_periods_due: { one: '{n} reporting period due', other: '{n} reporting periods due' },
     report_plan_version: 'Plan version',
     report_made: 'made {time}',
+    report_empty_title: 'No values for this period yet, so the report is empty',
     report_no_years: 'The masterplan has no yearly targets yet, so there is no report.',
     category_sangat_tinggi: 'Very high',
     category_tinggi: 'High',
@@ -446,9 +454,24 @@ export function chooseLang(cityLocale) {
   return pick;
 }
 
-/** The text for `key` in the current language, with {name} placeholders filled from `vars`. */
+/** The count a placeholder holds, whether given as a number or as shown ("1", "1,234"). */
+function countOf(v) {
+  return typeof v === 'number' ? v : Number(String(v ?? '').replace(/[^\d.-]/g, ''));
+}
+
+/** `one` for a count of 1 and `other` for any other count, as English writes them ("1 day",
+ * "3 days"); Bahasa Indonesia marks no plural ("1 hari", "3 hari"), so its texts are plain
+ * strings. */
+export function plural(n, one, other) {
+  return countOf(n) === 1 ? one : other;
+}
+
+/** The text for `key` in the current language, with {name} placeholders filled from `vars`. A
+ * text with a singular and a plural (`{ one, other }`) is chosen by the count in `vars.n` (or
+ * the placeholder its `by` names). */
 export function t(key, vars = {}) {
-  const s = TEXT[current][key] ?? TEXT.id[key] ?? key;
+  let s = TEXT[current][key] ?? TEXT.id[key] ?? key;
+  if (s && typeof s === 'object' && 'other' in s) s = plural(vars[s.by || 'n'], s.one, s.other);
   if (typeof s !== 'string') return s;
   return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
 }

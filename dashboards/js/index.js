@@ -1,11 +1,13 @@
 // index.js — owns the start page (/): lists the wall's screens from /api/v1/screens with a link to
 // each screen and to each of its pages, the quick-wins page, and every department's page with
-// its indicator count and how many are stale; the masterplan total updates live.
+// its indicator count and how many are stale or past due; the masterplan total (with how many
+// items are past their final target date and not achieved) updates live, and an empty city is
+// told what to do next.
 
 import { getJSON } from './api.js';
 import { boot, connectLive, batched, ProgressStore } from './page.js';
 import { t, href } from './i18n.js';
-import { esc, pct, badge, staleChip, icon, age } from './format.js';
+import { esc, pct, badge, staleChip, overdueChip, icon, age } from './format.js';
 import { indexPlan, departmentShort, newestUpdate } from './model.js';
 
 const plan = await boot('pages');
@@ -36,6 +38,8 @@ function pageLabel(page) {
       return `${t('numbers')} (${t('indicators_n', { n: (page.indicators || []).length })})`;
     case 'chart':
       return `${t('trajectory')}: ${name(defs.indicators, page.indicator)}`;
+    case 'compliance':
+      return t('compliance_title');
     default:
       return page.id;
   }
@@ -67,23 +71,37 @@ async function renderScreens() {
     .join('');
 }
 
+/** Indicators and programs past their final target date and not achieved (`overdue` from the
+ * API), as the overview counts them. */
+function overdueItems() {
+  return [...store.indicators.values(), ...store.programs.values()].filter((x) => x.overdue);
+}
+
 function render() {
   const m = store.masterplan;
-  const newest = newestUpdate([...store.indicators.values()]);
+  const all = [...store.indicators.values()];
+  const newest = newestUpdate(all);
+  const late = overdueItems();
+  const empty = document.getElementById('index-empty');
+  empty.hidden = !m || all.some((i) => i.last_update);
+  if (!empty.hidden) empty.innerHTML = `<h2>${esc(t('empty_title'))}</h2><p>${esc(t('empty_wall'))}</p><p>${t('empty_how_html')}</p>`;
   if (m) {
     document.getElementById('index-summary').innerHTML =
       `<div class="tile st-edge-${esc(m.status)}" data-id="masterplan"><span class="lbl">${esc(t('masterplan_total'))}</span><b class="value-progress">${esc(pct(m.progress))}</b>${badge(m.status)}<span class="muted">${esc(newest ? t('latest_data', { age: age(newest) }) : t('no_update'))}</span></div>` +
       `<div class="tile"><span class="lbl">${esc(t('expected_now'))}</span><b>${esc(pct(m.expected))}</b></div>` +
       `<div class="tile"><span class="lbl">${esc(t('indicators'))}</span><b>${store.indicators.size}</b></div>` +
-      `<div class="tile${m.counts.stale ? ' is-stale' : ''}"><span class="lbl">${esc(t('stale'))}</span><b>${m.counts.stale}</b>${m.counts.stale ? staleChip() : ''}</div>`;
+      `<div class="tile${m.counts.stale ? ' is-stale' : ''}"><span class="lbl">${esc(t('stale'))}</span><b>${m.counts.stale}</b>${m.counts.stale ? staleChip() : ''}</div>` +
+      `<div class="tile${late.length ? ' is-late' : ''}" data-figure="overdue"><span class="lbl">${esc(t('past_due'))}</span><b>${late.length}</b>${late.length ? overdueChip(null) : `<span class="muted">${esc(t('overdue_items_none'))}</span>`}</div>`;
   }
   document.getElementById('departments').innerHTML = plan.departments
     .map((d) => {
       const inds = [...store.indicators.values()].filter((i) => i.department === d.id);
       const stale = inds.filter((i) => i.stale).length;
+      const pastDue = late.filter((x) => x.department === d.id).length;
+      const chips = (pastDue ? `<span class="overdue-chip" data-overdue="true" title="${esc(t('past_due_hint'))}">${esc(t('overdue_n', { n: pastDue }))}</span>` : '') + (stale ? staleChip(t('stale_n', { n: stale })) : '');
       return `<li><a href="${esc(href(`/department/${encodeURIComponent(d.id)}`))}" data-department="${esc(d.id)}">
         <span><span class="opd">${esc(departmentShort(d.id))}</span> ${esc(d.name)}<br><small>${esc(t('indicators_n', { n: inds.length }))}</small></span>
-        ${stale ? staleChip(t('stale_n', { n: stale })) : ''}</a></li>`;
+        ${chips ? `<span class="chips">${chips}</span>` : ''}</a></li>`;
     })
     .join('');
   document.body.dataset.ready = '1';

@@ -1,7 +1,8 @@
 // laporan.js — owns the evaluation-report page (/laporan): the year (a year of the plan's
 // targets), triwulan and OPD pickers, the download links for the XLSX and HTML report
 // (/api/v1/reports/evaluation), the report's headline figures from its JSON, and a preview of
-// the HTML report in a frame.
+// the HTML report in a frame (its tables at a size a screen can be read at); a report without
+// any realisation says how values arrive.
 
 import { getJSON } from './api.js';
 import { boot } from './page.js';
@@ -104,6 +105,10 @@ async function loadSummary() {
     `<div class="tile" data-figure="indicators"><span class="lbl">${esc(t('report_indicators'))}</span><b>${esc(num(o.indicators, 0))}</b><span class="muted">${esc(t('report_with_capaian', { n: num(o.with_capaian, 0) }))}</span></div>` +
     `<div class="tile" data-figure="on_time"><span class="lbl">${esc(t('report_on_time'))}</span><b>${esc(pct(onTime, 1))}</b><span class="muted">${esc(t('report_periods_due', { n: num(c.totals.expected, 0) }))}</span></div>` +
     `<div class="tile" data-figure="version"><span class="lbl">${esc(t('report_plan_version'))}</span><b><code>${esc(r.plan_version)}</code></b><span class="muted">${esc(t('report_made', { time: dateTime(toMillis(r.made_at)) }))}</span></div>`;
+  // No realisation in the chosen period yet: say how values arrive.
+  const empty = $('report-empty');
+  empty.hidden = o.with_capaian > 0;
+  if (!empty.hidden) empty.innerHTML = `<h2>${esc(t('report_empty_title'))}</h2><p>${t('empty_how_html')}</p>`;
   document.body.dataset.ready = '1';
 }
 
@@ -113,9 +118,22 @@ for (const el of [yearSel, quarterSel, deptSel]) {
     loadSummary();
   });
 }
+/** On screen the preview reads at the desk's 12 px floor (9 pt, the report's body size); the
+ * report's smaller print sizes for its tables stay for paper and the downloaded file. */
+const SCREEN_SIZES = '@media screen { table.summary, table.indicators, table.indicators thead th, .note { font-size: 9pt; } }';
+$('preview').addEventListener('load', () => {
+  const d = $('preview').contentDocument;
+  if (!d || !d.head || d.getElementById('pantau-screen-sizes')) return;
+  const style = d.createElement('style');
+  style.id = 'pantau-screen-sizes';
+  style.textContent = SCREEN_SIZES;
+  d.head.appendChild(style);
+  $('preview').dataset.ready = '1';
+});
 $('report-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   $('preview-section').hidden = false;
+  delete $('preview').dataset.ready;
   $('preview').src = reportUrl('html');
 });
 

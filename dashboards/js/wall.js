@@ -161,10 +161,14 @@ function compliancePage() {
       </article></div>`,
     };
   });
+  // An empty city is told how values arrive, above the rows (every report still missing) or in
+  // place of them.
+  const noData = !hasData([...store.indicators.values()]);
   return {
     units,
-    empty: `<div class="empty-hint" data-empty="1"><h2>${esc(t('cmp_none_title'))}</h2><p>${esc(compliance === null ? t('connecting') : t('cmp_none'))}</p></div>`,
+    empty: `<div class="empty-hint" data-empty="1"><h2>${esc(t('cmp_none_title'))}</h2><p>${esc(compliance === null ? t('connecting') : t('cmp_none'))}</p><p>${t('cmp_next_html')}</p></div>`,
     cols: list.length > 8 ? 2 : 1,
+    strip: noData && list.length ? emptyHint('empty_wall') : '',
   };
 }
 
@@ -410,7 +414,7 @@ function programUnits(programs, indicatorsOf) {
 function strip(item, { name, sub, counts, fresh }) {
   return `<article class="tile strip st-edge-${esc(item.status)}${flash(item.id)}" data-id="${esc(item.id)}" data-status="${esc(item.status)}">
     <div class="strip-name"><h2>${esc(name)}</h2></div>${sub ? `<div class="meta">${sub}</div>` : ''}
-    <div class="strip-fig">${badge(item.status)}<div class="big value-progress">${esc(pct(item.progress))}</div></div>
+    <div class="strip-fig">${statusBadges(item, item.due)}<div class="big value-progress">${esc(pct(item.progress))}</div></div>
     <div class="strip-bar">${progressBar(item.progress, item.expected, item.status)}${figures(item, true)}</div>
     <div class="strip-counts">${countsChips(counts)}${fresh}</div>
   </article>`;
@@ -685,7 +689,7 @@ function chartPage(page) {
       <div class="strip-fig">${statusBadges(i, i.target.date)}</div>
       <div class="facts-row" style="grid-column: 1 / -1">${facts}</div>
     </article>
-    <div class="wbody tile chart-area"><div id="wall-chart"></div>${data && data.error ? `<p class="result err">${esc(t('load_failed', { msg: data.error }))}</p>` : ''}${i.last_update ? '' : emptyHint('empty_wall')}</div>
+    <div class="wbody tile chart-area">${i.last_update ? '' : `<div class="empty-hint compact" data-empty="1"><p><b>${esc(t('empty_title'))}.</b> ${t('empty_how_html')}</p></div>`}<div id="wall-chart"></div>${data && data.error ? `<p class="result err">${esc(t('load_failed', { msg: data.error }))}</p>` : ''}</div>
   </section>`;
   return {
     html,
@@ -694,7 +698,9 @@ function chartPage(page) {
       const box = main.querySelector('.chart-area');
       const el = document.getElementById('wall-chart');
       const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 20;
-      const height = Math.max(200, box.clientHeight - rem * 4.5);
+      // Without values yet, the hint above the chart takes its share of the height.
+      const hint = box.querySelector('.empty-hint');
+      const height = Math.max(200, box.clientHeight - (hint ? hint.offsetHeight + rem * 0.6 : 0) - rem * 4.5);
       chart = trajectoryChart(el, {
         definition: data.detail.indicator,
         trajectory: data.detail.trajectory,
