@@ -171,4 +171,43 @@ mod tests {
         assert_eq!(header_key("x = [1]"), None);
         assert_eq!(sections("[[program]]\nid = \"p\"\n"), None);
     }
+
+    const FEED: &str = "id = \"kominfo-spbe\"\ndepartment = \"diskominfo\"\nurl = \"https://data.example.go.id/spbe\"\nformat = \"json\"\nschedule = \"@daily\"\n";
+    const MAPPING: &str =
+        "points = [{ indicator = \"governance.spbe.index\", value = \"/indeks\" }]\n";
+
+    fn feeds_of(text: &str) -> String {
+        let (_, feeds) = parse_masterplan(text, "m.toml", &[], &mut Vec::new()).unwrap();
+        format!("{feeds:?}")
+    }
+
+    #[test]
+    fn feeds_are_kept_as_written_or_rewritten_and_checked_with_the_new_plan() {
+        let new = super::super::init::masterplan_text("Kota Uji");
+        // As written: the comment stays.
+        let old = format!("{new}\n# SPBE index\n[[feed]]\n{FEED}[feed.json]\n{MAPPING}");
+        let (text, n) = with_feeds(&new, &old, "m.toml").unwrap();
+        assert_eq!(n, 1);
+        assert!(text.contains("# SPBE index\n[[feed]]"), "{text}");
+        assert_eq!(feeds_of(&text), feeds_of(&old));
+        // Written inline (no table header to copy): rewritten from its values.
+        let inline = format!(
+            "feed = [{{ {}, json = {{ {} }} }}]\n{new}",
+            FEED.trim().replace('\n', ", "),
+            MAPPING.trim()
+        );
+        let (text, n) = with_feeds(&new, &inline, "m.toml").unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(feeds_of(&text), feeds_of(&inline));
+        // No feeds: the new plan as it is; a feed the new plan has no OPD for: refused.
+        assert_eq!(with_feeds(&new, &new, "m.toml").unwrap(), (new.clone(), 0));
+        let other = old.replace("diskominfo\"\nurl", "dinkes\"\nurl");
+        let e = with_feeds(&new, &other, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("feed kominfo-spbe"), "{e}");
+        assert!(e.contains("fix or remove them there"), "{e}");
+        // A broken file with feeds is refused; without, it is replaced.
+        let e = with_feeds(&new, "[[feed]\nid = ", "m.toml").unwrap_err();
+        assert!(e.to_string().contains("is not valid TOML"), "{e}");
+        assert_eq!(with_feeds(&new, "x = ", "m.toml").unwrap().1, 0);
+    }
 }
