@@ -91,6 +91,28 @@ struct Seen {
     seq: AtomicU64,
 }
 
+/// When the screen was last heard from (any frame: pong, text, ping), in milliseconds since
+/// the session began: written by the session's reader task, read at each heartbeat.
+#[derive(Debug)]
+struct Heard {
+    began: std::time::Instant,
+    ms: AtomicU64,
+}
+
+impl Heard {
+    fn now(&self) -> u64 {
+        self.began.elapsed().as_millis() as u64
+    }
+
+    fn hear(&self) {
+        self.ms.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        Duration::from_millis(self.now().saturating_sub(self.ms.load(Ordering::Relaxed)))
+    }
+}
+
 impl Seen {
     fn touch(&self, seq: Option<u64>) {
         self.at_ms
@@ -201,7 +223,7 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let (id, seen) = registry.add(&params, tz);
-    let (mut tx, mut rx_ws) = ws.split();
+    let (mut tx, rx_ws) = ws.split();
     let (mut rx, start) = hub.subscribe(params.since, params.epoch.as_deref());
     let filter = params.filter.clone();
     let mut last_sent: u64;
@@ -236,13 +258,43 @@ pub async fn run(
     seen.touch(Some(last_sent));
     let mut ping = tokio::time::interval(heartbeat.interval);
     ping.tick().await;
-    let mut last_heard = tokio::time::Instant::now();
+    // The screen's side of the socket is read by a task of its own, polled only when the
+    // socket has something to read: polled from the loop below, it ran on every delta, and
+    // tungstenite zero-fills its read buffer before each read attempt (8 KiB per screen per
+    // delta, the largest cost of a 1,000-screen fan-out after the sends themselves). It ends
+    // on a close, an error or the end of the stream, and its end (`gone`) ends the session.
+    let heard = Arc::new(Heard {
+        began: std::time::Instant::now(),
+        ms: AtomicU64::new(0),
+    });
+    let (left, gone) = tokio::sync::oneshot::channel::<()>();
+    let reader = {
+        let (heard, seen) = (heard.clone(), seen.clone());
+        tokio::spawn(async move {
+            let mut rx_ws = rx_ws;
+            loop {
+                match rx_ws.next().await {
+                    Some(Ok(m)) if m.is_close() => break,
+                    Some(Ok(_)) => {
+                        heard.hear();
+                        seen.touch(None);
+                    }
+                    Some(Err(_)) | None => break,
+                }
+            }
+            drop(left);
+        })
+    };
+    tokio::pin!(gone);
     // Made once: a `changed()` made afresh on every turn of the loop would enter and leave the
     // waiters of the one shutdown signal every session shares, a lock twice per delta per screen.
     let stopping = shutdown.changed();
     tokio::pin!(stopping);
     loop {
+        // Deltas first: a wake for a delta polls nothing else. Each turn takes everything
+        // queued, so the turn after it finds the channel empty and looks at the rest.
         tokio::select! {
+            biased;
             msg = rx.recv() => {
                 let out = match msg {
                     Ok(d) if d.seq <= last_sent => continue,
@@ -281,18 +333,13 @@ pub async fn run(
                 if send_all(&mut tx, out).await.is_err() { break; }
                 seen.touch(Some(last_sent));
             }
-            incoming = rx_ws.next() => {
-                match incoming {
-                    Some(Ok(m)) if m.is_close() => break,
-                    Some(Ok(_)) => {
-                        last_heard = tokio::time::Instant::now();
-                        seen.touch(None);
-                    }
-                    Some(Err(_)) | None => break,
-                }
+            _ = &mut gone => break,
+            _ = &mut stopping => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "pantau is restarting".into() })))).await;
+                break;
             }
             _ = ping.tick() => {
-                if last_heard.elapsed() > heartbeat.timeout {
+                if heard.silent_for() > heartbeat.timeout {
                     tracing::info!(session = id, "screen silent too long; disconnecting");
                     break;
                 }
@@ -300,12 +347,9 @@ pub async fn run(
                     break;
                 }
             }
-            _ = &mut stopping => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "pantau is restarting".into() })))).await;
-                break;
-            }
         }
     }
+    reader.abort();
     registry.remove(id);
 }
 
