@@ -1,6 +1,7 @@
 //! The yearly cycle against the real daemon: per-year and per-triwulan realisasi, capaian and
 //! categories for every direction and kind, compared with figures worked out by hand from the
-//! posted values; OPD compliance over a crafted month of on-time, late and missing updates.
+//! posted values; OPD compliance over a crafted month of on-time, late and missing updates;
+//! the capaian formula and bands read from pantau.toml, and refused by `pantau check` when wrong.
 
 mod common;
 

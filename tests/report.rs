@@ -1,10 +1,13 @@
 //! The evaluation report (laporan evaluasi) against the real daemon and the real binary: a plan
 //! with indicators of every direction and kind and values across two past years, its figures
 //! worked out by hand and compared with the JSON and, cell by cell, with the XLSX read back by
-//! calamine; a triwulan report and one OPD's report; hostile notes neutralised in the XLSX and
-//! escaped in the HTML; bad parameters named (API 400, CLI exit 2); `pantau report` beside a
-//! running daemon and without one; the HTML printed to PDF by Chromium at A4 landscape with no
-//! cell clipped, and the `/laporan` page. PDFs and screenshots go to `target/screenshots/`.
+//! calamine (its frozen panes, column widths and print titles from the sheet XML); roll-ups per
+//! program, dimension, tier and OPD; a past year's status as progress stood at its end (as
+//! `?as_of=`) while its realisasi counts later corrections, on SQLite and PostgreSQL; a
+//! triwulan report and one OPD's report; hostile notes neutralised in the XLSX and escaped in
+//! the HTML; bad parameters named (API 400, CLI exit 2); `pantau report` beside a running
+//! daemon and without one; the HTML printed to PDF by Chromium at A4 landscape with no cell
+//! clipped, and the `/laporan` page. PDFs and screenshots go to `target/screenshots/`.
 
 #[path = "common/browser.rs"]
 mod browser;
