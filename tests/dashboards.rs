@@ -1790,6 +1790,7 @@ pages = [
   { kind = "department", department = "dinkes" },
   { kind = "program", program = "living.late" },
   { kind = "numbers", indicators = ["living.late.visits", "living.done.clinics"] },
+  "overview",
 ]
 
 [[screen]]
@@ -1877,12 +1878,14 @@ async fn past_due_is_marked_on_every_page_and_an_achieved_item_never_is() {
         open(&page, &base, path).await;
         if path == "/" {
             // The overview counts what is past due and marks the department that owns it.
+            // One indicator is past due (its program too, which the quick-wins page counts).
+            assert_eq!(progress["masterplan"]["counts"]["overdue"], 1);
             let tile = text(&page, "[data-figure='overdue']").await;
-            assert!(tile.starts_with("Lewat tenggat2"), "{path}: {tile}");
+            assert!(tile.starts_with("Lewat tenggat1"), "{path}: {tile}");
             let dept = page
                 .eval("(() => { const a = document.querySelector(\"[data-department='dinkes']\"); return [...a.querySelectorAll('.overdue-chip')].map(c => c.textContent.trim()); })()")
                 .await;
-            assert_eq!(dept, json!(["Lewat tenggat: 2"]), "{path}");
+            assert_eq!(dept, json!(["Lewat tenggat: 1"]), "{path}");
             let other = page
                 .eval("document.querySelector(\"[data-department='dlh']\").querySelectorAll('.overdue-chip').length")
                 .await;
@@ -1922,6 +1925,12 @@ async fn past_due_is_marked_on_every_page_and_an_achieved_item_never_is() {
         page.screenshot(&screenshot_path(&format!("past-due/{name}.png")))
             .await;
     }
+    // The wall's overview counts what is past due beside the masterplan's status.
+    open(&page, &base, "/wall?screen=late&page=6").await;
+    assert_eq!(
+        text(&page, "[data-id='masterplan'] .overdue-chip").await,
+        "Lewat tenggat: 1"
+    );
     // The quick-wins table says how long past due, and nothing of the kind for the achieved one.
     open(&page, &base, "/quick-wins").await;
     let due = text(&page, "tr[data-id='living.late'] [data-days]").await;
@@ -1947,7 +1956,7 @@ async fn past_due_is_marked_on_every_page_and_an_achieved_item_never_is() {
     let solo = text(&page, "[data-screen='solo'] .meta").await;
     assert!(solo.contains("1 page ·"), "{solo}");
     let late = text(&page, "[data-screen='late'] .meta").await;
-    assert!(late.contains("5 pages ·"), "{late}");
+    assert!(late.contains("6 pages ·"), "{late}");
     let numbers = text(&page, "[data-screen='solo'] a[data-kind='numbers']").await;
     assert_eq!(numbers, "Key figures (1 indicator)");
     let dlh = text(&page, "[data-department='dlh'] small").await;
@@ -1956,7 +1965,7 @@ async fn past_due_is_marked_on_every_page_and_an_achieved_item_never_is() {
     assert_eq!(dinkes, "2 indicators");
     assert_eq!(
         text(&page, "[data-department='dinkes'] .overdue-chip").await,
-        "Past due: 2"
+        "Past due: 1"
     );
     // Bahasa Indonesia marks no plural.
     open(&page, &base, "/").await;

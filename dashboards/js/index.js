@@ -1,7 +1,7 @@
 // index.js — owns the start page (/): lists the wall's screens from /api/v1/screens with a link to
 // each screen and to each of its pages, the quick-wins page, and every department's page with
 // its indicator count and how many are stale or past due; the masterplan total (with how many
-// items are past their final target date and not achieved) updates live, and an empty city is
+// indicators are past their final target date and not achieved) updates live, and an empty city is
 // told what to do next.
 
 import { getJSON } from './api.js';
@@ -71,17 +71,13 @@ async function renderScreens() {
     .join('');
 }
 
-/** Indicators and programs past their final target date and not achieved (`overdue` from the
- * API), as the overview counts them. */
-function overdueItems() {
-  return [...store.indicators.values(), ...store.programs.values()].filter((x) => x.overdue);
-}
-
 function render() {
   const m = store.masterplan;
   const all = [...store.indicators.values()];
   const newest = newestUpdate(all);
-  const late = overdueItems();
+  // Indicators past their final target date and not achieved (`overdue`, as the API's
+  // `counts.overdue` counts them).
+  const late = all.filter((i) => i.overdue);
   const empty = document.getElementById('index-empty');
   empty.hidden = !m || all.some((i) => i.last_update);
   if (!empty.hidden) empty.innerHTML = `<h2>${esc(t('empty_title'))}</h2><p>${esc(t('empty_wall'))}</p><p>${t('empty_how_html')}</p>`;

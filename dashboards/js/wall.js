@@ -315,13 +315,14 @@ function sparkLookup(key) {
 // --- Pieces several pages share ----------------------------------------------------------------
 
 /** "data terbaru 5 mnt lalu" (and "3 usang") for a set of indicators; `compact` leaves the
- * words out beside the chip where a tile is narrow, and `noChip` leaves the chip out where the
- * count of stale indicators is shown already. */
-function freshness(indicators, item, { compact = false, noChip = false } = {}) {
+ * words out beside the chip where a tile is narrow, `noChip` leaves the chip out where the
+ * count of stale indicators is shown already, and `chip` puts another chip in its place (the
+ * overview's "Lewat tenggat: N"), words left out beside it. */
+function freshness(indicators, item, { compact = false, noChip = false, chip = '' } = {}) {
   const newest = newestUpdate(indicators);
   const staleN = item && item.counts ? item.counts.stale : indicators.filter((i) => i.stale).length;
-  const staleText = staleN && !noChip ? staleChip(t('stale_n', { n: staleN })) : '';
-  const text = newest ? (compact && staleText ? age(newest) : t('latest_data', { age: age(newest) })) : t('no_update');
+  const staleText = chip || (staleN && !noChip ? staleChip(t('stale_n', { n: staleN })) : '');
+  const text = newest ? ((compact || chip) && staleText ? age(newest) : t('latest_data', { age: age(newest) })) : t('no_update');
   return `<div class="fresh">${staleText}<span class="age" title="${esc(t('latest_data', { age: newest ? age(newest) : '–' }))}">${esc(text)}</span></div>`;
 }
 
@@ -436,6 +437,11 @@ function rollupOf(id, indicators) {
 
 // --- The kinds of page -------------------------------------------------------------------------
 
+/** "Lewat tenggat: 3": how many indicators are past their final target date, not achieved. */
+function overdueCount(n) {
+  return n ? `<span class="overdue-chip" data-overdue="true" title="${esc(t('past_due_hint'))}">${esc(t('overdue_n', { n }))}</span>` : '';
+}
+
 function overviewPage() {
   const m = store.masterplan;
   const counts = m.counts;
@@ -453,7 +459,7 @@ function overviewPage() {
     <h3 class="sub">${esc(t('counts'))}</h3>
     ${countsBar(counts)}
     <ul class="counts-list">${countRows}<li class="stale-row">${icon('stale')}<span class="name">${esc(t('stale'))}</span><b class="n" data-count="stale">${counts.stale || 0}</b></li></ul>
-    ${freshness(all, m, { noChip: true })}
+    ${freshness(all, m, { noChip: true, chip: overdueCount(counts.overdue) })}
   </article>`;
   const dims = empty
     ? emptyHint('empty_wall')
