@@ -19,7 +19,7 @@ use crate::store::url::PostgresSettings;
 use crate::store::writer::{
     Alarm, AppliedObservation, CommitListener, FEED_LINGER, FeedRunRecord, GroupResults,
     ObservationBatch, WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics,
-    changed_subjects, channel, fail_group, finish_group, take_group,
+    answer, changed_subjects, channel, fail_group, finish_group, take_group,
 };
 use deadpool_postgres::Transaction;
 use std::sync::atomic::Ordering;
@@ -236,7 +236,8 @@ fn commit_group(
             {
                 m.token_changes.fetch_add(1, Ordering::SeqCst);
             }
-            finish_group(group, results, listener, m, received)
+            // PostgreSQL's COMMIT returned once the commit was durable.
+            finish_group(group, results, listener, m, received, &mut answer)
         }
         Err(Abort::Group(e)) => {
             tracing::error!(error = %e, "cannot commit to PostgreSQL; nothing of this group was stored");
