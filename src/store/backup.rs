@@ -786,4 +786,45 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "{left:?}");
     }
+
+    /// A backup whose pages were damaged after it was written (a bad disk, a partial copy) opens
+    /// as SQLite but fails `integrity_check`: it is refused and the database is untouched.
+    #[test]
+    fn a_damaged_backup_fails_its_integrity_check_and_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("pantau.db");
+        drop(super::super::open_writer(&db).unwrap());
+        let before = std::fs::read(&db).unwrap();
+        let damaged = dir.path().join("damaged.db");
+        {
+            let conn = super::super::open_writer(&damaged).unwrap();
+            let tx = conn.unchecked_transaction().unwrap();
+            for i in 0..5_000 {
+                tx.execute(
+                    "INSERT INTO observation (indicator, t, value, source, received) \
+                     VALUES (?1, ?2, ?3, 'post', 3)",
+                    rusqlite::params![format!("indikator-{}", i % 50), i, i as f64 * 0.5],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+            conn.execute_batch("PRAGMA journal_mode = DELETE").unwrap();
+        }
+        let pristine = check_backup(&damaged).expect("sound before the damage");
+        assert_eq!(pristine.1, 5_000);
+        // Scribble over the middle of every page but the first (the header and the schema stay
+        // readable, so the file still opens as a pantau database of this schema).
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+        assert!(bytes.len() / page > 4, "{} pages", bytes.len() / page);
+        for start in (page..bytes.len()).step_by(page) {
+            for b in &mut bytes[start + page / 3..start + page / 2] {
+                *b = 0xA5;
+            }
+        }
+        std::fs::write(&damaged, &bytes).unwrap();
+        let e = restore(&damaged, &db, at(5, 0, 0)).unwrap_err().to_string();
+        assert!(e.contains("integrity"), "{e}");
+        assert_eq!(std::fs::read(&db).unwrap(), before);
+    }
 }
