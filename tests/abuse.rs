@@ -72,19 +72,6 @@ fn logged_number(daemon: &Daemon, name: &str) -> Option<usize> {
         .ok()
 }
 
-/// Writes `pantau.toml` and the plan into a fresh folder; returns it with the settings path.
-fn config_dir(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), PLAN, extra);
-    (dir, config)
-}
-
-fn department_token(db: &std::path::Path) -> String {
-    let conn = pantau::store::open_writer(db).unwrap();
-    let d = pantau::domain::DepartmentId::parse("dinkes").unwrap();
-    pantau::store::tokens::create(&conn, &d, "abuse").unwrap().1
-}
-
 fn row(seconds: i64, value: f64) -> Value {
     let time = chrono::DateTime::from_timestamp(1_609_459_200 + seconds, 0)
         .unwrap()
@@ -180,7 +167,7 @@ async fn handshake(addr: &str, host: &str, origin: Option<&str>) -> (u16, String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_http2_connections_are_closed_and_others_are_served() {
     let own = raise_own_file_limit();
-    let (_dir, config) = config_dir("header_read_timeout = \"2s\"");
+    let (_dir, config) = config_dir(PLAN, "header_read_timeout = \"2s\"");
     // A daemon with 4,096 descriptors: its connection cap is below that, and the flood goes
     // past it.
     let daemon = Daemon::start_with_open_files(&config, 4096, &[("PANTAU_LOG", "info")]);
@@ -261,8 +248,8 @@ async fn websockets_and_idle_connections_past_the_limits_leave_room_for_health_a
         own > 1200,
         "this test needs 1,200 open files and may have {own}"
     );
-    let (dir, config) = config_dir("header_read_timeout = \"30s\"");
-    let token = department_token(&dir.path().join("pantau.db"));
+    let (dir, config) = config_dir(PLAN, "header_read_timeout = \"30s\"");
+    let token = department_token(&dir.path().join("pantau.db"), "dinkes");
     let daemon = Daemon::start_with_open_files(&config, 256, &[]);
     let (connections, screens) = logged_limits(&daemon).await.unwrap_or((4096, 2000));
 

@@ -161,11 +161,6 @@ fn quarters(y: &Value, field: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
-fn close(a: &Value, b: f64) {
-    let a = a.as_f64().unwrap_or_else(|| panic!("{a} is not a number"));
-    assert!((a - b).abs() < 1e-6, "{a} != {b}");
-}
-
 #[tokio::test]
 async fn yearly_figures_for_every_direction_and_kind_match_a_computation_by_hand() {
     let (a, b) = years();

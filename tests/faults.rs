@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -98,12 +98,6 @@ impl Rng {
 /// One posted row: (indicator, time in ms, value).
 type Row = (String, i64, f64);
 
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn batch_body(rows: &[Row]) -> Value {
     json!({ "observations": rows.iter().map(|(i, t, v)| json!({"indicator": i, "time": rfc3339(*t), "value": v})).collect::<Vec<_>>() })
 }
@@ -115,10 +109,6 @@ struct Ledger {
     acked: Vec<Vec<Row>>,
     unknown: Vec<Vec<Row>>,
     statuses: BTreeMap<u16, usize>,
-}
-
-fn open_ro(db: &Path) -> Connection {
-    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
 }
 
 fn integrity(conn: &Connection) -> String {
@@ -250,14 +240,6 @@ async fn poster(
 
 fn settings_with(extra: &str) -> String {
     format!("rate_limit_per_minute = 100000000\n{extra}")
-}
-
-fn department_token(db: &Path, department: &str) -> String {
-    let conn = pantau::store::open_writer(db).unwrap();
-    let d = pantau::domain::DepartmentId::parse(department).unwrap();
-    pantau::store::tokens::create(&conn, &d, "faults")
-        .unwrap()
-        .1
 }
 
 /// Sends `request` on a fresh connection and reads until the server closes it (or `wait`

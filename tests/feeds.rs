@@ -488,17 +488,6 @@ async fn series(app: &TestApp, indicator: &str) -> Vec<Value> {
     v["points"].as_array().unwrap().clone()
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of `name{feed="<feed>"}` in Prometheus text.
 fn feed_metric(text: &str, name: &str, feed: &str) -> f64 {
     let prefix = format!("{name}{{feed=\"{feed}\"}} ");
@@ -508,11 +497,6 @@ fn feed_metric(text: &str, name: &str, feed: &str) -> f64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-fn close(a: &Value, b: f64) {
-    let a = a.as_f64().unwrap_or_else(|| panic!("{a} is not a number"));
-    assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "{a} != {b}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -934,7 +918,7 @@ async fn every_format_is_written_as_its_feed_and_a_second_read_writes_nothing_ne
     );
 
     // Feed health in /metrics.
-    let m = metrics(&app).await;
+    let m = metrics(&app.client, &app.base).await;
     for id in ids {
         assert_eq!(feed_metric(&m, "pantau_feed_up", id), 1.0, "{id}");
         assert_eq!(feed_metric(&m, "pantau_feed_errors_total", id), 0.0, "{id}");
@@ -1285,7 +1269,7 @@ series = [{ indicator = "env.air.trees", column = "nilai" }]"#,
     );
 
     // /metrics has every feed's health.
-    let m = metrics(&app).await;
+    let m = metrics(&app.client, &app.base).await;
     for id in &fault_ids {
         assert_eq!(feed_metric(&m, "pantau_feed_up", id), 0.0, "{id}");
         assert!(
@@ -2232,7 +2216,7 @@ async fn forty_hanging_feeds_never_delay_healthy_ones() {
     tokio::time::sleep(Duration::from_secs(15)).await;
     let to = Utc::now();
     let f = feeds(&app).await;
-    let m = metrics(&app).await;
+    let m = metrics(&app.client, &app.base).await;
 
     for (id, n) in healthy {
         // A correctness property of the scheduler: no tick missed and each started within 1 s

@@ -108,11 +108,6 @@ fn expected_at(points: &[(i64, f64)], t: i64) -> f64 {
     points.last().unwrap().1
 }
 
-fn close(a: &Value, b: f64) {
-    let a = a.as_f64().unwrap_or_else(|| panic!("{a} is not a number"));
-    assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} != {b}");
-}
-
 #[tokio::test]
 async fn import_restart_and_progress_match_the_method() {
     let dir = tempfile::tempdir().unwrap();

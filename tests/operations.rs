@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,25 +23,10 @@ const INDICATOR: &str = "living.health.visits";
 /// Milliseconds of 2021-01-01T00:00:00Z: posted times are this plus whole seconds.
 const BASE_MS: i64 = 1_609_459_200_000;
 
-/// A folder with pantau.toml (listening on a free loopback port, database `pantau.db` beside
-/// it) and the small plan; `extra` is appended to the settings.
-fn config_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("masterplan.toml"), PLAN).unwrap();
-    let settings = format!(
-        "masterplan = \"masterplan.toml\"\n[server]\nlisten = \"127.0.0.1:0\"\nrate_limit_per_minute = 100000000\n[city]\nname = \"Kota Uji\"\n[auth]\nadmin_token = \"{ADMIN}\"\n{extra}\n"
-    );
-    let path = dir.path().join("pantau.toml");
-    std::fs::write(&path, settings).unwrap();
-    (dir, path)
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+/// A folder with PLAN and settings whose rate limit never gets in the way, `extra` in `[server]`
+/// (or after it, when it opens another table).
+fn operations_config(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    config_dir(PLAN, &format!("rate_limit_per_minute = 100000000\n{extra}"))
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Value {
@@ -50,27 +35,10 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Value {
     r.json().await.unwrap()
 }
 
-async fn metrics(client: &reqwest::Client, base: &str) -> String {
-    client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of an unlabelled metric in Prometheus text.
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn millis_of(time: &Value) -> i64 {
@@ -81,10 +49,6 @@ fn millis_of(time: &Value) -> i64 {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn open_ro(db: &Path) -> Connection {
-    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
 }
 
 fn stored_times(conn: &Connection) -> HashSet<i64> {
@@ -110,16 +74,6 @@ fn serving(daemon: &Daemon) {
     }
 }
 
-fn department_token(config: &Path) -> String {
-    let out = pantau()
-        .args(["token", "create", "dinkes", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// Posts one row at a time (time `BASE_MS + k s`) until `stop`, recording for each acknowledged
 /// row when its answer arrived (wall clock, ms).
 async fn poster(
@@ -128,7 +82,7 @@ async fn poster(
     acked: Arc<Mutex<Vec<(i64, i64)>>>,
     stop: Arc<AtomicBool>,
 ) {
-    let client = client();
+    let client = client(Duration::from_secs(10));
     let mut k: i64 = 0;
     while !stop.load(Ordering::Relaxed) {
         k += 1;
@@ -165,12 +119,12 @@ fn backup_names(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_backups_while_departments_post() {
     let (dir, config) =
-        config_dir("[storage.backup]\nevery = \"2s\"\nkeep = 2\ndir = \"cadangan\"\n");
+        operations_config("[storage.backup]\nevery = \"2s\"\nkeep = 2\ndir = \"cadangan\"\n");
     let daemon = Daemon::start(&config);
     serving(&daemon);
     let base = daemon.base();
-    let token = department_token(&config);
-    let client = client();
+    let token = cli_token(&config, "dinkes");
+    let client = client(Duration::from_secs(10));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let posting = tokio::spawn(poster(base.clone(), token, acked.clone(), stop.clone()));
@@ -297,13 +251,14 @@ async fn scheduled_backups_while_departments_post() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_folder_that_cannot_be_written_is_reported_on_the_wall() {
     // A regular file where the folder's parent should be: even root cannot make it.
-    let (dir, config) =
-        config_dir("[storage.backup]\nevery = \"2s\"\nkeep = 2\ndir = \"blocked/backups\"\n");
+    let (dir, config) = operations_config(
+        "[storage.backup]\nevery = \"2s\"\nkeep = 2\ndir = \"blocked/backups\"\n",
+    );
     let blocked = dir.path().join("blocked");
     std::fs::write(&blocked, "a file, not a folder").unwrap();
     let daemon = Daemon::start(&config);
     let base = daemon.base();
-    let client = client();
+    let client = client(Duration::from_secs(10));
     // The first backup is tried as soon as the daemon serves: resuming from seq 0 replays
     // everything the wall was told since the start, that first failure included.
     let health = get_json(&client, &format!("{base}/healthz")).await;
@@ -371,7 +326,7 @@ async fn post_rows(base: &str, token: &str, from: i64, n: i64) {
     let rows: Vec<Value> = (from..from + n)
         .map(|k| json!({"indicator": INDICATOR, "time": rfc3339(BASE_MS + k * 1000), "value": k as f64}))
         .collect();
-    let r = client()
+    let r = client(Duration::from_secs(10))
         .post(format!("{base}/api/v1/observations"))
         .bearer_auth(token)
         .json(&json!({ "observations": rows }))
@@ -383,7 +338,7 @@ async fn post_rows(base: &str, token: &str, from: i64, n: i64) {
 
 async fn series_len(base: &str) -> usize {
     let v = get_json(
-        &client(),
+        &client(Duration::from_secs(10)),
         &format!("{base}/api/v1/indicators/{INDICATOR}/series"),
     )
     .await;
@@ -395,12 +350,12 @@ async fn series_len(base: &str) -> usize {
 /// the replaced one is kept with those commits, and a daemon started again serves the backup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_is_refused_beside_a_daemon_and_keeps_the_replaced_database() {
-    let (dir, config) = config_dir("");
+    let (dir, config) = operations_config("");
     let db = dir.path().join("pantau.db");
     let daemon = Daemon::start(&config);
     serving(&daemon);
     let base = daemon.base();
-    let token = department_token(&config);
+    let token = cli_token(&config, "dinkes");
     post_rows(&base, &token, 0, 300).await;
     let backup = dir.path().join("sebelum.db");
     let out = pantau()
@@ -485,7 +440,7 @@ async fn restore_is_refused_beside_a_daemon_and_keeps_the_replaced_database() {
     let daemon = Daemon::start(&config);
     assert_eq!(series_len(&daemon.base()).await, 300);
     let v = get_json(
-        &client(),
+        &client(Duration::from_secs(10)),
         &format!("{}/api/v1/indicators/{INDICATOR}/series", daemon.base()),
     )
     .await;
@@ -529,7 +484,7 @@ async fn restore_is_refused_beside_a_daemon_and_keeps_the_replaced_database() {
 #[test]
 fn systemd_hears_ready_watchdog_reloading_and_stopping() {
     use std::os::unix::net::UnixDatagram;
-    let (dir, config) = config_dir("");
+    let (dir, config) = operations_config("");
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket
@@ -600,7 +555,7 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping() {
 /// Without NOTIFY_SOCKET (not under systemd) nothing is sent and nothing complains.
 #[test]
 fn outside_systemd_nothing_is_notified() {
-    let (_dir, config) = config_dir("");
+    let (_dir, config) = operations_config("");
     let mut daemon = Daemon::start_with(&config, &[], &[("PANTAU_LOG", "info")]);
     assert_eq!(daemon.healthz(), Some(200));
     daemon.signal("TERM");
@@ -616,7 +571,7 @@ fn outside_systemd_nothing_is_notified() {
 /// notice carries the address as a field.
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let (_dir, config) = config_dir("");
+    let (_dir, config) = operations_config("");
     let env = [("PANTAU_LOG_FORMAT", "json"), ("PANTAU_LOG", "info")];
     let mut daemon = Daemon::start_with(&config, &[], &env);
     assert_eq!(daemon.healthz(), Some(200));
@@ -676,7 +631,7 @@ fn json_logs_are_one_object_per_line() {
 /// Text logs into a pipe (as under systemd or a log shipper) carry no ANSI colour codes.
 #[test]
 fn text_logs_into_a_pipe_have_no_colour_codes() {
-    let (dir, config) = config_dir("");
+    let (dir, config) = operations_config("");
     let mut daemon = Daemon::start_with(&config, &[], &[("PANTAU_LOG", "info")]);
     serving(&daemon);
     // A refused reload logs an error (levels are what colouring would paint).
@@ -807,9 +762,9 @@ fn the_packaged_configuration_is_the_example_city_for_a_server() {
 /// Every metric the example alert rules (docs/alerts.yml) use is one pantau exports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_alert_rules_use_metrics_pantau_exports() {
-    let (_dir, config) = config_dir("[storage.backup]\nevery = \"1d\"\n");
+    let (_dir, config) = operations_config("[storage.backup]\nevery = \"1d\"\n");
     let daemon = Daemon::start(&config);
-    let text = metrics(&client(), &daemon.base()).await;
+    let text = metrics(&client(Duration::from_secs(10)), &daemon.base()).await;
     let exported: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -900,7 +855,7 @@ async fn a_database_from_release_0_1_0_reads_back_whole() {
 
     let daemon = Daemon::start_with(&config, &[], &[]);
     let base = daemon.base();
-    let client = client();
+    let client = client(Duration::from_secs(10));
     let feeds = get_json(&client, &format!("{base}/api/v1/feeds")).await;
     let plan: Value = get_json(&client, &format!("{base}/api/v1/masterplan")).await;
     let mut read_back = 0;

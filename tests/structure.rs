@@ -1,6 +1,6 @@
-//! The shape of the code, checked: every source file says what it owns in a `//!` line, and the
+//! The shape of the code, checked: every source file says what it owns in a `//!` line, the
 //! top-level modules form a layering without cycles (a module never reaches back up to one that
-//! uses it).
+//! uses it), and integration tests use the helpers of tests/common instead of copies of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -421,4 +421,153 @@ fn top_level_modules_have_no_import_cycles() {
             "`{low}` must not use `{high}`"
         );
     }
+}
+
+/// The free functions of `text` (at the top level: not methods, not functions inside another
+/// item): the name, and the whole text from `fn` to the closing brace with white space removed
+/// (comments and strings blanked first).
+fn functions(text: &str) -> Vec<(String, String)> {
+    let code: Vec<char> = code_only(text).chars().collect();
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < code.len() {
+        match code[i] {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let starts = depth == 0
+            && code[i..].starts_with(&['f', 'n', ' '])
+            && (i == 0 || !(code[i - 1].is_alphanumeric() || code[i - 1] == '_'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let name: String = code[i + 3..]
+            .iter()
+            .take_while(|c| c.is_alphanumeric() || **c == '_')
+            .collect();
+        // The body: from the first `{` (unless a `;` ends a declaration first) to its match.
+        let mut k = i;
+        while k < code.len() && code[k] != '{' && code[k] != ';' {
+            k += 1;
+        }
+        if k >= code.len() || code[k] == ';' {
+            i = k;
+            continue;
+        }
+        let mut inner = 0;
+        let mut end = k;
+        while end < code.len() {
+            match code[end] {
+                '{' => inner += 1,
+                '}' => {
+                    inner -= 1;
+                    if inner == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            end += 1;
+        }
+        let end = end.min(code.len() - 1);
+        let whole: String = code[i..=end]
+            .iter()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if !name.is_empty() {
+            out.push((name, whole));
+        }
+        i = end + 1;
+    }
+    out
+}
+
+/// Helpers that live in tests/common only, by name: a test file that needs one of them uses the
+/// common one (with its own arguments) rather than a copy under the same name.
+const COMMON_ONLY: &[&str] = &[
+    "close",
+    "rfc3339",
+    "open_ro",
+    "department_token",
+    "cli_token",
+    "config_dir",
+    "client",
+    "metrics",
+    "jakarta_date",
+    "write_config",
+];
+
+/// Test files that other work holds and that keep a copy (to be removed there): tests/report.rs
+/// has its own `close` (the same comparison with a longer message).
+const KEEPS_A_COPY: &[(&str, &str)] = &[("report.rs", "close")];
+
+#[test]
+fn integration_tests_use_the_common_helpers_instead_of_copies() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut common_files = Vec::new();
+    sources(&tests.join("common"), &mut common_files);
+    let common: Vec<(String, String)> = common_files
+        .iter()
+        .flat_map(|f| functions(&std::fs::read_to_string(f).unwrap()))
+        .collect();
+    for name in COMMON_ONLY {
+        assert!(
+            common.iter().any(|(n, _)| n == name),
+            "`{name}` is not in tests/common"
+        );
+    }
+    let mut copies = Vec::new();
+    for entry in std::fs::read_dir(&tests).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        for (name, whole) in functions(&std::fs::read_to_string(&path).unwrap()) {
+            if KEEPS_A_COPY.contains(&(file.as_str(), name.as_str())) {
+                continue;
+            }
+            let same_body = common.iter().any(|(n, w)| *n == name && *w == whole);
+            if same_body || COMMON_ONLY.contains(&name.as_str()) {
+                copies.push(format!("{file}: fn {name}"));
+            }
+        }
+    }
+    assert!(
+        copies.is_empty(),
+        "integration tests define helpers that tests/common has (use the common one): {copies:?}"
+    );
+}
+
+#[test]
+fn the_helper_scan_finds_functions_and_their_bodies() {
+    let text = r#"
+        /// fn in_a_comment() {}
+        pub fn close(a: &Value, b: f64) {
+            let s = "fn in_a_string() {";
+            assert!(a.as_f64() == Some(b), "{s}");
+        }
+        impl Drop for Daemon {
+            fn drop(&mut self) {}
+        }
+        mod inner {
+            fn nested() {}
+        }
+        extern "C" {
+            fn declared();
+        }
+        async fn after() -> u8 { if true { 1 } else { 2 } }
+    "#;
+    let found = functions(text);
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["close", "after"]);
+    assert!(
+        found[0].1.starts_with("fnclose(a:&Value,b:f64){"),
+        "{}",
+        found[0].1
+    );
+    assert_eq!(found[1].1, "fnafter()->u8{iftrue{1}else{2}}");
 }

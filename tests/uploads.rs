@@ -240,13 +240,8 @@ fn daemon_with(server_settings: &str) -> (Daemon, String, tempfile::TempDir) {
     (Daemon::start(&cfg), token, dir)
 }
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
+/// How long a client waits for the answer to a maximum-size upload.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 async fn upload(
     client: &reqwest::Client,
@@ -298,8 +293,14 @@ async fn a_maximum_size_upload_of_blank_records_is_refused_for_max_rows() {
         while body.len() + blank.len() <= MAX_BODY {
             body.push_str(blank);
         }
-        let (status, answer) =
-            upload(&client(), &app.base, &token, "text/csv", body.into_bytes()).await;
+        let (status, answer) = upload(
+            &client(UPLOAD_TIMEOUT),
+            &app.base,
+            &token,
+            "text/csv",
+            body.into_bytes(),
+        )
+        .await;
         assert_eq!(status, 413, "{answer}");
         assert!(
             answer.contains("more than 10000 rows (blank rows count too)"),
@@ -318,7 +319,7 @@ async fn a_maximum_size_upload_of_blank_records_is_refused_for_max_rows() {
         .await;
     assert_eq!(s, 400, "{r}");
     assert!(r.to_string().contains("no observations"), "{r}");
-    let points = series(&client(), &app.base).await;
+    let points = series(&client(UPLOAD_TIMEOUT), &app.base).await;
     assert_eq!(points.len(), 1, "{points:?}");
     app.stop().await;
 }
@@ -366,13 +367,20 @@ async fn healthz_is_answered_while_two_maximum_size_uploads_are_parsed() {
         let (body, base, token, uploading) =
             (body.clone(), base.clone(), token.clone(), uploading.clone());
         uploads.push(tokio::spawn(async move {
-            let answer = upload(&client(), &base, &token, "text/csv", body.to_vec()).await;
+            let answer = upload(
+                &client(UPLOAD_TIMEOUT),
+                &base,
+                &token,
+                "text/csv",
+                body.to_vec(),
+            )
+            .await;
             uploading.fetch_sub(1, Ordering::SeqCst);
             answer
         }));
     }
     // A normal client asks /healthz without pause while both are in flight.
-    let probe = client();
+    let probe = client(UPLOAD_TIMEOUT);
     let mut answered_during_both = 0;
     let mut asked = 0;
     while uploading.load(Ordering::SeqCst) > 0 {
@@ -548,7 +556,7 @@ async fn xlsx_bombs_get_short_answers_and_memory_stays_bounded() {
 
     let (d, token, _dir) = daemon();
     let base = d.base();
-    let c = client();
+    let c = client(UPLOAD_TIMEOUT);
     let (s, r) = upload(
         &c,
         &base,
@@ -567,7 +575,7 @@ async fn xlsx_bombs_get_short_answers_and_memory_stays_bounded() {
     let reader = {
         let (base, done, served) = (base.clone(), done.clone(), served.clone());
         tokio::spawn(async move {
-            let c = client();
+            let c = client(UPLOAD_TIMEOUT);
             while !done.load(Ordering::SeqCst) {
                 for path in ["/healthz", "/api/v1/progress"] {
                     let r = c.get(format!("{base}{path}")).send().await.unwrap();

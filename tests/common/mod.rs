@@ -415,3 +415,66 @@ pub fn jakarta_date(days_ago: i64) -> String {
         .date_naive();
     (now - chrono::Duration::days(days_ago)).to_string()
 }
+
+/// Asserts that the JSON number `a` is `b`, within a millionth of it (or of 1 near zero).
+pub fn close(a: &Value, b: f64) {
+    let a = a.as_f64().unwrap_or_else(|| panic!("{a} is not a number"));
+    assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} != {b}");
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC, to the second.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The SQLite database at `db`, opened read-only (beside a daemon that writes it).
+pub fn open_ro(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+}
+
+/// A new token of `department`, stored in the SQLite database at `db` as `pantau token create`
+/// stores it (for a daemon that runs in a child process).
+pub fn department_token(db: &Path, department: &str) -> String {
+    let conn = pantau::store::open_writer(db).unwrap();
+    let d = pantau::domain::DepartmentId::parse(department).unwrap();
+    pantau::store::tokens::create(&conn, &d, "test").unwrap().1
+}
+
+/// A new token of `department`, made by the real `pantau token create --config <config>`.
+pub fn cli_token(config: &Path, department: &str) -> String {
+    let out = pantau()
+        .args(["token", "create", department, "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A temporary folder holding `masterplan.toml` (`plan`) and `pantau.toml` (`write_config`,
+/// with `server_extra` in its `[server]` table); the folder and the settings path.
+pub fn config_dir(plan: &str, server_extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), plan, server_extra);
+    (dir, config)
+}
+
+/// A client whose every request gives up after `timeout`.
+pub fn client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(timeout).build().unwrap()
+}
+
+/// The text of `GET {base}/metrics`.
+pub async fn metrics(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
