@@ -1267,8 +1267,13 @@ series = [{ indicator = "env.air.ispu-mean", aggregate = "mean", column = "max" 
 
 /// The example city with the demo's few years of history, and the composed screens.
 async fn city_with_history() -> TestApp {
+    city_with_history_and("").await
+}
+
+/// `city_with_history` with `more` (such as more feeds) added to its masterplan.
+async fn city_with_history_and(more: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let plan = format!("{}\n{DEAD_FEEDS}", example_masterplan());
+    let plan = format!("{}\n{DEAD_FEEDS}\n{more}", example_masterplan());
     let config_path = write_config(dir.path(), &plan, "");
     std::fs::write(dir.path().join("screens.toml"), COMPOSED_SCREENS).unwrap();
     let config = pantau::config::Config::load(Some(&config_path)).expect("valid config");
@@ -1997,9 +2002,52 @@ fn value_unit_id(x: f64, unit: &str) -> String {
     }
 }
 
+/// An upstream that answers every request with `body` as JSON (a department's system that
+/// works); returns its address.
+async fn upstream(body: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
 #[tokio::test]
 async fn the_wall_feeds_numbers_and_chart_pages_show_what_the_api_says() {
-    let app = city_with_history().await;
+    // Besides the two dead feeds, one that works: its page shows it up with its last success.
+    let up = upstream(r#"{"data": {"cakupan": 95.5}}"#).await;
+    let app = city_with_history_and(&format!(
+        r#"
+[[feed]]
+id = "dinkes-imunisasi"
+department = "dinkes"
+url = "http://{up}/imunisasi"
+format = "json"
+schedule = "*/5 * * * *"
+timeout = "2s"
+[feed.json]
+points = [{{ indicator = "living.health.immunization", value = "/data/cakupan" }}]
+"#
+    ))
+    .await;
     let base = app.base.clone();
     let browser = Browser::launch().await;
     let page = browser.new_page(1920, 1080).await;
@@ -2024,17 +2072,32 @@ async fn the_wall_feeds_numbers_and_chart_pages_show_what_the_api_says() {
     let feeds_path = format!("/wall?screen=wall-all&page={}", page_of("feeds"));
     let feeds = get_json(&base, "/api/v1/feeds").await;
     let feeds = feeds["feeds"].as_array().unwrap().clone();
-    assert_eq!(feeds.len(), 2);
+    assert_eq!(feeds.len(), 3);
     open(&page, &base, &feeds_path).await;
-    // The first poll of the feed that runs at start fails within its 2 s timeout.
-    let down = page
+    // The first polls of the feeds that run at start end within their 2 s timeout: one fails,
+    // one succeeds; the third waits for its hour.
+    let settled = page
         .wait_for(
-            "document.querySelector(\"[data-id='dinkes-gizi-e-ppgbm-bulanan']\")?.dataset.health === 'down'",
-            Duration::from_secs(10),
+            "document.querySelector(\"[data-id='dinkes-gizi-e-ppgbm-bulanan']\")?.dataset.health === 'down' && document.querySelector(\"[data-id='dinkes-imunisasi']\")?.dataset.health === 'up'",
+            Duration::from_secs(15),
         )
         .await;
-    assert!(down.is_some(), "the dead feed shows down");
+    assert!(
+        settled.is_some(),
+        "the dead feed shows down, the live one up"
+    );
     let feeds = get_json(&base, "/api/v1/feeds").await;
+    let states: std::collections::BTreeSet<&str> = feeds["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["health"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["down", "pending", "up"].into_iter().collect(),
+        "{feeds}"
+    );
     for f in feeds["feeds"].as_array().unwrap() {
         let id = f["id"].as_str().unwrap();
         let shown = page
