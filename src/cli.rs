@@ -902,7 +902,10 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             };
             let id = DepartmentId::parse(d.id.as_str())?;
             let (tid, token) = match (&config.settings.postgres, &db) {
-                (Some(p), None) => store::postgres::create_token_blocking(p, &id, &label)?,
+                (Some(p), None) => {
+                    announce_postgres(p);
+                    store::postgres::create_token_blocking(p, &id, &label)?
+                }
                 _ => {
                     let db = db_path(config, &db)?;
                     existing_or_create(&db, create)?;
@@ -918,7 +921,10 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::List { db } => {
             let list = match (&config.settings.postgres, &db) {
-                (Some(p), None) => store::postgres::list_tokens_blocking(p)?,
+                (Some(p), None) => {
+                    announce_postgres(p);
+                    store::postgres::list_tokens_blocking(p)?
+                }
                 _ => {
                     let db = db_path(config, &db)?;
                     existing(&db)?;
@@ -949,7 +955,10 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         }
         TokenCommand::Revoke { id, db } => {
             let revoked = match (&config.settings.postgres, &db) {
-                (Some(p), None) => store::postgres::revoke_token_blocking(p, id)?,
+                (Some(p), None) => {
+                    announce_postgres(p);
+                    store::postgres::revoke_token_blocking(p, id)?
+                }
                 _ => {
                     let db = db_path(config, &db)?;
                     existing(&db)?;

@@ -777,6 +777,25 @@ async fn import_and_export_work_on_postgres_beside_a_serving_daemon() {
         assert!(!said.contains(&cluster.password), "{said}");
     }
     assert!(!copy.exists());
+
+    // Token commands on PostgreSQL say which database they touch, without the password.
+    let named = |out: &std::process::Output| {
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{said}");
+        assert!(said.contains("pantau: database postgres://"), "{said}");
+        assert!(!said.contains(&cluster.password), "{said}");
+        said
+    };
+    let said = named(&pantau_output(&[
+        "--config", config, "token", "create", "dinkes",
+    ]));
+    let id = said
+        .split("token ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no token id in {said}"));
+    named(&pantau_output(&["--config", config, "token", "list"]));
+    named(&pantau_output(&["--config", config, "token", "revoke", id]));
     daemon.kill();
 }
 
