@@ -178,9 +178,7 @@ impl From<rusqlite::Error> for StoreError {
 /// Connection settings for the read-write connection, in one place:
 /// - `journal_mode = WAL`: readers see the last commit and never block the writer.
 /// - `synchronous = FULL`: a commit is on disk when it returns, so an acknowledged value survives
-///   power loss, not just a process crash (group commit keeps this cheap). The writer thread
-///   (`writer::spawn_writer`) turns this to `NORMAL` on its connection and syncs the log itself
-///   before it answers (`writer::Syncer`), so the disk's wait overlaps the next group's work.
+///   power loss, not just a process crash (group commit keeps this cheap).
 /// - `foreign_keys = ON`: no constraints use it yet; on so that future ones are enforced.
 /// - `busy_timeout = 5000`: `pantau token` and backups from another process wait instead of failing.
 /// - `wal_autocheckpoint = 4000` pages: fewer, larger checkpoints for faster sustained ingest.

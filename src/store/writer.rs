@@ -4,8 +4,7 @@
 //! The writer takes everything waiting (group commit), applies each command inside its own
 //! savepoint (so one failing command never takes the others down), commits once, tells the
 //! `CommitListener` (progress state and hub) what changed, and only then answers each sender.
-//! A value is acknowledged only after it is durable: the answers wait in the `Syncer` for the
-//! sync of the write-ahead log, which overlaps the next group's statements.
+//! A value is acknowledged only after it is durable.
 //!
 //! A group made only of feed polls, which no client awaits, waits up to `FEED_LINGER` for more
 //! before its commit (`Alarm` wakes the writer at the deadline); any other command ends the
@@ -377,125 +376,6 @@ fn data_version(conn: &Connection) -> i64 {
         .unwrap_or(0)
 }
 
-/// Makes commits durable beside the writer, so that the fsync of one group overlaps the work of
-/// the next.
-///
-/// The writer's connection commits with `synchronous = NORMAL`: a commit writes its frames to
-/// the write-ahead log and returns without waiting for the disk. The syncer thread takes every
-/// group committed since its last sync, syncs the log once (`fdatasync`), and only then sends
-/// their answers: a value is still acknowledged only once it is on disk, as with
-/// `synchronous = FULL`, but while the disk works the writer already runs the next group's
-/// statements, instead of each group waiting for the fsync before the next may begin. A
-/// checkpoint syncs the log before it copies frames into the database file (SQLite does so
-/// under `NORMAL`), and the log is reused only after a checkpoint synced the database file, so
-/// frames an answer counted on are never overwritten before they are in the database file.
-/// Progress and screens are updated at the commit, before the sync: what they show is committed
-/// (every reader of the database sees it); the sender hears of it once it is durable.
-struct Syncer {
-    tx: Option<std::sync::mpsc::Sender<Vec<Ack>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Syncer {
-    /// Switches `conn` to `synchronous = NORMAL` and starts the thread; None (and the connection
-    /// stays as it was, syncing at each commit) when the log cannot be opened or the thread
-    /// cannot start.
-    fn start(conn: &Connection, m: Arc<WriterMetrics>) -> Option<Syncer> {
-        let db = conn.path().filter(|p| !p.is_empty())?;
-        let wal = Wal::open(std::path::Path::new(db)).ok()?;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<Ack>>();
-        let thread = std::thread::Builder::new()
-            .name("pantau-sync".into())
-            .spawn(move || {
-                let mut wal = wal;
-                while let Ok(first) = rx.recv() {
-                    let mut held = vec![first];
-                    held.extend(rx.try_iter());
-                    // Every group held here was committed before this sync began.
-                    match wal.sync() {
-                        Ok(()) => held.into_iter().for_each(answer),
-                        Err(e) => {
-                            tracing::error!(error = %e, wal = %wal.path.display(), "cannot sync the write-ahead log to disk; the senders are told their values may not be stored");
-                            m.failed_commits.fetch_add(1, Ordering::Relaxed);
-                            let detail = format!("the write-ahead log could not be synced to disk ({e})");
-                            for (reply, _) in held.into_iter().flatten() {
-                                let _ = reply.send(Err(StoreError::Unavailable(detail.clone())));
-                            }
-                        }
-                    }
-                }
-            })
-            .ok()?;
-        if let Err(e) = conn.execute_batch("PRAGMA synchronous = NORMAL") {
-            tracing::warn!(error = %e, "cannot set synchronous = NORMAL; every commit syncs");
-        }
-        Some(Syncer {
-            tx: Some(tx),
-            thread: Some(thread),
-        })
-    }
-
-    fn ack(&self, acks: Vec<Ack>) {
-        if let Some(tx) = &self.tx {
-            if let Err(back) = tx.send(acks) {
-                // The thread is gone: nothing can say these are durable.
-                for (reply, _) in back.0 {
-                    let _ = reply.send(Err(StoreError::Unavailable(
-                        "the writer's sync thread stopped".into(),
-                    )));
-                }
-            }
-        }
-    }
-
-    /// Sends every answer still held, once synced, and waits for the thread.
-    fn finish(mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The database's write-ahead log, opened for syncing (any descriptor of a file syncs the
-/// file's data). Opened again if SQLite replaced the file.
-struct Wal {
-    db: std::path::PathBuf,
-    path: std::path::PathBuf,
-    file: std::fs::File,
-}
-
-impl Wal {
-    fn open(db: &std::path::Path) -> std::io::Result<Wal> {
-        let mut name = db.as_os_str().to_os_string();
-        name.push("-wal");
-        let path = std::path::PathBuf::from(name);
-        let file = std::fs::File::open(&path)?;
-        // The log's name in its folder, once: a file created since the folder was last synced.
-        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-        }
-        Ok(Wal {
-            db: db.to_path_buf(),
-            path,
-            file,
-        })
-    }
-
-    fn sync(&mut self) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let now = std::fs::metadata(&self.path)?;
-            let held = self.file.metadata()?;
-            if now.ino() != held.ino() || now.dev() != held.dev() {
-                *self = Wal::open(&self.db.clone())?;
-            }
-        }
-        self.file.sync_data()
-    }
-}
-
 /// Most commands and rows taken into one transaction.
 const MAX_GROUP_COMMANDS: usize = 512;
 const MAX_GROUP_ROWS: usize = 200_000;
@@ -589,32 +469,16 @@ pub fn spawn_writer_lingering(
             let mut conn = conn;
             let mut watch = Watch::new(&conn, &id);
             let alarm = Alarm::new(weak, linger);
-            let syncer = Syncer::start(&conn, m.clone());
-            let mut ack = |acks: Vec<Ack>| match &syncer {
-                Some(s) => s.ack(acks),
-                None => answer(acks),
-            };
             while let Some(first) = rx.blocking_recv() {
                 let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());
                 // Others' commits first: they happened before this group's.
                 watch.look(&conn, listener.as_mut(), &m);
                 if !group.is_empty() {
-                    commit_group(
-                        &mut conn,
-                        group,
-                        listener.as_mut(),
-                        &m,
-                        &watch.writer,
-                        &mut ack,
-                    );
+                    commit_group(&mut conn, group, listener.as_mut(), &m, &watch.writer);
                 }
                 if woken {
                     watch.prune(&conn);
                 }
-            }
-            // Every answer still held is sent once its commit is on disk.
-            if let Some(s) = syncer {
-                s.finish();
             }
             tracing::debug!("writer stopped: every sender is gone");
         })
@@ -635,28 +499,13 @@ pub(crate) fn fail_group(group: Vec<WriteRequest>, detail: &str, m: &WriterMetri
     }
 }
 
-/// One sender's answer, held until what it answers is durable.
-pub(crate) type Ack = (
-    oneshot::Sender<Result<WriteOutcome, StoreError>>,
-    Result<WriteOutcome, StoreError>,
-);
-
-/// Sends each answer at once (a commit that was durable when it returned).
-pub(crate) fn answer(acks: Vec<Ack>) {
-    for (reply, r) in acks {
-        let _ = reply.send(r);
-    }
-}
-
-/// After a group's commit: counts it, tells the listener, and only then hands each sender's
-/// answer to `ack` (which sends them once the commit is durable).
+/// After a group's commit: counts it, tells the listener, and only then answers each sender.
 pub(crate) fn finish_group(
     group: Vec<WriteRequest>,
     results: GroupResults,
     listener: &mut dyn CommitListener,
     m: &WriterMetrics,
     received: Millis,
-    ack: &mut dyn FnMut(Vec<Ack>),
 ) {
     m.commits.fetch_add(1, Ordering::Relaxed);
     m.commands.fetch_add(group.len() as u64, Ordering::Relaxed);
@@ -680,11 +529,9 @@ pub(crate) fn finish_group(
     }
     listener.committed(&commits, received);
     drop(commits);
-    ack(group
-        .into_iter()
-        .zip(results)
-        .map(|(req, r)| (req.reply, r.map(|(outcome, _)| outcome)))
-        .collect());
+    for (req, r) in group.into_iter().zip(results) {
+        let _ = req.reply.send(r.map(|(outcome, _)| outcome));
+    }
 }
 
 /// The indicators a group changed, once each: (observations new or corrected, notes).
@@ -739,7 +586,6 @@ fn commit_group(
     listener: &mut dyn CommitListener,
     m: &WriterMetrics,
     writer: &str,
-    ack: &mut dyn FnMut(Vec<Ack>),
 ) {
     let received = now_millis();
     let mut results: GroupResults = Vec::with_capacity(group.len());
@@ -764,16 +610,12 @@ fn commit_group(
                 continue;
             }
         }
-        // Cached statements: `execute_batch` would parse the SQL again for every command.
         let r = conn
-            .prepare_cached("SAVEPOINT command")
-            .and_then(|mut st| st.execute([]))
+            .execute_batch("SAVEPOINT command")
             .and_then(|_| apply(conn, &req.command, received));
         match r {
             Ok(done) => {
-                let _ = conn
-                    .prepare_cached("RELEASE command")
-                    .and_then(|mut st| st.execute([]));
+                let _ = conn.execute_batch("RELEASE command");
                 results.push(Ok(done));
             }
             Err(e) => {
@@ -802,7 +644,7 @@ fn commit_group(
         }
         return;
     }
-    finish_group(group, results, listener, m, received, ack);
+    finish_group(group, results, listener, m, received);
 }
 
 /// Records in the change log, once each, the indicators this group changed (observations that
@@ -1160,99 +1002,5 @@ mod tests {
             )
             .unwrap();
         assert_eq!((prev, val, src.as_str()), (2.0, 2.5, "post"));
-    }
-
-    /// Pages of `file` in the page cache not yet written to disk (Linux's `cachestat`, 6.5+).
-    #[cfg(target_os = "linux")]
-    fn dirty_pages(file: &std::path::Path) -> u64 {
-        use std::os::fd::AsRawFd;
-        #[repr(C)]
-        struct Range {
-            off: u64,
-            len: u64,
-        }
-        #[repr(C)]
-        #[derive(Default)]
-        struct Stat {
-            nr_cache: u64,
-            nr_dirty: u64,
-            nr_writeback: u64,
-            nr_evicted: u64,
-            nr_recently_evicted: u64,
-        }
-        const SYS_CACHESTAT: libc::c_long = 451;
-        let f = std::fs::File::open(file).unwrap();
-        let range = Range { off: 0, len: 0 };
-        let mut stat = Stat::default();
-        // SAFETY: both structs are the kernel's layout and outlive the call.
-        let r = unsafe {
-            libc::syscall(
-                SYS_CACHESTAT,
-                f.as_raw_fd(),
-                &range as *const Range,
-                &mut stat as *mut Stat,
-                0,
-            )
-        };
-        assert_eq!(r, 0, "cachestat: {}", std::io::Error::last_os_error());
-        stat.nr_dirty + stat.nr_writeback
-    }
-
-    /// The writer commits without waiting for the disk and syncs the log beside it: when a
-    /// sender hears back, every page of the log holding its value is on disk, not only in the
-    /// page cache. The control shows that the check sees what an unsynced commit leaves.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn an_answer_comes_only_once_the_log_is_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let wal = dir.path().join("w.db-wal");
-        // Control: a commit under synchronous = NORMAL with nobody syncing leaves dirty pages.
-        {
-            let conn = super::super::open_writer(&path).unwrap();
-            conn.execute_batch("PRAGMA synchronous = NORMAL").unwrap();
-            conn.execute(
-                "INSERT INTO observation (indicator, t, value, source, received) VALUES ('c', 1, 1, 'post', 1)",
-                [],
-            )
-            .unwrap();
-            assert!(
-                dirty_pages(&wal) > 0,
-                "an unsynced commit should leave pages of the log in the page cache"
-            );
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-                .unwrap();
-        }
-        let conn = super::super::open_writer(&path).unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (w, thread) = spawn_writer(conn, Box::new(Recorder(seen.clone())), 16);
-        for i in 0..20 {
-            let rows = (0..50).map(|k| obs("a", i * 100 + k, k as f64)).collect();
-            w.submit_blocking(batch(rows)).unwrap();
-            assert_eq!(
-                dirty_pages(&wal),
-                0,
-                "group {i} was answered before its log was synced"
-            );
-        }
-        // Many senders at once: every answer still comes after the sync of its group.
-        let handles: Vec<_> = (0..8)
-            .map(|c| {
-                let w = w.clone();
-                std::thread::spawn(move || {
-                    for i in 0..20 {
-                        w.submit_blocking(batch(vec![obs("b", c * 1000 + i, 1.0)]))
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(dirty_pages(&wal), 0);
-        drop(w);
-        thread.join().unwrap();
-        assert_eq!(seen.lock().unwrap().len(), 20 * 50 + 8 * 20);
     }
 }

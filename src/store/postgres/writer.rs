@@ -19,7 +19,7 @@ use crate::store::url::PostgresSettings;
 use crate::store::writer::{
     Alarm, AppliedObservation, CommitListener, FEED_LINGER, FeedRunRecord, GroupResults,
     ObservationBatch, WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics,
-    answer, changed_subjects, channel, fail_group, finish_group, take_group,
+    changed_subjects, channel, fail_group, finish_group, take_group,
 };
 use deadpool_postgres::Transaction;
 use std::sync::atomic::Ordering;
@@ -236,8 +236,7 @@ fn commit_group(
             {
                 m.token_changes.fetch_add(1, Ordering::SeqCst);
             }
-            // PostgreSQL's COMMIT returned once the commit was durable.
-            finish_group(group, results, listener, m, received, &mut answer)
+            finish_group(group, results, listener, m, received)
         }
         Err(Abort::Group(e)) => {
             tracing::error!(error = %e, "cannot commit to PostgreSQL; nothing of this group was stored");
