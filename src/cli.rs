@@ -474,7 +474,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let restored =
                 store::backup::restore(&file, &db, chrono::Utc::now().with_timezone(&tz))?;
             println!(
-                "restored {} from {} (schema version {}, {} observations)",
+                "restored {} from {} (schema version {}, {} {})",
                 db.display(),
                 file.display(),
                 restored.schema_version,
@@ -482,7 +482,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     restored.observations as f64,
                     0,
                     config.settings.city.locale
-                )
+                ),
+                if restored.observations == 1 {
+                    "observation"
+                } else {
+                    "observations"
+                }
             );
             match &restored.replaced {
                 Some(aside) => println!(
