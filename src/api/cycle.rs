@@ -103,9 +103,12 @@ pub(super) async fn progress_as_of(app: &App, q: &Query) -> Result<Response, Api
             at,
         );
         let snapshot = state.snapshot();
-        serde_json::to_vec(&snapshot.view(&filter)).map_err(|e| {
+        let body = serde_json::to_vec(&snapshot.view(&filter)).map_err(|e| {
             crate::store::StoreError::Unavailable(format!("cannot write the answer: {e}"))
-        })
+        });
+        drop((snapshot, state));
+        crate::app::give_back_memory();
+        body
     })
     .await
     .map_err(|e| ApiError::Internal(format!("the as-of task failed: {e}")))??;

@@ -132,7 +132,9 @@ async fn evaluation(app: &App, q: &Query) -> Result<Response, ApiError> {
             &config.settings.report,
             now,
         );
+        drop((receipts, known_then));
         let body = report::render(&made, format)?;
+        crate::app::give_back_memory();
         Ok::<_, ReportError>((made, body))
     })
     .await

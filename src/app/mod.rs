@@ -19,6 +19,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
+/// Gives the memory a large computation freed (a report, progress as of a day) back to the
+/// system. glibc keeps what a thread frees in that thread's arena, and the blocking threads
+/// that make reports each have one, so each would otherwise hold on to its own peak.
+pub fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Options of `run` that do not come from the config files.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {

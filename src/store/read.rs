@@ -397,14 +397,17 @@ pub fn all_series_as_of(
         match &mut current {
             Some((cur, list)) if cur == id => list.push(point),
             _ => {
-                if let Some((k, v)) = current.take() {
+                if let Some((k, mut v)) = current.take() {
+                    // Without the slack of its growth: every series is held at once.
+                    v.shrink_to_fit();
                     out.insert(k, v);
                 }
                 current = Some((id.to_string(), vec![point]));
             }
         }
     }
-    if let Some((k, v)) = current {
+    if let Some((k, mut v)) = current {
+        v.shrink_to_fit();
         out.insert(k, v);
     }
     Ok(out)
