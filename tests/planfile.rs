@@ -1565,15 +1565,10 @@ fn a_matrix_imported_into_an_init_folder_passes_check_and_is_served() {
     daemon.kill();
 }
 
-/// An Indikator sheet with merges: allowed ones (a heading row across the sheet; Dimensi,
-/// Program and OPD merged down over their rows) and ambiguous ones (Satuan, Arah and a target
-/// merged down over several indicators; two targets and Kode with Nama Indikator merged across
-/// in one row).
-fn merged_workbook() -> Vec<u8> {
-    let mut book = Workbook::new();
-    let s = book.add_worksheet();
+/// The start both merged Indikator sheets share: the header row, a heading row merged across
+/// the sheet, and Dimensi, Program and OPD merged down over the four indicators (all allowed).
+fn merged_sheet_head(s: &mut Worksheet, f: &Format) {
     s.set_name("Indikator").unwrap();
-    let f = Format::new();
     row(
         s,
         0,
@@ -1590,10 +1585,21 @@ fn merged_workbook() -> Vec<u8> {
             "Target 2026",
         ],
     );
-    s.merge_range(1, 0, 1, 9, "1. SMART LIVING", &f).unwrap();
-    s.merge_range(2, 0, 5, 0, "Smart Living", &f).unwrap();
-    s.merge_range(2, 1, 5, 1, "Kesehatan", &f).unwrap();
-    s.merge_range(2, 5, 5, 5, "Dinkes", &f).unwrap();
+    s.merge_range(1, 0, 1, 9, "1. SMART LIVING", f).unwrap();
+    s.merge_range(2, 0, 5, 0, "Smart Living", f).unwrap();
+    s.merge_range(2, 1, 5, 1, "Kesehatan", f).unwrap();
+    s.merge_range(2, 5, 5, 5, "Dinkes", f).unwrap();
+}
+
+/// An Indikator sheet with merges: allowed ones (a heading row across the sheet; Dimensi,
+/// Program and OPD merged down over their rows) and ambiguous ones (Satuan, Arah and a target
+/// merged down over several indicators; two targets and Kode with Nama Indikator merged across
+/// in one row).
+fn merged_workbook() -> Vec<u8> {
+    let mut book = Workbook::new();
+    let s = book.add_worksheet();
+    let f = Format::new();
+    merged_sheet_head(s, &f);
     s.merge_range(2, 4, 3, 4, "persen", &f).unwrap();
     s.merge_range(2, 6, 5, 6, "naik", &f).unwrap();
     row(
@@ -1683,28 +1689,8 @@ fn merged_cells_that_make_a_row_ambiguous_are_each_a_problem_and_nothing_is_writ
     // Unmerged, with each value in its row, the same sheet imports.
     let mut book = Workbook::new();
     let s = book.add_worksheet();
-    s.set_name("Indikator").unwrap();
     let f = Format::new();
-    row(
-        s,
-        0,
-        &[
-            "Dimensi",
-            "Program",
-            "Kode",
-            "Nama Indikator",
-            "Satuan",
-            "OPD",
-            "Arah",
-            "Baseline",
-            "Target 2025",
-            "Target 2026",
-        ],
-    );
-    s.merge_range(1, 0, 1, 9, "1. SMART LIVING", &f).unwrap();
-    s.merge_range(2, 0, 5, 0, "Smart Living", &f).unwrap();
-    s.merge_range(2, 1, 5, 1, "Kesehatan", &f).unwrap();
-    s.merge_range(2, 5, 5, 5, "Dinkes", &f).unwrap();
+    merged_sheet_head(s, &f);
     row(
         s,
         2,
