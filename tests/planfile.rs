@@ -110,43 +110,20 @@ fn init_then_check_then_run_as_a_new_user_would() {
 
     // The daemon serves the new city on port 0.
     let db = dir.path().join("batu.db");
-    let daemon = Daemon::start_with(
-        &city,
-        &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(daemon.healthz(), Some(200), "{}", daemon.log());
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (daemon, rt) = serve_city(&city, &db);
     rt.block_on(async {
         let client = common::english_client();
-        let body: serde_json::Value = client
-            .get(format!("{}/api/v1/masterplan", daemon.base()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = get_json(&client, &format!("{}/api/v1/masterplan", daemon.base())).await;
         assert_eq!(
             body["dimensions"].as_array().map(Vec::len),
             Some(6),
             "{body}"
         );
-        let detail: serde_json::Value = client
-            .get(format!(
-                "{}/api/v1/indicators/governance.spbe.index",
-                daemon.base()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let detail = get_json(
+            &client,
+            &format!("{}/api/v1/indicators/governance.spbe.index", daemon.base()),
+        )
+        .await;
         assert_eq!(detail["indicator"]["code"], "IKU-1.1", "{detail}");
         assert_eq!(detail["indicator"]["pic"]["jabatan"], "Kepala Bidang");
         assert_eq!(detail["indicator"]["source"], "Evaluasi SPBE KemenPAN-RB");
@@ -158,6 +135,28 @@ fn init_then_check_then_run_as_a_new_user_would() {
         assert_eq!(wall.status(), 200);
     });
     daemon.kill();
+}
+
+/// The real daemon serving the config folder `city` on port 0 with the database `db`, once it
+/// answers `/healthz`, and a runtime to talk to it from the test.
+fn serve_city(city: &std::path::Path, db: &std::path::Path) -> (Daemon, tokio::runtime::Runtime) {
+    let daemon = Daemon::start_with(
+        city,
+        &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(daemon.healthz(), Some(200), "{}", daemon.log());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    (daemon, rt)
+}
+
+/// `GET url` read as JSON.
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 #[test]
@@ -1505,27 +1504,10 @@ fn a_matrix_imported_into_an_init_folder_passes_check_and_is_served() {
     assert!(out(&o).contains("6 dimensions, 3 programs"), "{}", out(&o));
 
     let db = dir.path().join("batu.db");
-    let daemon = Daemon::start_with(
-        &city,
-        &["--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(daemon.healthz(), Some(200), "{}", daemon.log());
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (daemon, rt) = serve_city(&city, &db);
     rt.block_on(async {
         let client = common::english_client();
-        let body: serde_json::Value = client
-            .get(format!("{}/api/v1/masterplan", daemon.base()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = get_json(&client, &format!("{}/api/v1/masterplan", daemon.base())).await;
         let dims: Vec<&str> = body["dimensions"]
             .as_array()
             .unwrap()
