@@ -258,6 +258,7 @@ pub async fn run(
         screens: ScreenRegistry::default(),
         feeds: crate::feeds::FeedHealth::default(),
         http: Arc::new(crate::app::HttpMetrics::default()),
+        connections: Arc::default(),
         limiter: Arc::new(crate::app::RateLimiter::new(rate)),
         tokens: Arc::default(),
         options,
@@ -351,6 +352,7 @@ pub async fn run(
         routes,
         listener,
         limits,
+        app.connections.clone(),
         server_stop,
     ));
     notify_systemd(&[

@@ -35,12 +35,6 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// The value of an unlabelled metric in Prometheus text.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 fn millis_of(time: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(time.as_str().unwrap())
         .unwrap()

@@ -20,6 +20,7 @@
 //! - Every answer carries `X-Content-Type-Options: nosniff`, and `TCP_NODELAY` is set so small
 //!   live messages leave at once.
 
+use crate::app::counters::ConnectionMetrics;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -512,6 +513,15 @@ impl Throttled {
     }
 }
 
+/// One open connection in `ConnectionMetrics::open`, taken off when dropped.
+struct OpenConnection(Arc<ConnectionMetrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Closes the connection that has waited longest for a request and takes its slot.
 async fn make_room(
     waiting: &Mutex<Waiting>,
@@ -531,6 +541,7 @@ pub async fn serve<F, R>(
     filter: F,
     listener: TcpListener,
     limits: ConnectionLimits,
+    counted: Arc<ConnectionMetrics>,
     shutdown: impl Future<Output = ()>,
 ) where
     F: Filter<Extract = (R,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
@@ -577,15 +588,20 @@ pub async fn serve<F, R>(
             Err(_) => match make_room(&waiting, &permits).await {
                 Some(p) => {
                     full.note();
+                    counted.made_room.fetch_add(1, Ordering::Relaxed);
                     p
                 }
                 None => {
                     refused.note();
+                    counted.refused.fetch_add(1, Ordering::Relaxed);
                     drop(stream);
                     continue;
                 }
             },
         };
+        counted.accepted.fetch_add(1, Ordering::Relaxed);
+        counted.open.fetch_add(1, Ordering::Relaxed);
+        let open = OpenConnection(counted.clone());
         let _ = stream.set_nodelay(true);
         let server = stream
             .local_addr()
@@ -628,6 +644,7 @@ pub async fn serve<F, R>(
                 }
             }
             drop(tracker);
+            drop(open);
             drop(permit);
         });
     }

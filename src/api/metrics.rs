@@ -1,5 +1,6 @@
 //! `/metrics` in Prometheus text format: writer queue and commits, observations, HTTP requests
-//! by route and status, connected screens, and each feed's health: up, late, durations, errors,
+//! by route and status, connections (open, accepted, closed to make room, refused), connected
+//! screens, and each feed's health: up, late, durations, errors,
 //! the lateness of its scheduled polls (a histogram) and its skipped ticks by cause; and
 //! scheduled backups (when `[storage.backup]` is on): last success, failures, size, duration.
 
@@ -157,6 +158,35 @@ pub fn render(app: &App) -> String {
         "Websocket screens connected.",
         "gauge",
         app.screens.count() as f64,
+    );
+    let c = &app.connections;
+    gauge(
+        &mut out,
+        "pantau_http_connections_open",
+        "HTTP connections open now (a websocket leaves them once upgraded and counts as a screen).",
+        "gauge",
+        c.open.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_http_connections_accepted_total",
+        "HTTP connections accepted.",
+        "counter",
+        c.accepted.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_http_connections_made_room_total",
+        "Connections closed, while waiting for a request, to make room for a new one when every slot (max_connections) was taken.",
+        "counter",
+        c.made_room.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        &mut out,
+        "pantau_http_connections_refused_total",
+        "New connections closed at once because every slot (max_connections) served a request.",
+        "counter",
+        c.refused.load(Ordering::Relaxed) as f64,
     );
     gauge(
         &mut out,

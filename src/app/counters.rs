@@ -1,5 +1,6 @@
 //! Counters for `/metrics`: HTTP requests by route template and status (filled by the API's log
-//! filter) and reminders sent (filled by `crate::reminders`).
+//! filter), connections (filled by the listener, `crate::api::listen`) and reminders sent
+//! (filled by `crate::reminders`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,6 +15,16 @@ pub struct ReminderMetrics {
     pub events: AtomicU64,
     /// The last failure: when (ms) and why.
     pub last_error: Mutex<Option<(i64, String)>>,
+}
+
+/// The listener's connections: how many it accepted, holds now, closed to make room for a new
+/// one, and refused because every slot served a request.
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    pub accepted: AtomicU64,
+    pub open: AtomicU64,
+    pub made_room: AtomicU64,
+    pub refused: AtomicU64,
 }
 
 /// Requests counted by (route template, status).

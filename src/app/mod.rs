@@ -71,6 +71,7 @@ pub struct AppState {
     pub screens: ScreenRegistry,
     pub feeds: crate::feeds::FeedHealth,
     pub http: Arc<HttpMetrics>,
+    pub connections: Arc<counters::ConnectionMetrics>,
     pub limiter: Arc<RateLimiter>,
     /// Department tokens that verified since the last token change.
     pub tokens: Arc<store::tokens::TokenCache>,

@@ -117,6 +117,7 @@ pub async fn run(
         routes,
         listener,
         limits,
+        Default::default(),
         server_stop,
     ));
     shutdown.await;
