@@ -963,45 +963,91 @@ async fn slow_clients_cannot_exhaust_connections() {
     const TRICKLERS: usize = 200;
     const SILENT: usize = 50;
     const IDLE: usize = 30;
+    const ALL: usize = TRICKLERS + SILENT + IDLE;
+    // The deadline starts when the daemon accepts a connection. Connections that arrive faster
+    // than it accepts wait in the kernel's accept queue (`net.core.somaxconn`: 4096 on recent
+    // kernels, 128 on older ones), and one that overflows it is accepted only when the kernel
+    // sends its SYN-ACK again (after 1, 3, 7, 15 s, ...), while the client already counts it as
+    // open; one that sends nothing meanwhile looked open for 20 s on a loaded CI machine. So the
+    // slow clients connect in waves, each accepted (as `/metrics` counts) before the next.
+    const WAVE: usize = 10;
     let app = spawn_app_with(PLAN, "header_read_timeout = \"2s\"").await;
     let addr = app.addr.to_string();
+    // Read on a connection of its own, which the count includes.
+    let accepted = |addr: String| async move {
+        let (s, text) = raw(
+            &addr,
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(s, Some(200), "{text}");
+        metric(&text, "pantau_http_connections_accepted_total")
+            .unwrap_or_else(|| panic!("no pantau_http_connections_accepted_total in {text}"))
+            as usize
+    };
+    let mut reads = 0;
+    let before = accepted(addr.clone()).await;
     let started = Instant::now();
     let mut slow = Vec::new();
-    for i in 0..TRICKLERS + SILENT + IDLE {
-        let addr = addr.clone();
-        slow.push(tokio::spawn(async move {
-            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-            if i >= TRICKLERS + SILENT {
-                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-            }
-            let opened = Instant::now();
-            let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-            let mut sent = 0;
-            let mut buf = [0u8; 1024];
-            let mut answer = Vec::new();
-            // A generous bound for "closed at all" (one CI run on a loaded 2-core machine found
-            // a silent connection still open after 8 s): without the deadline a connection stays
-            // open for ever, so the bound only has to end the test; the lower bound below checks
-            // that nothing closes before the deadline.
-            let deadline = tokio::time::sleep(Duration::from_secs(20));
-            tokio::pin!(deadline);
-            let mut tick = tokio::time::interval(Duration::from_millis(400));
-            loop {
-                tokio::select! {
-                    r = s.read(&mut buf) => match r {
-                        Ok(0) | Err(_) => return (opened.elapsed(), true, answer),
-                        Ok(n) => answer.extend_from_slice(&buf[..n]),
-                    },
-                    _ = tick.tick(), if i < TRICKLERS => {
-                        if s.write_all(&head[sent % head.len()..sent % head.len() + 1]).await.is_err() {
-                            return (opened.elapsed(), true, answer);
-                        }
-                        sent += 1;
-                    }
-                    _ = &mut deadline => return (opened.elapsed(), false, answer),
+    for wave in (0..ALL).step_by(WAVE).map(|w| w..(w + WAVE).min(ALL)) {
+        let (connected_tx, mut connected) = tokio::sync::mpsc::channel::<()>(WAVE);
+        for i in wave.clone() {
+            let addr = addr.clone();
+            let connected_tx = connected_tx.clone();
+            slow.push(tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                let opened = Instant::now();
+                let _ = connected_tx.send(()).await;
+                if i >= TRICKLERS + SILENT {
+                    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
                 }
+                let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+                let mut sent = 0;
+                let mut buf = [0u8; 1024];
+                let mut answer = Vec::new();
+                // A generous bound for "closed at all": without the deadline a connection
+                // stays open for ever, so the bound only has to end the test; the lower bound
+                // below checks that nothing closes before the deadline.
+                let deadline = tokio::time::sleep(Duration::from_secs(20));
+                tokio::pin!(deadline);
+                let mut tick = tokio::time::interval(Duration::from_millis(400));
+                loop {
+                    tokio::select! {
+                        r = s.read(&mut buf) => match r {
+                            Ok(0) | Err(_) => return (opened.elapsed(), true, answer),
+                            Ok(n) => answer.extend_from_slice(&buf[..n]),
+                        },
+                        _ = tick.tick(), if i < TRICKLERS => {
+                            if s.write_all(&head[sent % head.len()..sent % head.len() + 1]).await.is_err() {
+                                return (opened.elapsed(), true, answer);
+                            }
+                            sent += 1;
+                        }
+                        _ = &mut deadline => return (opened.elapsed(), false, answer),
+                    }
+                }
+            }));
+        }
+        for _ in wave.clone() {
+            connected.recv().await;
+        }
+        let waited = Instant::now();
+        loop {
+            let now = accepted(addr.clone()).await;
+            reads += 1;
+            // Each read after the first counts its own connection.
+            if now >= before + reads + wave.end {
+                break;
             }
-        }));
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the daemon accepted {} of the first {} slow connections in 10 s",
+                now.saturating_sub(before + reads),
+                wave.end
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Meanwhile a normal client is served at once, again and again.
@@ -1054,6 +1100,17 @@ async fn slow_clients_cannot_exhaust_connections() {
         lifetimes[lifetimes.len() - 1],
         started.elapsed()
     );
+    // The daemon counts them closed: what is open is this read's own connection and at most
+    // the normal client's kept-alive one.
+    let (s, text) = raw(
+        &addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(s, Some(200), "{text}");
+    let open = metric(&text, "pantau_http_connections_open").unwrap();
+    assert!((1.0..=2.0).contains(&open), "{open} connections open");
     // And the daemon is still fine afterwards.
     let (s, _) = app.get("/healthz").await;
     assert_eq!(s, 200);
