@@ -2199,9 +2199,10 @@ points = [{{ indicator = "living.health.immunization", value = "/data/cakupan" }
         pct(i["progress"].as_f64().unwrap(), "id"),
         "{facts}"
     );
+    // One decimal always, as SAKIP tables write it ("79,0%", never "79%").
     let capaian = i["capaian"]
         .as_f64()
-        .map(|c| format!("{:.1}%", c).replace('.', ","))
+        .map(|c| pct(c / 100.0, "id"))
         .unwrap_or("–".into());
     assert_eq!(facts["Capaian (SAKIP)"]["text"].as_str().unwrap(), capaian);
     assert_eq!(text(&page, ".chart-page .strip-name h2").await, i["name"]);

@@ -259,7 +259,7 @@ async function openIndicator(id, { keepUrl = false } = {}) {
       ${fact(t('expected_now'), esc(valueUnit(live && live.expected_value, def.unit)), esc(t('baseline')) + ' ' + esc(valueUnit(def.baseline.value, def.unit)) + ' · ' + esc(date(def.baseline.date)))}
       ${fact(t('final_target'), esc(valueUnit(final.value, def.unit)), esc(date(final.date)))}
       ${fact(t('forecast'), esc(forecastText), forecastSub)}
-      ${fact(t('capaian'), esc(live && live.capaian != null ? num(live.capaian, 1) + '%' : '–'), esc(cadence(def.update_every)))}
+      ${fact(t('capaian'), esc(live && live.capaian != null ? pct(live.capaian / 100, 1) : '–'), esc(cadence(def.update_every)))}
     </div>
     <div class="section-head"><h2>${esc(t('trajectory'))}</h2><span class="hint">${esc(def.unit)}</span></div>
     <div class="chart-box"><div id="trajectory"></div></div>

@@ -517,7 +517,7 @@ function programPage(page) {
     : '';
   const units = inds.map((i) => {
     const fresh = i.last_update ? age(toMillis(i.last_update)) : t('no_update');
-    const capaian = i.capaian != null ? `${t('capaian_short')} ${num(i.capaian, 1)}%` : '';
+    const capaian = i.capaian != null ? `${t('capaian_short')} ${pct(i.capaian / 100, 1)}` : '';
     return {
       html: `<div class="unit"><article class="card-ind st-edge-${esc(i.status)}${i.stale ? ' is-stale' : ''}${flash(i.id)}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
         <h3>${esc(i.name)}</h3>
@@ -684,7 +684,7 @@ function chartPage(page) {
     fact(t('current'), wallValue(i.current, i.unit, 'value-current')),
     fact(t('final_target'), `<b>${esc(valueUnitShort(i.target.value, i.unit))}</b>`, `<span class="lbl">${esc(date(i.target.date))}</span>`),
     fact(t('progress'), `<b>${esc(pct(i.progress))}</b>`),
-    fact(t('capaian'), `<b>${esc(i.capaian != null ? num(i.capaian, 1) + '%' : '–')}</b>`),
+    fact(t('capaian'), `<b>${esc(i.capaian != null ? pct(i.capaian / 100, 1) : '–')}</b>`),
     fact(t('forecast'), `<b>${esc(f ? (f.reach_date ? date(f.reach_date) : t('forecast_never_short')) : '–')}</b>`),
     fact(t('updated_col'), `<b>${esc(fresh)}</b>`),
   ].join('');
