@@ -955,6 +955,19 @@ async fn oversized_headers_bodies_and_websocket_messages_are_refused() {
     app.stop().await;
 }
 
+/// An unlabelled metric read from `/metrics` on a connection of its own, which is counted
+/// among the connections it reports.
+async fn connection_metric(addr: &str, name: &str) -> f64 {
+    let (s, text) = raw(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(s, Some(200), "{text}");
+    metric(&text, name).unwrap_or_else(|| panic!("no {name} in /metrics: {text}"))
+}
+
 /// 200 connections that trickle a header byte every 400 ms, 50 that send nothing, and 30 that
 /// send one request and then stay silent, do not keep a normal client waiting; each is closed
 /// once `header_read_timeout` (2 s here) passes without a complete request head.
@@ -973,18 +986,9 @@ async fn slow_clients_cannot_exhaust_connections() {
     const WAVE: usize = 10;
     let app = spawn_app_with(PLAN, "header_read_timeout = \"2s\"").await;
     let addr = app.addr.to_string();
-    // Read on a connection of its own, which the count includes.
+    // Each read is on a connection of its own, which the count includes.
     let accepted = |addr: String| async move {
-        let (s, text) = raw(
-            &addr,
-            b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            Duration::from_secs(10),
-        )
-        .await;
-        assert_eq!(s, Some(200), "{text}");
-        metric(&text, "pantau_http_connections_accepted_total")
-            .unwrap_or_else(|| panic!("no pantau_http_connections_accepted_total in {text}"))
-            as usize
+        connection_metric(&addr, "pantau_http_connections_accepted_total").await as usize
     };
     let mut reads = 0;
     let before = accepted(addr.clone()).await;
@@ -1102,14 +1106,7 @@ async fn slow_clients_cannot_exhaust_connections() {
     );
     // The daemon counts them closed: what is open is this read's own connection and at most
     // the normal client's kept-alive one.
-    let (s, text) = raw(
-        &addr,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        Duration::from_secs(10),
-    )
-    .await;
-    assert_eq!(s, Some(200), "{text}");
-    let open = metric(&text, "pantau_http_connections_open").unwrap();
+    let open = connection_metric(&addr, "pantau_http_connections_open").await;
     assert!((1.0..=2.0).contains(&open), "{open} connections open");
     // And the daemon is still fine afterwards.
     let (s, _) = app.get("/healthz").await;

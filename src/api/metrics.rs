@@ -170,7 +170,7 @@ pub fn render(app: &App) -> String {
     gauge(
         &mut out,
         "pantau_http_connections_accepted_total",
-        "HTTP connections accepted.",
+        "HTTP connections accepted and given a slot (those refused at once are counted apart).",
         "counter",
         c.accepted.load(Ordering::Relaxed) as f64,
     );
