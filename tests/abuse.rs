@@ -358,6 +358,13 @@ async fn websockets_and_idle_connections_past_the_limits_leave_room_for_health_a
         !log.contains("accept failed"),
         "the daemon ran out of descriptors:\n{log}"
     );
+    // /metrics counts what happened: at least the 50 idle connections past the cap were closed
+    // to make room, and never more are open than the cap.
+    let text = metrics(&client, &daemon.base()).await;
+    let made_room = metric(&text, "pantau_http_connections_made_room_total").unwrap();
+    let open = metric(&text, "pantau_http_connections_open").unwrap();
+    assert!(made_room >= 50.0, "{made_room} closed to make room");
+    assert!(open <= connections as f64, "{open} open, cap {connections}");
     println!(
         "open-file limit 256: {screens} screens ({} refused), {connections} connections ({} idle opened); /healthz and a post served",
         refused.len(),

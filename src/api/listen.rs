@@ -522,14 +522,17 @@ impl Drop for OpenConnection {
     }
 }
 
-/// Closes the connection that has waited longest for a request and takes its slot.
+/// Closes the connection that has waited longest for a request (counted in `made_room`) and
+/// takes its slot.
 async fn make_room(
     waiting: &Mutex<Waiting>,
     permits: &Arc<Semaphore>,
+    counted: &ConnectionMetrics,
 ) -> Option<OwnedSemaphorePermit> {
     if !lock(waiting).close_oldest() {
         return None;
     }
+    counted.made_room.fetch_add(1, Ordering::Relaxed);
     tokio::time::timeout(ROOM_WAIT, permits.clone().acquire_owned())
         .await
         .ok()?
@@ -585,10 +588,9 @@ pub async fn serve<F, R>(
         };
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
-            Err(_) => match make_room(&waiting, &permits).await {
+            Err(_) => match make_room(&waiting, &permits, &counted).await {
                 Some(p) => {
                     full.note();
-                    counted.made_room.fetch_add(1, Ordering::Relaxed);
                     p
                 }
                 None => {
