@@ -8,6 +8,7 @@
 
 pub mod backup;
 pub mod changes;
+mod finisher;
 pub mod lock;
 pub mod migrate;
 pub mod postgres;

@@ -2,9 +2,10 @@
 //!
 //! Every source (posts, uploads, imports, feeds) sends `WriteCommand`s over one bounded channel.
 //! The writer takes everything waiting (group commit), applies each command inside its own
-//! savepoint (so one failing command never takes the others down), commits once, tells the
-//! `CommitListener` (progress state and hub) what changed, and only then answers each sender.
-//! A value is acknowledged only after it is durable.
+//! savepoint (so one failing command never takes the others down), commits once, and hands
+//! the group to its finisher (`super::finisher`), which tells the `CommitListener` (progress
+//! state and hub) what changed and only then answers each sender, while the writer begins the
+//! next group. A value is acknowledged only after it is durable and on the wall.
 //!
 //! A group made only of feed polls, which no client awaits, waits up to `FEED_LINGER` for more
 //! before its commit (`Alarm` wakes the writer at the deadline); any other command ends the
@@ -16,6 +17,7 @@
 //! entries others made and hands them to the listener, which refreshes those indicators.
 
 use super::StoreError;
+use super::finisher::Finisher;
 use crate::domain::{DepartmentId, FeedId, IndicatorId, Millis, Observation, Source};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
@@ -333,7 +335,7 @@ impl Watch {
     }
 
     /// Reads what others committed since the last look and tells the listener.
-    fn look(&mut self, conn: &Connection, listener: &mut dyn CommitListener, m: &WriterMetrics) {
+    fn look(&mut self, conn: &Connection, finisher: &Finisher, m: &WriterMetrics) {
         let version = data_version(conn);
         if version == self.data_version {
             return;
@@ -352,7 +354,7 @@ impl Watch {
                         tokens = changes.tokens,
                         "picked up changes committed by another process"
                     );
-                    listener.external(&changes, conn);
+                    finisher.with_listener(|l| l.external(&changes, conn));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the change log"),
@@ -456,7 +458,7 @@ pub fn spawn_writer(
 /// `spawn_writer` with another wait for feed polls than `FEED_LINGER`.
 pub fn spawn_writer_lingering(
     conn: Connection,
-    mut listener: Box<dyn CommitListener>,
+    listener: Box<dyn CommitListener>,
     capacity: usize,
     linger: std::time::Duration,
 ) -> (WriterHandle, std::thread::JoinHandle<()>) {
@@ -469,12 +471,13 @@ pub fn spawn_writer_lingering(
             let mut conn = conn;
             let mut watch = Watch::new(&conn, &id);
             let alarm = Alarm::new(weak, linger);
+            let finisher = Finisher::start(listener, m.clone());
             while let Some(first) = rx.blocking_recv() {
                 let (group, woken) = take_group(first, &mut rx, &m, alarm.as_ref());
                 // Others' commits first: they happened before this group's.
-                watch.look(&conn, listener.as_mut(), &m);
+                watch.look(&conn, &finisher, &m);
                 if !group.is_empty() {
-                    commit_group(&mut conn, group, listener.as_mut(), &m, &watch.writer);
+                    commit_group(&mut conn, group, &finisher, &m, &watch.writer);
                 }
                 if woken {
                     watch.prune(&conn);
@@ -583,7 +586,7 @@ fn token_still_valid(conn: &Connection, id: i64) -> bool {
 fn commit_group(
     conn: &mut Connection,
     group: Vec<WriteRequest>,
-    listener: &mut dyn CommitListener,
+    finisher: &Finisher,
     m: &WriterMetrics,
     writer: &str,
 ) {
@@ -648,7 +651,7 @@ fn commit_group(
         }
         return;
     }
-    finish_group(group, results, listener, m, received);
+    finisher.finish(group, results, received);
 }
 
 /// Records in the change log, once each, the indicators this group changed (observations that

@@ -15,11 +15,12 @@ use super::{Pools, WRITE_LOCK, error, pool_error};
 use crate::domain::Millis;
 use crate::store::StoreError;
 use crate::store::changes::{ExternalChanges, KEEP_MS, new_writer_id};
+use crate::store::finisher::Finisher;
 use crate::store::url::PostgresSettings;
 use crate::store::writer::{
     Alarm, AppliedObservation, CommitListener, FEED_LINGER, FeedRunRecord, GroupResults,
     ObservationBatch, WriteCommand, WriteOutcome, WriteRequest, WriterHandle, WriterMetrics,
-    changed_subjects, channel, fail_group, finish_group, take_group,
+    changed_subjects, channel, fail_group, take_group,
 };
 use deadpool_postgres::Transaction;
 use std::sync::atomic::Ordering;
@@ -35,7 +36,7 @@ use std::sync::atomic::Ordering;
 /// take tens of milliseconds).
 pub fn spawn_writer(
     settings: &PostgresSettings,
-    mut listener: Box<dyn CommitListener>,
+    listener: Box<dyn CommitListener>,
     capacity: usize,
     since: i64,
 ) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StoreError> {
@@ -57,6 +58,7 @@ pub fn spawn_writer(
         .spawn(move || {
             let _rt = rt;
             let alarm = Alarm::new(weak, FEED_LINGER);
+            let finisher = Finisher::start(listener, m.clone());
             let mut watch = Watch {
                 writer: id,
                 last_change: since,
@@ -69,11 +71,11 @@ pub fn spawn_writer(
                 // On each notification and on the clock; and, should a full queue have turned
                 // wakes away, at least every `LOOK_EVERY` while posts keep it busy.
                 if woken || looked.elapsed() >= LOOK_EVERY {
-                    watch.look(&pools, listener.as_mut(), &m);
+                    watch.look(&pools, &finisher, &m);
                     looked = std::time::Instant::now();
                 }
                 if !group.is_empty() {
-                    commit_group(&pools, group, listener.as_mut(), &m, &watch.writer);
+                    commit_group(&pools, group, &finisher, &m, &watch.writer);
                 }
                 if woken {
                     watch.prune(&pools);
@@ -119,7 +121,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn look(&mut self, pools: &Pools, listener: &mut dyn CommitListener, m: &WriterMetrics) {
+    fn look(&mut self, pools: &Pools, finisher: &Finisher, m: &WriterMetrics) {
         let rt = pools.handle();
         let found = rt.block_on(async {
             let client = pools.write.get().await.map_err(pool_error)?;
@@ -179,9 +181,11 @@ impl Watch {
             "picked up changes committed by another daemon"
         );
         // From the primary: a replica may not have these commits yet.
-        let read = pools.write_blocking(|reader| {
-            listener.external(&changes, reader);
-            Ok(())
+        let read = finisher.with_listener(|listener| {
+            pools.write_blocking(|reader| {
+                listener.external(&changes, reader);
+                Ok(())
+            })
         });
         if let Err(e) = read {
             tracing::warn!(error = %e, "cannot reload indicators changed by another daemon");
@@ -219,7 +223,7 @@ enum Abort {
 fn commit_group(
     pools: &Pools,
     group: Vec<WriteRequest>,
-    listener: &mut dyn CommitListener,
+    finisher: &Finisher,
     m: &WriterMetrics,
     writer: &str,
 ) {
@@ -236,7 +240,7 @@ fn commit_group(
             {
                 m.token_changes.fetch_add(1, Ordering::SeqCst);
             }
-            finish_group(group, results, listener, m, received)
+            finisher.finish(group, results, received)
         }
         Err(Abort::Group(e)) => {
             tracing::error!(error = %e, "cannot commit to PostgreSQL; nothing of this group was stored");
