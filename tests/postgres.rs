@@ -540,6 +540,104 @@ async fn three_daemons_under_posts_and_sigkills_lose_nothing_acknowledged() {
     drop(daemons);
 }
 
+/// A daemon on PostgreSQL reads its history at start in ranges of indicators, at once
+/// (`Pools::history`): a daemon started on a database another filled shows every indicator as
+/// the one that took the posts does, those at the ranges' bounds and those without data too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_started_on_a_filled_database_shows_every_indicator_as_the_one_that_took_the_posts()
+ {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let mut plan = PLAN.to_string();
+    let ids: Vec<String> = (0..9).map(|k| format!("living.health.i{k}")).collect();
+    for id in &ids {
+        plan.push_str(&format!(
+            "[[indicator]]\nid = \"{id}\"\nprogram = \"living.health\"\nname = \"{id}\"\nunit = \"%\"\ndirection = \"increase\"\nbaseline = {{ date = 2022-12-31, value = 0.0 }}\ntargets = [{{ date = 2027-12-31, value = 100.0 }}]\nupdate_every = \"1d\"\n"
+        ));
+    }
+    let root = tempfile::tempdir().unwrap();
+    let first = daemon_config(root.path(), 0, &cluster, &plan);
+    let second = daemon_config(root.path(), 1, &cluster, &plan);
+    let a = Daemon::start(&first);
+    let tok = token(&first, "dinkes");
+    let client = reqwest::Client::new();
+    // Indicator k gets k + 1 values (the last has none), on days of 2025.
+    let mut observations = Vec::new();
+    for (k, id) in ids.iter().enumerate().take(8) {
+        for d in 0..=k {
+            observations.push(json!({
+                "indicator": id,
+                "time": format!("2025-03-{:02}", d + 1),
+                "value": (k * 10 + d) as f64,
+            }));
+        }
+    }
+    let r = client
+        .post(format!("{}/api/v1/observations", a.base()))
+        .bearer_auth(&tok)
+        .json(&json!({ "observations": observations }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = client
+        .post(format!(
+            "{}/api/v1/indicators/living.health.i4/notes",
+            a.base()
+        ))
+        .bearer_auth(&tok)
+        .json(&json!({ "kendala": "Data terlambat", "rencana_tindak_lanjut": "Kirim ulang" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    let b = Daemon::start(&second);
+    let shown = |base: String| {
+        let client = client.clone();
+        async move {
+            let v: Value = client
+                .get(format!("{base}/api/v1/progress"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["indicators"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    let id = i["id"].as_str().unwrap().to_string();
+                    let seen = json!([i["current"], i["last_update"], i["sparkline"], i["note"]]);
+                    (id, seen)
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let (on_a, on_b) = (shown(a.base()).await, shown(b.base()).await);
+    assert_eq!(on_a.len(), ids.len() + 2);
+    for (k, id) in ids.iter().enumerate() {
+        let expected = if k < 8 {
+            json!((k * 10 + k) as f64)
+        } else {
+            Value::Null
+        };
+        assert_eq!(
+            on_a[id][0], expected,
+            "{id} on the daemon that took the posts"
+        );
+        assert_eq!(
+            on_b[id], on_a[id],
+            "{id} on the daemon started after the posts"
+        );
+    }
+    assert_eq!(on_b, on_a);
+    assert_eq!(on_b["living.health.i4"][3]["kendala"], "Data terlambat");
+}
+
 /// Everything `pantau migrate` copies, read from a SQLite file in key order.
 fn sqlite_dump(db: &std::path::Path) -> Vec<String> {
     let c = rusqlite::Connection::open(db).unwrap();

@@ -244,6 +244,67 @@ impl Pools {
         })
     }
 
+    /// Every indicator's series and latest note, from the primary, as a daemon starts.
+    ///
+    /// The series are read in `parts` ranges of indicators at once, each on a connection of its
+    /// own, so that as many server processes aggregate them: one query is one process on one
+    /// core, and on a big city (9 M observations) it was most of the start-up. The ranges split
+    /// the indicators found by a walk down the primary key (one index probe per indicator, not a
+    /// scan of the observations).
+    pub async fn history(
+        &self,
+        parts: usize,
+    ) -> Result<(HashMap<String, Series>, HashMap<String, NoteRow>), StoreError> {
+        let client = self.write.get().await.map_err(pool_error)?;
+        let ids: Vec<String> = client
+            .query(
+                "WITH RECURSIVE walk(indicator) AS (
+                     SELECT min(indicator) FROM observation
+                     UNION ALL
+                     SELECT (SELECT min(o.indicator) FROM observation o WHERE o.indicator > walk.indicator)
+                     FROM walk WHERE walk.indicator IS NOT NULL)
+                 SELECT indicator FROM walk WHERE indicator IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(error)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let parts = parts.clamp(1, ids.len().max(1));
+        // Bounds between the parts: the first indicator of each part but the first.
+        let bounds: Vec<Option<&str>> = std::iter::once(None)
+            .chain((1..parts).map(|k| Some(ids[k * ids.len() / parts].as_str())))
+            .chain(std::iter::once(None))
+            .collect();
+        let mut reads = Vec::with_capacity(parts);
+        for pair in bounds.windows(2) {
+            let (from, to) = (pair[0], pair[1]);
+            let pool = self.write.clone();
+            reads.push(async move {
+                let client = pool.get().await.map_err(pool_error)?;
+                series_between(&client, from, to).await
+            });
+        }
+        let notes = async {
+            let rows = client.query(LATEST_NOTES, &[]).await.map_err(error)?;
+            Ok::<_, StoreError>(
+                rows.iter()
+                    .map(|r| {
+                        let n = note_row(r);
+                        (n.indicator.clone(), n)
+                    })
+                    .collect::<HashMap<_, _>>(),
+            )
+        };
+        let (read, notes) = tokio::join!(futures_util::future::try_join_all(reads), notes);
+        let mut series = HashMap::with_capacity(ids.len());
+        for part in read? {
+            series.extend(part);
+        }
+        Ok((series, notes?))
+    }
+
     /// The newest change-log entry's id (0 when there is none).
     pub async fn last_change(&self) -> Result<i64, StoreError> {
         let client = self.write.get().await.map_err(pool_error)?;
@@ -390,6 +451,58 @@ pub async fn create_token(
     Ok((id, format!("pantau_{id}_{secret}")))
 }
 
+/// The series of the indicators from `from` (inclusive) up to `to` (exclusive), each bound
+/// open when None, in the database's own text order.
+///
+/// One row per indicator, its series as two arrays, streamed: a city of 5,000 indicators x 5
+/// years is 9 M observations, which as 9 M protocol rows held at once took 1.8 GB and 10 s to
+/// read; as 5,000 rows of arrays it is the series' own size and a fifth the time. The arrays are
+/// aggregated from the primary key's order (`array_agg(t ORDER BY t)` would sort each group
+/// again, 3.0 s instead of 1.7 s on 9 M rows); PostgreSQL does not promise to keep a subquery's
+/// order, so each series is checked, and sorted if it must.
+async fn series_between(
+    client: &deadpool_postgres::Client,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<HashMap<String, Series>, StoreError> {
+    use futures_util::TryStreamExt;
+    let sql = format!(
+        "SELECT indicator, array_agg(t), array_agg(value)
+         FROM (SELECT indicator, t, value FROM observation WHERE {} AND {}
+               ORDER BY indicator, t) o
+         GROUP BY indicator",
+        if from.is_some() {
+            "indicator >= $1"
+        } else {
+            "$1::text IS NULL"
+        },
+        if to.is_some() {
+            "indicator < $2"
+        } else {
+            "$2::text IS NULL"
+        },
+    );
+    let stmt = client.prepare_cached(&sql).await.map_err(error)?;
+    let rows = client.query_raw(&stmt, [from, to]).await.map_err(error)?;
+    futures_util::pin_mut!(rows);
+    let mut out = HashMap::new();
+    while let Some(row) = rows.try_next().await.map_err(error)? {
+        let t: Vec<Millis> = row.get(1);
+        let values: Vec<f64> = row.get(2);
+        let mut series: Series = t.into_iter().zip(values).collect();
+        if !series.is_sorted_by_key(|(t, _)| *t) {
+            series.sort_unstable_by_key(|(t, _)| *t);
+        }
+        out.insert(row.get::<_, String>(0), series);
+    }
+    Ok(out)
+}
+
+/// Each indicator's latest note.
+const LATEST_NOTES: &str =
+    "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
+     WHERE id IN (SELECT max(id) FROM note GROUP BY indicator)";
+
 /// A reader over one pooled client; each query blocks on the daemon's runtime.
 pub struct PgReader<'a> {
     pub(crate) client: &'a deadpool_postgres::Client,
@@ -532,11 +645,7 @@ impl Reader for PgReader<'_> {
 
     fn latest_notes(&self) -> Result<HashMap<String, NoteRow>, StoreError> {
         Ok(self
-            .query(
-                "SELECT id, indicator, kendala, rencana_tindak_lanjut, department, created FROM note
-                 WHERE id IN (SELECT max(id) FROM note GROUP BY indicator)",
-                &[],
-            )?
+            .query(LATEST_NOTES, &[])?
             .iter()
             .map(|r| {
                 let n = note_row(r);
@@ -709,41 +818,8 @@ impl Reader for PgReader<'_> {
     }
 
     fn all_series(&self) -> Result<HashMap<String, Series>, StoreError> {
-        // One row per indicator, its series as two arrays, streamed: a city of 5,000 indicators
-        // x 5 years is 9 M observations, which as 9 M protocol rows held at once took 1.8 GB and
-        // 10 s to read; as 5,000 rows of arrays it is the series' own size and a fifth the time.
-        // The arrays are aggregated from the primary key's order (`array_agg(t ORDER BY t)`
-        // would sort each group again, 3.0 s instead of 1.7 s on 9 M rows); PostgreSQL does not
-        // promise to keep a subquery's order, so each series is checked, and sorted if it must.
-        use futures_util::TryStreamExt;
-        self.handle.block_on(async {
-            let stmt = self
-                .client
-                .prepare_cached(
-                    "SELECT indicator, array_agg(t), array_agg(value)
-                     FROM (SELECT indicator, t, value FROM observation ORDER BY indicator, t) o
-                     GROUP BY indicator",
-                )
-                .await
-                .map_err(error)?;
-            let rows = self
-                .client
-                .query_raw(&stmt, std::iter::empty::<i64>())
-                .await
-                .map_err(error)?;
-            futures_util::pin_mut!(rows);
-            let mut out = HashMap::new();
-            while let Some(row) = rows.try_next().await.map_err(error)? {
-                let t: Vec<Millis> = row.get(1);
-                let values: Vec<f64> = row.get(2);
-                let mut series: Series = t.into_iter().zip(values).collect();
-                if !series.is_sorted_by_key(|(t, _)| *t) {
-                    series.sort_unstable_by_key(|(t, _)| *t);
-                }
-                out.insert(row.get::<_, String>(0), series);
-            }
-            Ok(out)
-        })
+        self.handle
+            .block_on(series_between(self.client, None, None))
     }
 
     fn feed_runs(&self, feed: &str, limit: usize) -> Result<Vec<FeedRunRow>, StoreError> {
