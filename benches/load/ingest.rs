@@ -104,6 +104,21 @@ pub fn sqlite_reference(db: &Path, plan: &Plan, batches: &[Vec<Row>]) -> anyhow:
     Ok(rows as f64 / began.elapsed().as_secs_f64())
 }
 
+/// The writer's (commits, commands) so far, from `/metrics`: their ratio over a round is the
+/// mean size of its commit groups.
+async fn writer_counts(addr: SocketAddr) -> anyhow::Result<(f64, f64)> {
+    let text = Conn::connect(addr).await?.get("/metrics").await?.text();
+    let read = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("/metrics has no {name}"))
+    };
+    Ok((
+        read("pantau_writer_commits_total")?,
+        read("pantau_writer_commands_total")?,
+    ))
+}
+
 /// Sends the bodies from `next` on over `clients` keep-alive connections (each takes the next
 /// unsent body) until they run out or `deadline` passes, and
 /// waits for each answer. Returns (elapsed, per-request latencies in ms, non-200 answers).
@@ -312,7 +327,9 @@ pub async fn single(
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let (mut lat, mut rates, mut ceilings, mut ratios) = (Vec::new(), vec![], vec![], vec![]);
+    let mut groups = Vec::new();
     for _ in 0..rounds {
+        let before = writer_counts(addr).await?;
         let (elapsed, l, failures) = drive(
             addr,
             clients,
@@ -322,6 +339,8 @@ pub async fn single(
         )
         .await?;
         anyhow::ensure!(failures.is_empty(), "single posts failed: {failures:?}");
+        let after = writer_counts(addr).await?;
+        groups.push((after.1 - before.1) / (after.0 - before.0).max(1.0));
         let rate = l.len() as f64 / elapsed.as_secs_f64();
         lat.extend(l);
         let ceiling = get_rate(addr, clients, "/healthz", seconds).await?;
@@ -356,6 +375,7 @@ pub async fn single(
             "ratio_spread": spread, "p50_ms": p50, "p99_ms": p99,
             "reference_rows_per_s": reference, "reference_rows": reference_rows,
             "slowest_round_to_reference": versus_sqlite,
+            "posts_per_commit": groups,
         }),
     })
 }
