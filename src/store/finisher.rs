@@ -142,13 +142,18 @@ mod tests {
     use super::*;
     use crate::store::writer::{Committed, ReminderRecord, WriteCommand, WriteOutcome};
 
-    /// Writes down what it is told, slowly, so that a writer that did not wait would be seen.
-    struct Slow(Arc<Mutex<Vec<String>>>);
+    /// Writes down what it is told, each time only once the test lets it (`gate`), so that
+    /// what is answered before the listener ran, and a look that did not wait, are seen
+    /// whatever the scheduler does.
+    struct Gated {
+        log: Arc<Mutex<Vec<String>>>,
+        gate: mpsc::Receiver<()>,
+    }
 
-    impl CommitListener for Slow {
+    impl CommitListener for Gated {
         fn committed(&mut self, commits: &[Committed<'_>], _at: Millis) {
-            std::thread::sleep(std::time::Duration::from_millis(30));
-            self.0
+            let _ = self.gate.recv();
+            self.log
                 .lock()
                 .unwrap()
                 .push(format!("committed {}", commits.len()));
@@ -181,17 +186,31 @@ mod tests {
     #[test]
     fn groups_are_answered_in_order_after_the_listener_and_before_a_look_at_others() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let finisher = Finisher::start(Box::new(Slow(log.clone())), Arc::default());
+        let (open, gate) = mpsc::channel();
+        let listener = Gated {
+            log: log.clone(),
+            gate,
+        };
+        let finisher = Finisher::start(Box::new(listener), Arc::default());
         let (g1, r1, mut a1) = group(2);
         let (g2, r2, mut a2) = group(1);
         finisher.finish(g1, r1, 0);
         finisher.finish(g2, r2, 0);
-        // Handed over, not finished: nobody is answered before the listener was told.
-        assert!(
-            a1[0].try_recv().is_err(),
-            "answered before the listener ran"
-        );
-        finisher.with_listener(|_| log.lock().unwrap().push("others".into()));
+        std::thread::scope(|scope| {
+            let look = scope
+                .spawn(|| finisher.with_listener(|_| log.lock().unwrap().push("others".into())));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // Handed over, not finished: nobody is answered before the listener was told, and
+            // the look waits.
+            assert!(
+                a1[0].try_recv().is_err(),
+                "answered before the listener ran"
+            );
+            assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+            open.send(()).unwrap();
+            open.send(()).unwrap();
+            look.join().unwrap();
+        });
         assert_eq!(
             *log.lock().unwrap(),
             ["committed 2", "committed 1", "others"],
@@ -202,6 +221,7 @@ mod tests {
         }
         let (g3, r3, mut a3) = group(1);
         finisher.finish(g3, r3, 0);
+        open.send(()).unwrap();
         drop(finisher);
         assert_eq!(
             a3[0].try_recv().unwrap().unwrap(),
