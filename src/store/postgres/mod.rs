@@ -250,7 +250,9 @@ impl Pools {
     /// own, so that as many server processes aggregate them: one query is one process on one
     /// core, and on a big city (9 M observations) it was most of the start-up. The ranges split
     /// the indicators found by a walk down the primary key (one index probe per indicator, not a
-    /// scan of the observations).
+    /// scan of the observations). Each range is read in a snapshot of its own; a commit by
+    /// another daemon that lands between them is still seen, because the caller takes the
+    /// change log's position (`last_change`) before this read and replays what came after it.
     pub async fn history(
         &self,
         parts: usize,
